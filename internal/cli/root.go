@@ -1,0 +1,186 @@
+// Package cli holds kmigrate's cobra commands. A command parses its flags
+// into a config, calls one domain package, and prints the result; it holds
+// no migration logic of its own, so that everything a command does can be
+// tested without a terminal.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kmigrate/kmigrate/internal/config"
+)
+
+// Exit codes.
+const (
+	exitOK    = 0
+	exitError = 1 // the command ran and failed (or found blocking problems)
+	exitUsage = 2 // the command line or the configuration is wrong
+)
+
+// usageError marks errors in what the user typed or wrote, for the exit
+// code.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+// exitError makes a command fail with a code after printing its own output.
+type silentExit struct{ code int }
+
+func (e silentExit) Error() string { return fmt.Sprintf("exit %d", e.code) }
+
+// env is what commands share: streams, logger and the global flags.
+type env struct {
+	ctx    context.Context
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+	// lookupEnv reads environment variables for ${VAR} expansion; tests
+	// replace it.
+	lookupEnv func(string) (string, bool)
+
+	logLevel  string
+	logFormat string
+	logger    *slog.Logger
+
+	overrides      config.Overrides
+	connectTimeout time.Duration
+}
+
+// Main runs kmigrate with args and returns the process exit code.
+func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	e := &env{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr, lookupEnv: os.LookupEnv}
+	return e.run(args)
+}
+
+func (e *env) run(args []string) int {
+	root := e.rootCommand()
+	root.SetArgs(args)
+	root.SetIn(e.stdin)
+	root.SetOut(e.stdout)
+	root.SetErr(e.stderr)
+	err := root.ExecuteContext(e.ctx)
+	if err == nil {
+		return exitOK
+	}
+	var se silentExit
+	if errors.As(err, &se) {
+		return se.code
+	}
+	fmt.Fprintf(e.stderr, "kmigrate: %s\n", indentJoined(err))
+	var ue usageError
+	if errors.As(err, &ue) || isFlagError(err) {
+		return exitUsage
+	}
+	return exitError
+}
+
+// indentJoined prints errors.Join'ed errors one per line.
+func indentJoined(err error) string {
+	return strings.ReplaceAll(err.Error(), "\n", "\n  ")
+}
+
+func isFlagError(err error) bool {
+	s := err.Error()
+	return strings.HasPrefix(s, "unknown flag") || strings.HasPrefix(s, "unknown shorthand flag") ||
+		strings.HasPrefix(s, "invalid argument") || strings.HasPrefix(s, "flag needs an argument") ||
+		strings.HasPrefix(s, "unknown command") || strings.Contains(s, "accepts ") ||
+		strings.HasPrefix(s, "required flag")
+}
+
+func (e *env) rootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "kmigrate",
+		Short: "Move a live Kafka workload from one cluster to another, exactly",
+		Long: `kmigrate moves topics, records and consumer group positions from a source
+Kafka cluster to a target cluster, with no record lost, none delivered twice,
+and a way back at every step.
+
+Clusters are given with flags (--source, --target, --source-config,
+--target-config) or a migration spec file (-f migration.yaml); flags override
+the file. Client properties files may be in the Java client or the
+librdkafka dialect. See docs/configuration.md for every setting.`,
+		Example: `  # try it on two local clusters
+  kmigrate sandbox --sample-data &
+  kmigrate check --source 127.0.0.1:19092 --target 127.0.0.1:29092
+
+  # real clusters with existing client properties files
+  kmigrate check --source-config source.properties --target-config target.properties
+
+  # a migration spec
+  kmigrate check -f migration.yaml`,
+		SilenceUsage:      true,
+		SilenceErrors:     true,
+		CompletionOptions: cobra.CompletionOptions{HiddenDefaultCmd: true},
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			return e.setupLogger()
+		},
+	}
+	pf := root.PersistentFlags()
+	pf.StringVar(&e.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	pf.StringVar(&e.logFormat, "log-format", "text", "log format: text or json")
+	root.AddCommand(
+		e.versionCommand(),
+		e.checkCommand(),
+		e.sandboxCommand(),
+	)
+	return root
+}
+
+// addClusterFlags adds the flags that select the clusters, topics and
+// groups, for commands that talk to both clusters.
+func (e *env) addClusterFlags(cmd *cobra.Command) {
+	f := cmd.Flags()
+	o := &e.overrides
+	f.StringVarP(&o.SpecFile, "file", "f", "", "migration spec file (YAML)")
+	f.StringVar(&o.Source, "source", "", "source bootstrap servers, HOST:PORT[,HOST:PORT...]")
+	f.StringVar(&o.Target, "target", "", "target bootstrap servers, HOST:PORT[,HOST:PORT...]")
+	f.StringVar(&o.SourceConfig, "source-config", "", "source client properties file (Java or librdkafka dialect)")
+	f.StringVar(&o.TargetConfig, "target-config", "", "target client properties file (Java or librdkafka dialect)")
+	f.StringVar(&o.Topics, "topics", "", "regular expression of topics to select (whole name)")
+	f.StringVar(&o.Groups, "groups", "", "regular expression of consumer groups to select (whole name)")
+	f.DurationVar(&e.connectTimeout, "connect-timeout", 0, "how long to try to reach each cluster (default 10s, or the spec's connect_timeout)")
+}
+
+// loadConfig resolves the spec file, properties files and flags into a
+// validated Config. Every problem is a usageError.
+func (e *env) loadConfig() (*config.Config, error) {
+	cfg, warnings, err := config.Load(e.overrides, e.lookupEnv)
+	for _, w := range warnings {
+		e.logger.Warn(w)
+	}
+	if err != nil {
+		return nil, usageError{err}
+	}
+	if e.connectTimeout > 0 {
+		cfg.Source.ConnectTimeout = e.connectTimeout
+		cfg.Target.ConnectTimeout = e.connectTimeout
+	}
+	return cfg, nil
+}
+
+func (e *env) setupLogger() error {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(e.logLevel)); err != nil {
+		return usageError{fmt.Errorf("--log-level %q: use debug, info, warn or error", e.logLevel)}
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch e.logFormat {
+	case "text":
+		e.logger = slog.New(slog.NewTextHandler(e.stderr, opts))
+	case "json":
+		e.logger = slog.New(slog.NewJSONHandler(e.stderr, opts))
+	default:
+		return usageError{fmt.Errorf("--log-format %q: use text or json", e.logFormat)}
+	}
+	return nil
+}

@@ -1,0 +1,4 @@
+package config
+
+// ExpandEnv exposes expandEnv to the black-box tests.
+var ExpandEnv = expandEnv
