@@ -25,11 +25,10 @@ const (
 )
 
 type pkg struct {
-	dir      string
-	hasDoc   bool
-	imports  map[string][]string // import path -> files
-	nonTest  int
-	testOnly bool
+	dir     string
+	hasDoc  bool
+	imports map[string][]string // import path -> files
+	nonTest int
 }
 
 func root(t *testing.T) string {
