@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kmigrate/kmigrate/internal/cluster"
 	"github.com/kmigrate/kmigrate/internal/config"
 )
 
@@ -164,6 +165,18 @@ func (e *env) loadConfig() (*config.Config, error) {
 	if e.connectTimeout > 0 {
 		cfg.Source.ConnectTimeout = e.connectTimeout
 		cfg.Target.ConnectTimeout = e.connectTimeout
+	}
+	// Building the client options reads the certificate files, so a
+	// missing or malformed one is reported here, as bad input, before any
+	// connection is made.
+	var errs []error
+	for _, c := range []*config.Cluster{&cfg.Source, &cfg.Target} {
+		if _, err := cluster.Opts(c, nil); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, usageError{err}
 	}
 	return cfg, nil
 }

@@ -10,6 +10,12 @@ import (
 	"github.com/kmigrate/kmigrate/internal/cluster"
 )
 
+// optional marks an access the migration can do without.
+func optional(a Access) Access {
+	a.Optional = true
+	return a
+}
+
 // notReported explains an Unknown answer.
 const notReported = "the cluster does not report permissions for this"
 
@@ -103,11 +109,13 @@ func sourceAccess(info *cluster.Info, topics []string, groups map[string][]kmsg.
 // targetAccess is what a migration does on the target: create topics,
 // write records in transactions, commit group offsets.
 func targetAccess(info *cluster.Info, existing []string, groups map[string][]kmsg.ACLOperation) []Access {
-	create := clusterOp(info, "create topics", kmsg.ACLOperationCreate)
+	// Cluster-level IdempotentWrite is only needed before Kafka 3.0 (topic
+	// Write implies it since), and topic configs are set at creation or
+	// per topic, so neither cluster-level answer blocks a migration.
 	acc := []Access{
-		create,
-		clusterOp(info, "idempotent write (cluster)", kmsg.ACLOperationIdempotentWrite),
-		clusterOp(info, "alter configs (cluster)", kmsg.ACLOperationAlterConfigs),
+		clusterOp(info, "create topics", kmsg.ACLOperationCreate),
+		optional(clusterOp(info, "idempotent write (cluster)", kmsg.ACLOperationIdempotentWrite)),
+		optional(clusterOp(info, "alter configs (cluster)", kmsg.ACLOperationAlterConfigs)),
 	}
 	if len(existing) > 0 {
 		acc = append(acc, topicsOp(info, existing, "write existing selected topics", kmsg.ACLOperationWrite))
@@ -123,7 +131,15 @@ func (r *Report) evaluate() {
 		for _, a := range s.Access {
 			switch a.Status {
 			case No:
-				r.Problems = append(r.Problems, fmt.Sprintf("%s: the credentials may not %s (%s)", s.Role, a.What, a.Detail))
+				if a.Optional {
+					r.Warnings = append(r.Warnings, fmt.Sprintf("%s: the credentials may not %s (not required on Kafka 3.0 and later)", s.Role, a.What))
+					continue
+				}
+				p := fmt.Sprintf("%s: the credentials may not %s", s.Role, a.What)
+				if a.Detail != "" {
+					p += " (" + a.Detail + ")"
+				}
+				r.Problems = append(r.Problems, p)
 			case Unknown:
 				if a.Detail == notReported {
 					r.Warnings = append(r.Warnings, fmt.Sprintf("%s: cannot tell whether the credentials may %s: %s", s.Role, a.What, a.Detail))

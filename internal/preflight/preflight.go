@@ -40,6 +40,8 @@ type Access struct {
 	What   string `json:"what"`
 	Status Status `json:"status"`
 	Detail string `json:"detail,omitempty"`
+	// Optional accesses only warn when denied.
+	Optional bool `json:"optional,omitempty"`
 }
 
 // Side is the check result for one cluster.
