@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -74,11 +75,30 @@ func freePortBase(t *testing.T, n int) int {
 	return 0
 }
 
+// lockedBuffer is an output buffer one goroutine writes while the test
+// reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) WriteString(s string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.b.WriteString(s)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
 // sandboxProc is a running `kmigrate sandbox`.
 type sandboxProc struct {
 	cmd    *exec.Cmd
-	ids    map[string]string // role -> cluster id
-	output *strings.Builder
+	ids    map[string]string // role -> cluster id; complete once running
+	output *lockedBuffer
 	done   chan error
 }
 
@@ -97,7 +117,7 @@ func startSandbox(t *testing.T, dir string, srcPort, tgtPort int, extra ...strin
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &sandboxProc{cmd: cmd, ids: map[string]string{}, output: new(strings.Builder), done: make(chan error, 1)}
+	p := &sandboxProc{cmd: cmd, ids: map[string]string{}, output: new(lockedBuffer), done: make(chan error, 1)}
 	t.Cleanup(func() {
 		if cmd.ProcessState == nil {
 			cmd.Process.Kill()
