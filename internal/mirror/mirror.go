@@ -1,0 +1,128 @@
+package mirror
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/kmigrate/kmigrate/internal/cluster"
+	"github.com/kmigrate/kmigrate/internal/state"
+)
+
+// ErrFenced is returned by Run when another process took over the
+// migration (it initialised the same transactional id later).
+var ErrFenced = errors.New("fenced: another kmigrate process is running this migration")
+
+// ErrStateMismatch is returned when the state topic belongs to a migration
+// between other clusters.
+var ErrStateMismatch = errors.New("migration state belongs to other clusters")
+
+// ErrPartitionsStopped is returned by a bounded copy that finished every
+// partition it could but had to stop some (see Stats.Partitions[].Stopped).
+var ErrPartitionsStopped = errors.New("some partitions stopped")
+
+// Mirror copies the configured topics; see the package doc.
+type Mirror struct {
+	opts  Options
+	stats *stats
+	// ends are the source end offsets a bounded copy stops at, recorded by
+	// the first session and kept across sessions.
+	ends map[state.TopicPartition]int64
+	// stopped are partitions that cannot continue, kept across sessions.
+	stopped map[state.TopicPartition]error
+}
+
+// New returns a Mirror for opts. It does not contact the clusters.
+func New(opts Options) (*Mirror, error) {
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	return &Mirror{opts: opts, stats: newStats(opts.Name), stopped: map[state.TopicPartition]error{}}, nil
+}
+
+// Stats returns a snapshot of the progress.
+func (m *Mirror) Stats() Stats { return m.stats.snapshot() }
+
+// StateTopic is the migration's state topic on the target.
+func (m *Mirror) StateTopic() string { return state.TopicName(m.opts.Name) }
+
+// TransactionalID is the transactional id the mirror produces with.
+func (m *Mirror) TransactionalID() string { return "kmigrate-" + m.opts.Name }
+
+// Run copies until ctx is cancelled (continuous mode) or until the end
+// offsets recorded when it started are copied (Until end). Cancelling ctx
+// commits what was copied so far and returns nil. A session that fails for
+// a reason that may pass (a broker going away, an aborted transaction) is
+// restarted after a backoff, resuming from the state on the target.
+func (m *Mirror) Run(ctx context.Context) error {
+	backoff := time.Second
+	for {
+		m.stats.update(func(s *Stats, _ func(state.TopicPartition) *PartitionStats) { s.Sessions++ })
+		err := m.session(ctx)
+		if err == nil || ctx.Err() != nil {
+			m.stats.update(func(s *Stats, _ func(state.TopicPartition) *PartitionStats) { s.Done = err == nil; s.Ready = false })
+			if err == nil && len(m.stopped) > 0 {
+				return m.stoppedError()
+			}
+			if ctx.Err() != nil && err != nil && !errors.Is(err, context.Canceled) {
+				return err
+			}
+			return nil
+		}
+		m.stats.update(func(s *Stats, _ func(state.TopicPartition) *PartitionStats) {
+			s.Errors++
+			s.LastError = err.Error()
+			s.Ready = false
+		})
+		if fatal(err) {
+			return err
+		}
+		m.opts.Logger.Warn("mirror session failed; resuming from the last checkpoint", "migration", m.opts.Name, "err", err, "retry_in", backoff)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 30*time.Second)
+	}
+}
+
+func (m *Mirror) stoppedError() error {
+	var errs []error
+	for _, err := range m.stopped {
+		errs = append(errs, err)
+	}
+	return fmt.Errorf("%w: %w", ErrPartitionsStopped, errors.Join(errs...))
+}
+
+// fatal reports whether err ends Run instead of a session.
+func fatal(err error) bool {
+	var ce *cluster.ConnectError
+	switch {
+	case errors.Is(err, ErrFenced), errors.Is(err, ErrStateMismatch), errors.Is(err, errConfig):
+		return true
+	case errors.As(err, &ce) && !errors.Is(err, cluster.ErrUnreachable):
+		return true // TLS, authentication: retrying will not help
+	}
+	var ke *kerr.Error
+	if errors.As(err, &ke) {
+		switch ke {
+		case kerr.TopicAuthorizationFailed, kerr.GroupAuthorizationFailed, kerr.ClusterAuthorizationFailed,
+			kerr.TransactionalIDAuthorizationFailed, kerr.SaslAuthenticationFailed, kerr.UnsupportedVersion:
+			return true
+		}
+	}
+	return false
+}
+
+// errConfig marks errors about the setup (missing topics, too few target
+// partitions) that a retry cannot fix.
+var errConfig = errors.New("mirror setup")
+
+func isFenced(err error) bool {
+	return errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) ||
+		errors.Is(err, kerr.TransactionCoordinatorFenced)
+}

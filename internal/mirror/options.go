@@ -1,0 +1,62 @@
+package mirror
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/kmigrate/kmigrate/internal/config"
+)
+
+// Topic is a source topic and the target topic it is copied to. The target
+// topic must exist with at least as many partitions as the source.
+type Topic struct {
+	Source, Target string
+}
+
+// Options configure a Mirror. Every field but Logger is required.
+type Options struct {
+	// Name is the migration's name: the state topic and the
+	// transactional id derive from it.
+	Name string
+	// Source and Target are the clusters' connection settings.
+	Source, Target *config.Cluster
+	// SourceID and TargetID are the clusters' ids (from a probe); the
+	// state records them and refuses to resume against other clusters.
+	SourceID, TargetID string
+	// Topics are the topics to copy.
+	Topics []Topic
+	// Groups selects the source consumer groups whose committed offsets
+	// define the "committed" start position.
+	Groups config.Selection
+	// Settings are the mirror settings from the spec and flags.
+	Settings config.Mirror
+	// StateReplicationFactor is the state topic's replication factor, -1
+	// for the cluster default.
+	StateReplicationFactor int16
+	Logger                 *slog.Logger
+}
+
+func (o *Options) validate() error {
+	var errs []error
+	if o.Name == "" {
+		errs = append(errs, errors.New("mirror: no migration name"))
+	}
+	if o.Source == nil || o.Target == nil {
+		errs = append(errs, errors.New("mirror: source and target are required"))
+	}
+	if o.SourceID == "" || o.TargetID == "" {
+		errs = append(errs, errors.New("mirror: source and target cluster ids are required"))
+	}
+	seen := map[string]bool{}
+	for _, t := range o.Topics {
+		if seen[t.Source] {
+			errs = append(errs, fmt.Errorf("mirror: source topic %q listed twice", t.Source))
+		}
+		seen[t.Source] = true
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return errors.Join(errs...)
+}

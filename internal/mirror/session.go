@@ -1,0 +1,431 @@
+package mirror
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kmigrate/kmigrate/internal/cluster"
+	"github.com/kmigrate/kmigrate/internal/config"
+	"github.com/kmigrate/kmigrate/internal/state"
+	"github.com/kmigrate/kmigrate/internal/trace"
+)
+
+// part is the session's view of one source partition.
+type part struct {
+	tp     state.TopicPartition
+	target string
+	enc    *trace.Encoder
+	// maxRecord is the largest record (key, value and headers) the target
+	// topic accepts.
+	maxRecord int
+	// next is the committed position; pos includes the open transaction.
+	next, pos int64
+	end       int64 // bounded copy end, -1 continuous
+	hwm       int64
+	// fresh partitions have no checkpoint yet: their start position must
+	// be committed before copying, so a crash cannot move it.
+	fresh bool
+	omap  *partMap
+	// open transaction
+	recs    []pending
+	bytes   int64
+	expired []state.Expired
+	records int64 // committed records, for the checkpoint
+}
+
+// pending is a record produced in the open transaction.
+type pending struct {
+	src int64
+	r   *kgo.Record
+}
+
+func (p *part) done() bool { return p.end >= 0 && p.next >= p.end }
+
+// session is one run of the copy loop with its own clients; any error ends
+// it, and the next session starts from the state on the target.
+type session struct {
+	m         *Mirror
+	log       *slog.Logger
+	settings  config.Mirror
+	exactly   bool
+	srcAdm    *kadm.Client
+	tgtAdm    *kadm.Client
+	src, prod *kgo.Client
+	parts     map[state.TopicPartition]*part
+	order     []*part
+	meta      *state.Meta
+	writeMeta bool
+	stateTop  string
+
+	// per transaction
+	slab     []byte // tracing header values
+	txnBytes int64
+
+	produceMu  sync.Mutex
+	produceErr error
+	failedRec  *kgo.Record
+}
+
+func (m *Mirror) session(ctx context.Context) (err error) {
+	s := &session{
+		m:        m,
+		log:      m.opts.Logger.With("migration", m.opts.Name),
+		settings: m.opts.Settings,
+		exactly:  m.opts.Settings.Guarantee != config.AtLeastOnce,
+		parts:    map[state.TopicPartition]*part{},
+		stateTop: m.StateTopic(),
+	}
+	defer s.close()
+	if err := s.open(ctx); err != nil {
+		return err
+	}
+	if err := s.resume(ctx); err != nil {
+		return err
+	}
+	if s.allDone() {
+		return nil
+	}
+	m.stats.update(func(st *Stats, _ func(state.TopicPartition) *PartitionStats) { st.Ready = true })
+	return s.loop(ctx)
+}
+
+func (s *session) close() {
+	for _, cl := range []*kgo.Client{s.src, s.prod} {
+		if cl != nil {
+			cl.Close()
+		}
+	}
+	if s.srcAdm != nil {
+		s.srcAdm.Close()
+	}
+	if s.tgtAdm != nil {
+		s.tgtAdm.Close()
+	}
+}
+
+// open connects the admin clients and the producer, and, in exactly-once
+// mode, fences every earlier producer of this migration.
+func (s *session) open(ctx context.Context) error {
+	o := &s.m.opts
+	srcCl, err := cluster.Connect(ctx, o.Source, o.Logger)
+	if err != nil {
+		return err
+	}
+	s.srcAdm = kadm.NewClient(srcCl)
+	tgtCl, err := cluster.Connect(ctx, o.Target, o.Logger)
+	if err != nil {
+		return err
+	}
+	s.tgtAdm = kadm.NewClient(tgtCl)
+	if _, err := state.Ensure(ctx, s.tgtAdm, s.stateTop, o.StateReplicationFactor); err != nil {
+		return err
+	}
+	popts := []kgo.Opt{
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.MaxBufferedBytes(int(max(s.settings.MemoryBudget/4, 1<<20))),
+		kgo.ProducerBatchCompression(codec(s.settings.Compression)),
+		kgo.ProducerLinger(0),
+		// No RecordDeliveryTimeout: franz-go measures it from the record's
+		// timestamp, and mirrored records keep their (possibly old) source
+		// timestamps, so any timeout would fail them at once. Retries and
+		// the transaction timeout bound a stuck produce instead.
+		kgo.RecordRetries(20),
+	}
+	if s.exactly {
+		popts = append(popts, kgo.TransactionalID(s.m.TransactionalID()), kgo.TransactionTimeout(time.Minute))
+	}
+	if s.prod, err = cluster.NewClient(o.Target, o.Logger, popts...); err != nil {
+		return err
+	}
+	if s.exactly {
+		// Initialising the producer id bumps the epoch of this
+		// transactional id: any other process still producing for this
+		// migration is fenced, and its open transaction aborted, before
+		// we read the state it may have been writing.
+		if _, _, err := s.prod.ProducerID(ctx); err != nil {
+			if isFenced(err) {
+				return fmt.Errorf("%w: %w", ErrFenced, err)
+			}
+			return fmt.Errorf("initialise transactional producer %s: %w", s.m.TransactionalID(), err)
+		}
+	}
+	return nil
+}
+
+// resume loads the state, checks it belongs to these clusters, and works
+// out where each partition starts.
+func (s *session) resume(ctx context.Context) error {
+	o := &s.m.opts
+	topts, err := cluster.Opts(o.Target, nil)
+	if err != nil {
+		return err
+	}
+	snap, err := state.Load(ctx, s.tgtAdm, s.stateTop, topts)
+	if err != nil {
+		return err
+	}
+	if err := s.checkMeta(snap); err != nil {
+		return err
+	}
+	if err := s.buildParts(ctx, snap); err != nil {
+		return err
+	}
+	if err := s.resolveStarts(ctx, snap); err != nil {
+		return err
+	}
+	if err := s.recordEnds(ctx); err != nil {
+		return err
+	}
+	s.publish()
+	offsets := map[string]map[int32]kgo.Offset{}
+	for _, p := range s.order {
+		if p.done() || s.m.stopped[p.tp] != nil {
+			continue
+		}
+		if offsets[p.tp.Topic] == nil {
+			offsets[p.tp.Topic] = map[int32]kgo.Offset{}
+		}
+		offsets[p.tp.Topic][p.tp.Partition] = kgo.NewOffset().At(p.pos)
+	}
+	budget := s.settings.MemoryBudget
+	copts, err := cluster.Opts(o.Source, o.Logger)
+	if err != nil {
+		return err
+	}
+	s.src, err = kgo.NewClient(append(copts,
+		kgo.ConsumePartitions(offsets),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.KeepControlRecords(),
+		kgo.ConsumeResetOffset(kgo.NoResetOffset()),
+		kgo.FetchMaxBytes(int32(min(budget/8, 64<<20))),
+		kgo.FetchMaxPartitionBytes(int32(min(budget/16, 8<<20))),
+		kgo.MaxConcurrentFetches(2),
+	)...)
+	if err != nil {
+		return fmt.Errorf("source consumer: %w", err)
+	}
+	return nil
+}
+
+func (s *session) checkMeta(snap *state.Snapshot) error {
+	o := &s.m.opts
+	topics := map[string]string{}
+	for _, t := range o.Topics {
+		topics[t.Source] = t.Target
+	}
+	if snap.Meta == nil {
+		s.meta = &state.Meta{
+			Migration: o.Name, SourceClusterID: o.SourceID, TargetClusterID: o.TargetID, Created: time.Now().UTC(),
+			Guarantee: string(s.settings.Guarantee), TracingHeaders: s.settings.TracingHeaders, Topics: topics,
+		}
+		s.writeMeta = true
+		return nil
+	}
+	m := snap.Meta
+	if m.SourceClusterID != o.SourceID || m.TargetClusterID != o.TargetID {
+		return fmt.Errorf("%w: state topic %s on the target records migration %q from cluster %s to %s, but the source is %s and the target %s: use another migration name",
+			ErrStateMismatch, s.stateTop, m.Migration, m.SourceClusterID, m.TargetClusterID, o.SourceID, o.TargetID)
+	}
+	for src, tgt := range topics {
+		if old, ok := m.Topics[src]; ok && old != tgt {
+			return fmt.Errorf("%w: topic %s was mirrored to %s by this migration and cannot now go to %s", errConfig, src, old, tgt)
+		}
+	}
+	merged := *m
+	merged.Topics = map[string]string{}
+	for k, v := range m.Topics {
+		merged.Topics[k] = v
+	}
+	for k, v := range topics {
+		if _, ok := merged.Topics[k]; !ok {
+			merged.Topics[k] = v
+			s.writeMeta = true
+		}
+	}
+	s.meta = &merged
+	return nil
+}
+
+// buildParts lists the partitions of every topic on both clusters and loads
+// each partition's offset map.
+func (s *session) buildParts(ctx context.Context, snap *state.Snapshot) error {
+	o := &s.m.opts
+	var srcNames, tgtNames []string
+	for _, t := range o.Topics {
+		srcNames = append(srcNames, t.Source)
+		tgtNames = append(tgtNames, t.Target)
+	}
+	srcMeta, err := s.srcAdm.Metadata(ctx, srcNames...)
+	if err != nil {
+		return fmt.Errorf("source metadata: %w", err)
+	}
+	tgtMeta, err := s.tgtAdm.Metadata(ctx, tgtNames...)
+	if err != nil {
+		return fmt.Errorf("target metadata: %w", err)
+	}
+	limits, err := s.recordLimits(ctx, tgtNames)
+	if err != nil {
+		return err
+	}
+	for _, t := range o.Topics {
+		sd, ok := srcMeta.Topics[t.Source]
+		if !ok || sd.Err != nil {
+			return fmt.Errorf("%w: source topic %s: %v", errConfig, t.Source, topicErr(sd.Err))
+		}
+		td, ok := tgtMeta.Topics[t.Target]
+		if !ok || td.Err != nil {
+			return fmt.Errorf("%w: target topic %s (for %s): %v", errConfig, t.Target, t.Source, topicErr(td.Err))
+		}
+		if len(td.Partitions) < len(sd.Partitions) {
+			return fmt.Errorf("%w: target topic %s has %d partitions, source %s has %d: add partitions to the target", errConfig, t.Target, len(td.Partitions), t.Source, len(sd.Partitions))
+		}
+		enc := trace.NewEncoder(o.SourceID, t.Source)
+		for pn := range int32(len(sd.Partitions)) {
+			tp := state.TopicPartition{Topic: t.Source, Partition: pn}
+			omap, err := loadPartMap(snap.Segments[tp])
+			if err != nil {
+				return fmt.Errorf("offset map of %s: %w", tp, err)
+			}
+			p := &part{tp: tp, target: t.Target, enc: enc, maxRecord: limits[t.Target], end: -1, omap: omap}
+			if c, ok := snap.Checkpoints[tp]; ok {
+				p.next, p.pos, p.records = c.Next, c.Next, c.Records
+			} else {
+				p.next, p.pos = -1, -1
+			}
+			s.parts[tp] = p
+			s.order = append(s.order, p)
+		}
+	}
+	for tp, exp := range snap.Expired {
+		for _, e := range exp {
+			s.m.stats.update(func(st *Stats, _ func(state.TopicPartition) *PartitionStats) {
+				st.Expired = appendExpired(st.Expired, tp, e)
+			})
+		}
+	}
+	return nil
+}
+
+func appendExpired(list []ExpiredRange, tp state.TopicPartition, e state.Expired) []ExpiredRange {
+	r := ExpiredRange{Topic: tp.Topic, Partition: tp.Partition, From: e.From, Until: e.Until, Count: e.Count()}
+	if slices.Contains(list, r) {
+		return list
+	}
+	return append(list, r)
+}
+
+func topicErr(err error) error {
+	if err == nil {
+		return errors.New("does not exist")
+	}
+	return err
+}
+
+// recordLimits returns, per target topic, the largest record it accepts:
+// its max.message.bytes less the batch and record overhead.
+func (s *session) recordLimits(ctx context.Context, topics []string) (map[string]int, error) {
+	rcs, err := s.tgtAdm.DescribeTopicConfigs(ctx, topics...)
+	if err != nil {
+		return nil, fmt.Errorf("describe target topic configs: %w", err)
+	}
+	out := map[string]int{}
+	for _, rc := range rcs {
+		limit := 1048588 // Kafka's default message.max.bytes
+		for _, c := range rc.Configs {
+			if c.Key == "max.message.bytes" && c.Value != nil {
+				fmt.Sscan(*c.Value, &limit)
+			}
+		}
+		// A batch holding one record: 61 bytes of batch header and up to
+		// 21 of record framing around key, value and headers.
+		out[rc.Name] = limit - 61 - 21
+	}
+	return out, nil
+}
+
+// recordEnds records the end offsets of a bounded copy, once per Run.
+func (s *session) recordEnds(ctx context.Context) error {
+	if s.settings.Until != config.UntilEnd {
+		return nil
+	}
+	if s.m.ends == nil {
+		var topics []string
+		for _, t := range s.m.opts.Topics {
+			topics = append(topics, t.Source)
+		}
+		ends, err := s.srcAdm.ListCommittedOffsets(ctx, topics...)
+		if err != nil {
+			return fmt.Errorf("source end offsets: %w", err)
+		}
+		s.m.ends = map[state.TopicPartition]int64{}
+		var errs []error
+		ends.Each(func(o kadm.ListedOffset) {
+			if o.Err != nil {
+				errs = append(errs, fmt.Errorf("end offset of %s/%d: %w", o.Topic, o.Partition, o.Err))
+			}
+			s.m.ends[state.TopicPartition{Topic: o.Topic, Partition: o.Partition}] = o.Offset
+		})
+		if err := errors.Join(errs...); err != nil {
+			return err
+		}
+	}
+	for _, p := range s.order {
+		if e, ok := s.m.ends[p.tp]; ok {
+			p.end = e
+		} else {
+			p.end = p.pos // a partition added since the copy started
+		}
+	}
+	return nil
+}
+
+func (s *session) allDone() bool {
+	if s.settings.Until != config.UntilEnd {
+		return false
+	}
+	for _, p := range s.order {
+		if !p.done() && s.m.stopped[p.tp] == nil {
+			return false
+		}
+	}
+	return true
+}
+
+// publish copies the session's positions into the shared stats.
+func (s *session) publish() {
+	s.m.stats.update(func(st *Stats, get func(state.TopicPartition) *PartitionStats) {
+		for _, p := range s.order {
+			ps := get(p.tp)
+			ps.TargetTopic = p.target
+			ps.Next, ps.End = p.next, p.end
+			ps.HighWatermark = max(ps.HighWatermark, p.hwm)
+			ps.Lag = max(0, ps.HighWatermark-p.next)
+			if err := s.m.stopped[p.tp]; err != nil {
+				ps.Stopped = err.Error()
+			}
+		}
+	})
+}
+
+func codec(name string) kgo.CompressionCodec {
+	switch name {
+	case "gzip":
+		return kgo.GzipCompression()
+	case "snappy":
+		return kgo.SnappyCompression()
+	case "lz4":
+		return kgo.Lz4Compression()
+	case "zstd":
+		return kgo.ZstdCompression()
+	default:
+		return kgo.NoCompression()
+	}
+}

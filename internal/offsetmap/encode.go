@@ -1,0 +1,133 @@
+package offsetmap
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+)
+
+// Version is the segment encoding version that AppendEncoded writes and
+// Decode reads.
+const Version = 1
+
+// Errors of Decode, DecodeSegment and Load. Test with errors.Is.
+var (
+	// ErrVersion: the value was written in a version this kmigrate does not
+	// read (by a newer kmigrate).
+	ErrVersion = errors.New("unsupported offset map encoding version")
+	// ErrMalformed: the value is truncated, has trailing bytes or holds
+	// runs that cannot be (zero length, offsets beyond int64).
+	ErrMalformed = errors.New("malformed offset map segment")
+)
+
+// minRunBytes is the smallest encoding of a run: three one-byte varints.
+const minRunBytes = 3
+
+// AppendEncoded appends the encoding of runs (see the package documentation)
+// to dst. runs must be ordered as a Map keeps them (as Map.Runs, Map.Since
+// and Segmenter.Pending return them): each run's offsets at or after the
+// previous run's ends, lengths at least 1. Other input encodes to a value
+// that Decode rejects.
+func AppendEncoded(dst []byte, runs []Run) []byte {
+	dst = append(dst, Version)
+	dst = binary.AppendUvarint(dst, uint64(len(runs)))
+	var source, target int64 // end of the previous run; 0 before the first
+	for _, r := range runs {
+		dst = binary.AppendUvarint(dst, uint64(r.Source-source))
+		dst = binary.AppendUvarint(dst, uint64(r.Target-target))
+		dst = binary.AppendUvarint(dst, uint64(r.Len))
+		source, target = r.SourceEnd(), r.TargetEnd()
+	}
+	return dst
+}
+
+// Decode decodes runs encoded by AppendEncoded. It is strict: any value that
+// AppendEncoded would not have produced from valid runs is an error wrapping
+// ErrVersion or ErrMalformed, no input makes it panic, and the memory it
+// allocates is bounded by the length of b, whatever count b claims.
+func Decode(b []byte) ([]Run, error) {
+	if len(b) == 0 {
+		return nil, fmt.Errorf("%w: empty value", ErrMalformed)
+	}
+	if b[0] != Version {
+		return nil, fmt.Errorf("%w %d (this kmigrate reads version %d)", ErrVersion, b[0], Version)
+	}
+	d := decoder{b: b, off: 1}
+	count := d.uvarint("run count")
+	if d.err != nil {
+		return nil, d.err
+	}
+	if rest := uint64(len(b) - d.off); count > rest/minRunBytes {
+		return nil, fmt.Errorf("%w: %d runs cannot fit in the %d remaining bytes", ErrMalformed, count, rest)
+	}
+	if count == 0 {
+		if d.off != len(b) {
+			return nil, fmt.Errorf("%w: %d trailing bytes after the last run", ErrMalformed, len(b)-d.off)
+		}
+		return nil, nil
+	}
+	runs := make([]Run, 0, count)
+	var source, target int64
+	for i := range int(count) {
+		sgap := d.uvarint("source gap")
+		tgap := d.uvarint("target gap")
+		n := d.uvarint("length")
+		if d.err != nil {
+			return nil, fmt.Errorf("run %d: %w", i, d.err)
+		}
+		if n == 0 {
+			return nil, fmt.Errorf("%w: run %d has length 0", ErrMalformed, i)
+		}
+		if sgap > uint64(math.MaxInt64-source) || tgap > uint64(math.MaxInt64-target) {
+			return nil, fmt.Errorf("%w: run %d starts beyond the int64 range", ErrMalformed, i)
+		}
+		r := Run{Source: source + int64(sgap), Target: target + int64(tgap)}
+		if n > uint64(math.MaxInt64-r.Source) || n > uint64(math.MaxInt64-r.Target) {
+			return nil, fmt.Errorf("%w: run %d ends beyond the int64 range", ErrMalformed, i)
+		}
+		r.Len = int64(n)
+		runs = append(runs, r)
+		source, target = r.SourceEnd(), r.TargetEnd()
+	}
+	if d.off != len(b) {
+		return nil, fmt.Errorf("%w: %d trailing bytes after the last run", ErrMalformed, len(b)-d.off)
+	}
+	return runs, nil
+}
+
+// decoder reads minimal uvarints; the first error sticks.
+type decoder struct {
+	b   []byte
+	off int
+	err error
+}
+
+func (d *decoder) uvarint(field string) uint64 {
+	if d.err != nil {
+		return 0
+	}
+	var x uint64
+	var s uint
+	for i := 0; ; i++ {
+		if d.off+i >= len(d.b) {
+			d.err = fmt.Errorf("%w: %s truncated at byte %d", ErrMalformed, field, d.off+i)
+			return 0
+		}
+		c := d.b[d.off+i]
+		if i == binary.MaxVarintLen64-1 && c > 1 {
+			d.err = fmt.Errorf("%w: %s at byte %d overflows 64 bits", ErrMalformed, field, d.off)
+			return 0
+		}
+		if c < 0x80 {
+			if c == 0 && i > 0 {
+				d.err = fmt.Errorf("%w: %s at byte %d is not minimally encoded", ErrMalformed, field, d.off)
+				return 0
+			}
+			d.off += i + 1
+			return x | uint64(c)<<s
+		}
+		x |= uint64(c&0x7f) << s
+		s += 7
+	}
+}
