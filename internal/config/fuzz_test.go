@@ -110,6 +110,13 @@ func FuzzLoadSpec(f *testing.F) {
 		"source:\n  tls: {insecure_skip_verify: true, ca_file: c}\n  connect_timeout: 1s\n",
 		"- a\n", "a: [", "---\n---\n", "~", "version: 99999999999999999999\n",
 		"topics: {include: '\\Qx'}\n",
+		"topics:\n  prefix: old.\n  replication_factor: 3\n  reuse_empty: true\n  configs: {include: [retention.ms], exclude: [min.insync.replicas]}\n  sync_interval: 1m\n",
+		"topics: {rename: 'migrated.{topic}.v2', replication_factor: -1}\n",
+		"topics: {rename: '{topic}{topic}', prefix: p}\n",
+		"topics: {rename: 'x{topc}'}\n",
+		"mirror:\n  start: committed\n  start_fallback: latest\n  until: end\n  guarantee: at-least-once\n  tracing_headers: false\n  memory_budget: 1GiB\n  transaction_max_bytes: 64MB\n  transaction_interval: 1s\n  compression: ZSTD\n",
+		"mirror: {start: '2026-01-02T15:04:05.5+01:00', memory_budget: 16777216}\n",
+		"mirror: {memory_budget: 1 kib, transaction_max_bytes: '-1', start: 2026-13-01}\n",
 	} {
 		f.Add([]byte(s))
 	}
@@ -119,7 +126,7 @@ func FuzzLoadSpec(f *testing.F) {
 			return
 		}
 		// What ParseSpec accepts, the selections must compile.
-		for _, sel := range []*config.SelectionSpec{s.Topics, s.Groups} {
+		for _, sel := range []*config.SelectionSpec{topicsSelection(s.Topics), s.Groups} {
 			if sel == nil {
 				continue
 			}
@@ -127,5 +134,39 @@ func FuzzLoadSpec(f *testing.F) {
 				t.Fatalf("ParseSpec accepted patterns NewSelection refuses: %v", err)
 			}
 		}
+		// An accepted naming gives a legal target name for a short
+		// legal source name.
+		if ts := s.Topics; ts != nil {
+			if ts.Prefix != "" && ts.Rename != "" {
+				t.Fatalf("ParseSpec accepted both prefix %q and rename %q", ts.Prefix, ts.Rename)
+			}
+			n := config.Topics{Prefix: ts.Prefix, Rename: ts.Rename}.TargetName("o")
+			if err := config.CheckTopicName(n); err != nil {
+				t.Fatalf("prefix %q, rename %q: %v", ts.Prefix, ts.Rename, err)
+			}
+		}
+		if m := s.Mirror; m != nil {
+			if m.Start != nil {
+				if _, err := config.ParseStartPosition(m.Start.String()); err != nil {
+					t.Fatalf("start %v does not parse back: %v", m.Start, err)
+				}
+			}
+			if m.MemoryBudget != nil && int64(*m.MemoryBudget) < config.MinMemoryBudget {
+				t.Fatalf("ParseSpec accepted memory_budget %v", *m.MemoryBudget)
+			}
+			if m.Compression != "" {
+				if c, err := config.ParseCompression(m.Compression); err != nil || c != m.Compression {
+					t.Fatalf("compression %q not normalised: %q, %v", m.Compression, c, err)
+				}
+			}
+		}
 	})
+}
+
+// topicsSelection returns the topics section's selection, or nil.
+func topicsSelection(ts *config.TopicsSpec) *config.SelectionSpec {
+	if ts == nil {
+		return nil
+	}
+	return &config.SelectionSpec{Include: ts.Include, Exclude: ts.Exclude}
 }

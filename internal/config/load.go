@@ -14,9 +14,12 @@ type Config struct {
 	// Source and Target are the clusters, with Role "source" and "target".
 	Source Cluster `json:"source"`
 	Target Cluster `json:"target"`
-	// Topics and Groups select the topics and consumer groups to migrate.
-	Topics Selection `json:"topics"`
+	// Topics selects the topics to migrate and shapes their target
+	// topics; Groups selects the consumer groups.
+	Topics Topics    `json:"topics"`
 	Groups Selection `json:"groups"`
+	// Mirror holds the settings of record mirroring.
+	Mirror Mirror `json:"mirror"`
 	// SpecFile is the spec the configuration came from, or empty.
 	SpecFile string `json:"spec_file,omitempty"`
 }
@@ -36,6 +39,25 @@ type Overrides struct {
 	// Topics and Groups are one regular expression each; each replaces the
 	// spec's include list (its exclude list still applies).
 	Topics, Groups string
+
+	// TopicPrefix (--topic-prefix) replaces the spec's topics.prefix and
+	// topics.rename.
+	TopicPrefix string
+	// AllowReuse (--allow-reuse) sets topics.reuse_empty.
+	AllowReuse bool
+	// ReplicationFactor (--replication-factor) replaces
+	// topics.replication_factor; 0 means not given, -1 the target's
+	// default.
+	ReplicationFactor int
+	// Start, StartFallback, Until and Guarantee (--start,
+	// --start-fallback, --until, --guarantee) replace the spec's mirror
+	// fields of the same names, and take the same values.
+	Start, StartFallback, Until, Guarantee string
+	// NoTracingHeaders (--no-tracing-headers) turns tracing headers off.
+	NoTracingHeaders bool
+	// MemoryBudget (--memory-budget) replaces mirror.memory_budget; a size
+	// such as 512MiB.
+	MemoryBudget string
 }
 
 // ErrNoMigration is returned, wrapped, when neither a spec nor flags name
@@ -81,10 +103,16 @@ func Load(o Overrides, env LookupEnv) (*Config, []string, error) {
 		}
 	}
 	var err error
-	if cfg.Topics, err = selection(spec.Topics, o.Topics, "topics", spec); err != nil {
+	if cfg.Topics, err = buildTopics(spec, o); err != nil {
 		errs = append(errs, err)
 	}
 	if cfg.Groups, err = selection(spec.Groups, o.Groups, "groups", spec); err != nil {
+		errs = append(errs, err)
+	}
+	var w []string
+	cfg.Mirror, w, err = buildMirror(spec, o)
+	warnings = append(warnings, w...)
+	if err != nil {
 		errs = append(errs, err)
 	}
 	if len(errs) > 0 {
@@ -145,4 +173,138 @@ func selection(s *SelectionSpec, flag, name string, spec *Spec) (Selection, erro
 		return Selection{}, fmt.Errorf("%s: %s: %w", spec.file, name, err)
 	}
 	return sel, nil
+}
+
+// buildTopics combines the spec's topics section with the flags. ParseSpec
+// has validated the spec's values; flags are validated here.
+func buildTopics(spec *Spec, o Overrides) (Topics, error) {
+	ts := spec.Topics
+	if ts == nil {
+		ts = &TopicsSpec{}
+	}
+	var errs []error
+	sel, err := selection(ts.selection(), o.Topics, "topics", spec)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	t := Topics{
+		Selection:    sel,
+		Prefix:       ts.Prefix,
+		Rename:       ts.Rename,
+		ReuseEmpty:   ts.ReuseEmpty || o.AllowReuse,
+		SyncInterval: DefaultSyncInterval,
+	}
+	t.ReplicationFactor, _ = checkReplicationFactor(ts.ReplicationFactor) // checked by ParseSpec
+	if c := ts.Configs; c != nil {
+		t.ConfigsInclude = append([]string(nil), c.Include...)
+		t.ConfigsExclude = append([]string(nil), c.Exclude...)
+	}
+	if ts.SyncInterval != nil {
+		t.SyncInterval = *ts.SyncInterval
+	}
+	if o.TopicPrefix != "" {
+		if err := checkPrefix(o.TopicPrefix); err != nil {
+			errs = append(errs, fmt.Errorf("--topic-prefix: %w", err))
+		}
+		// The flag chooses the naming: it replaces a rename template too.
+		t.Prefix, t.Rename = o.TopicPrefix, ""
+	}
+	if o.ReplicationFactor != 0 {
+		rf, err := checkReplicationFactor(o.ReplicationFactor)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--replication-factor: %w", err))
+		}
+		t.ReplicationFactor = rf
+	}
+	if len(errs) > 0 {
+		return Topics{}, errors.Join(errs...)
+	}
+	return t, nil
+}
+
+// buildMirror combines DefaultMirror, the spec's mirror section and the
+// flags, then checks what depends on more than one field.
+func buildMirror(spec *Spec, o Overrides) (Mirror, []string, error) {
+	m := DefaultMirror()
+	ms := spec.Mirror
+	if ms == nil {
+		ms = &MirrorSpec{}
+	}
+	if ms.Start != nil {
+		m.Start = *ms.Start
+	}
+	fallbackFrom := ""
+	if ms.StartFallback != "" {
+		m.StartFallback, fallbackFrom = ms.StartFallback, spec.where("mirror.start_fallback")
+	}
+	if ms.Until != "" {
+		m.Until = ms.Until
+	}
+	if ms.Guarantee != "" {
+		m.Guarantee = ms.Guarantee
+	}
+	if ms.TracingHeaders != nil {
+		m.TracingHeaders = *ms.TracingHeaders
+	}
+	budgetFrom := "the default"
+	if ms.MemoryBudget != nil {
+		m.MemoryBudget, budgetFrom = int64(*ms.MemoryBudget), spec.where("mirror.memory_budget")
+	}
+	if ms.TransactionInterval != nil {
+		m.TransactionInterval = *ms.TransactionInterval
+	}
+	if ms.Compression != "" {
+		m.Compression = ms.Compression
+	}
+
+	var errs []error
+	flag := func(name, v string, parse func(string) error) {
+		if v == "" {
+			return
+		}
+		if err := parse(v); err != nil {
+			errs = append(errs, fmt.Errorf("--%s: %w", name, err))
+		}
+	}
+	flag("start", o.Start, func(s string) (err error) { m.Start, err = ParseStartPosition(s); return })
+	flag("start-fallback", o.StartFallback, func(s string) (err error) {
+		m.StartFallback, err = ParseStartFallback(s)
+		fallbackFrom = "--start-fallback"
+		return
+	})
+	flag("until", o.Until, func(s string) (err error) { m.Until, err = ParseUntil(s); return })
+	flag("guarantee", o.Guarantee, func(s string) (err error) { m.Guarantee, err = ParseGuarantee(s); return })
+	flag("memory-budget", o.MemoryBudget, func(s string) error {
+		b, err := ParseByteSize(s)
+		if err == nil {
+			err = checkMemoryBudget(int64(b))
+		}
+		m.MemoryBudget, budgetFrom = int64(b), "--memory-budget"
+		return err
+	})
+	if o.NoTracingHeaders {
+		m.TracingHeaders = false
+	}
+	if len(errs) > 0 {
+		return Mirror{}, nil, errors.Join(errs...)
+	}
+
+	// A transaction is at most a quarter of the budget, so that fetching
+	// goes on while a transaction is written. Left to its default, the
+	// bound follows a small budget down.
+	limit := m.MemoryBudget / 4
+	if ms.TransactionMaxBytes == nil {
+		m.TransactionMaxBytes = min(DefaultTransactionMaxBytes, limit)
+	} else {
+		m.TransactionMaxBytes = int64(*ms.TransactionMaxBytes)
+		if m.TransactionMaxBytes > limit {
+			return Mirror{}, nil, fmt.Errorf("%s: %v is more than a quarter of the memory budget (%v, from %s): lower it to at most %v, or raise the budget",
+				spec.where("mirror.transaction_max_bytes"), ByteSize(m.TransactionMaxBytes), ByteSize(m.MemoryBudget), budgetFrom, ByteSize(limit))
+		}
+	}
+	var warnings []string
+	if fallbackFrom != "" && m.Start.Kind != StartCommitted {
+		warnings = append(warnings, fmt.Sprintf("%s is ignored: it applies only when the start position is committed, and it is %s", fallbackFrom, m.Start))
+	}
+	return m, warnings, nil
 }

@@ -81,8 +81,9 @@ enable.ssl.certificate.verification=false
 				TLS:              config.TLS{CAFile: "/etc/ca.pem", InsecureSkipVerify: false},
 				PropertiesFile:   filepath.Join(dir, "props/target.properties"),
 			},
-			Topics:   topics,
+			Topics:   config.Topics{Selection: topics, SyncInterval: config.DefaultSyncInterval},
 			Groups:   all,
+			Mirror:   config.DefaultMirror(),
 			SpecFile: spec,
 		}
 		if !reflect.DeepEqual(cfg, want) {
@@ -140,8 +141,9 @@ func TestLoadFlagsOnly(t *testing.T) {
 	want := &config.Config{
 		Source: config.Cluster{Role: "source", Bootstrap: []string{"a:9092"}},
 		Target: config.Cluster{Role: "target", Bootstrap: []string{"b:9092", "c:9092"}},
-		Topics: all,
+		Topics: config.Topics{Selection: all, SyncInterval: config.DefaultSyncInterval},
 		Groups: all,
+		Mirror: config.DefaultMirror(),
 	}
 	if !reflect.DeepEqual(cfg, want) || warnings != nil {
 		t.Errorf("got %s, %q\nwant %s", dump(cfg), warnings, dump(want))

@@ -31,9 +31,13 @@ type Spec struct {
 	// Source and Target are the clusters to migrate from and to.
 	Source *ClusterSpec `yaml:"source"`
 	Target *ClusterSpec `yaml:"target"`
-	// Topics and Groups select what to migrate. Absent means everything.
-	Topics *SelectionSpec `yaml:"topics"`
+	// Topics selects the topics to migrate (absent means all) and shapes
+	// their target topics.
+	Topics *TopicsSpec `yaml:"topics"`
+	// Groups selects the consumer groups to migrate. Absent means all.
 	Groups *SelectionSpec `yaml:"groups"`
+	// Mirror holds the settings of record mirroring.
+	Mirror *MirrorSpec `yaml:"mirror"`
 
 	file  string
 	lines map[string]int // field path ("source.sasl.password") -> line
@@ -92,6 +96,60 @@ type SelectionSpec struct {
 	Include []string `yaml:"include"`
 	// Exclude removes names that Include selected.
 	Exclude []string `yaml:"exclude"`
+}
+
+// TopicsSpec is the topics section: a selection, and how target topics
+// are named, created and kept in sync.
+type TopicsSpec struct {
+	// Include and Exclude select source topics, as in SelectionSpec.
+	Include []string `yaml:"include"`
+	Exclude []string `yaml:"exclude"`
+	// Prefix makes the target name prefix + source name.
+	Prefix string `yaml:"prefix"`
+	// Rename makes the target name from a template in which {topic} is
+	// the source name. Prefix and Rename are mutually exclusive.
+	Rename string `yaml:"rename"`
+	// ReplicationFactor of created target topics; absent, 0 or -1 mean
+	// the target cluster's default.
+	ReplicationFactor int `yaml:"replication_factor"`
+	// ReuseEmpty allows an existing empty target topic with the source's
+	// partition count.
+	ReuseEmpty bool `yaml:"reuse_empty"`
+	// Configs adjusts which topic configs are copied.
+	Configs *TopicConfigsSpec `yaml:"configs"`
+	// SyncInterval is how often continuous mirroring re-syncs partition
+	// counts and configs. A pointer, so that an explicit 0s is an error
+	// rather than the default.
+	SyncInterval *time.Duration `yaml:"sync_interval"`
+}
+
+// TopicConfigsSpec is topics.configs: config names (not patterns) to copy
+// beyond the default allow list, and never to copy.
+type TopicConfigsSpec struct {
+	Include []string `yaml:"include"`
+	Exclude []string `yaml:"exclude"`
+}
+
+// MirrorSpec is the mirror section. Absent fields take the defaults of
+// DefaultMirror; pointers tell an explicit zero from absence.
+type MirrorSpec struct {
+	// Start is earliest, latest, committed or an RFC 3339 timestamp.
+	Start *StartPosition `yaml:"start"`
+	// StartFallback is earliest or latest.
+	StartFallback StartKind `yaml:"start_fallback"`
+	// Until is end or never.
+	Until Until `yaml:"until"`
+	// Guarantee is exactly-once or at-least-once.
+	Guarantee Guarantee `yaml:"guarantee"`
+	// TracingHeaders adds kmigrate.src headers to mirrored records.
+	TracingHeaders *bool `yaml:"tracing_headers"`
+	// MemoryBudget and TransactionMaxBytes are sizes such as 256MiB.
+	MemoryBudget        *ByteSize `yaml:"memory_budget"`
+	TransactionMaxBytes *ByteSize `yaml:"transaction_max_bytes"`
+	// TransactionInterval is a Go duration such as 250ms.
+	TransactionInterval *time.Duration `yaml:"transaction_interval"`
+	// Compression is none, gzip, snappy, lz4 or zstd.
+	Compression string `yaml:"compression"`
 }
 
 // specVersion is the only spec format version so far.
@@ -227,7 +285,7 @@ func (s *Spec) check() error {
 	for _, ss := range []struct {
 		section string
 		sel     *SelectionSpec
-	}{{"topics", s.Topics}, {"groups", s.Groups}} {
+	}{{"topics", s.Topics.selection()}, {"groups", s.Groups}} {
 		section, sel := ss.section, ss.sel
 		if sel == nil {
 			continue
@@ -243,7 +301,99 @@ func (s *Spec) check() error {
 			}
 		}
 	}
+	errs = append(errs, s.checkTopics()...)
+	errs = append(errs, s.checkMirror()...)
 	return errors.Join(errs...)
+}
+
+// selection returns the topics section's include and exclude lists, or
+// nil.
+func (t *TopicsSpec) selection() *SelectionSpec {
+	if t == nil {
+		return nil
+	}
+	return &SelectionSpec{Include: t.Include, Exclude: t.Exclude}
+}
+
+// checkTopics validates the topics section beyond its selection.
+func (s *Spec) checkTopics() []error {
+	t := s.Topics
+	if t == nil {
+		return nil
+	}
+	var errs []error
+	at := func(field string, err error) {
+		errs = append(errs, fmt.Errorf("%s: %w", s.where("topics."+field), err))
+	}
+	if t.Prefix != "" && t.Rename != "" {
+		at("rename", errors.New("topics.prefix and topics.rename are mutually exclusive: a prefix is the template \"PREFIX{topic}\"; keep one"))
+	}
+	if err := checkPrefix(t.Prefix); err != nil {
+		at("prefix", err)
+	}
+	if err := checkRename(t.Rename); err != nil {
+		at("rename", err)
+	}
+	if _, err := checkReplicationFactor(t.ReplicationFactor); err != nil {
+		at("replication_factor", err)
+	}
+	if c := t.Configs; c != nil {
+		checkConfigNames(c.Include, c.Exclude, func(path string, err error) {
+			errs = append(errs, fmt.Errorf("%s: %w", s.where(path), err))
+		})
+	}
+	if d := t.SyncInterval; d != nil && *d < MinSyncInterval {
+		at("sync_interval", fmt.Errorf("%v is too short: use at least %v (the default is %v)", *d, MinSyncInterval, DefaultSyncInterval))
+	}
+	return errs
+}
+
+// checkMirror validates the mirror section's values one by one; how they
+// combine with flags is Load's to check.
+func (s *Spec) checkMirror() []error {
+	m := s.Mirror
+	if m == nil {
+		return nil
+	}
+	var errs []error
+	at := func(field string, err error) {
+		errs = append(errs, fmt.Errorf("%s: %w", s.where("mirror."+field), err))
+	}
+	if m.MemoryBudget != nil {
+		if err := checkMemoryBudget(int64(*m.MemoryBudget)); err != nil {
+			at("memory_budget", err)
+		}
+	}
+	if m.TransactionMaxBytes != nil {
+		if err := checkTransactionMaxBytes(int64(*m.TransactionMaxBytes)); err != nil {
+			at("transaction_max_bytes", err)
+		}
+	}
+	if d := m.TransactionInterval; d != nil && (*d <= 0 || *d > MaxTransactionInterval) {
+		at("transaction_interval", fmt.Errorf("%v is out of range: use more than 0 and at most %v (the default is %v)", *d, MaxTransactionInterval, DefaultTransactionInterval))
+	}
+	if m.Compression != "" {
+		c, err := ParseCompression(m.Compression)
+		if err != nil {
+			at("compression", err)
+		}
+		m.Compression = c
+	}
+	return errs
+}
+
+func checkMemoryBudget(n int64) error {
+	if n < MinMemoryBudget {
+		return fmt.Errorf("%v is too small: use at least %v (the default is %v)", ByteSize(n), ByteSize(MinMemoryBudget), ByteSize(DefaultMemoryBudget))
+	}
+	return nil
+}
+
+func checkTransactionMaxBytes(n int64) error {
+	if n < MinTransactionMaxBytes {
+		return fmt.Errorf("%v is too small: a transaction must hold a record batch of Kafka's default maximum size; use at least %v (the default is %v)", ByteSize(n), ByteSize(MinTransactionMaxBytes), ByteSize(DefaultTransactionMaxBytes))
+	}
+	return nil
 }
 
 // resolvePaths makes the spec's relative paths relative to its directory.

@@ -12,7 +12,7 @@ import (
 
 // exported copies the exported fields of a Spec, for comparison.
 func exported(s *config.Spec) config.Spec {
-	return config.Spec{Version: s.Version, Name: s.Name, Source: s.Source, Target: s.Target, Topics: s.Topics, Groups: s.Groups}
+	return config.Spec{Version: s.Version, Name: s.Name, Source: s.Source, Target: s.Target, Topics: s.Topics, Groups: s.Groups, Mirror: s.Mirror}
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -65,7 +65,7 @@ groups:
 					Bootstrap:      []string{"t1:9092", "t2:9092"},
 					ConnectTimeout: time.Minute,
 				},
-				Topics: &config.SelectionSpec{Include: []string{`orders\..*`, "payments$"}, Exclude: []string{`orders\.tmp.*`}},
+				Topics: &config.TopicsSpec{Include: []string{`orders\..*`, "payments$"}, Exclude: []string{`orders\.tmp.*`}},
 				Groups: &config.SelectionSpec{Include: []string{".*"}, Exclude: []string{}},
 			},
 		},
@@ -82,7 +82,7 @@ groups:
 		{
 			name: "null sections and fields",
 			in:   "source:\ntarget: ~\ntopics:\n  include:\nname:\n",
-			want: config.Spec{Version: 1, Topics: &config.SelectionSpec{}},
+			want: config.Spec{Version: 1, Topics: &config.TopicsSpec{}},
 		},
 		{
 			name: "dollar escapes",
@@ -92,7 +92,7 @@ groups:
 		{
 			name: "single include string",
 			in:   "topics:\n  include: orders,payments\n",
-			want: config.Spec{Version: 1, Topics: &config.SelectionSpec{Include: []string{"orders,payments"}}},
+			want: config.Spec{Version: 1, Topics: &config.TopicsSpec{Include: []string{"orders,payments"}}},
 		},
 	}
 	for _, tt := range tests {
@@ -158,7 +158,7 @@ func TestParseSpecErrors(t *testing.T) {
 		{
 			name: "unknown top-level field with suggestion",
 			in:   "topic:\n  include: [a]\n",
-			want: `migration.yaml:1: unknown field "topic" at the top level; did you mean "topics"? known fields: version, name, source, target, topics, groups`,
+			want: `migration.yaml:1: unknown field "topic" at the top level; did you mean "topics"? known fields: version, name, source, target, topics, groups, mirror`,
 		},
 		{
 			name: "camelCase gets the snake_case suggestion",
@@ -258,12 +258,12 @@ func TestParseSpecErrors(t *testing.T) {
 		{
 			name: "top level list",
 			in:   "- a\n",
-			want: "migration.yaml:1: the spec: want a mapping of fields (version, name, source, target, topics, groups), got a list",
+			want: "migration.yaml:1: the spec: want a mapping of fields (version, name, source, target, topics, groups, mirror), got a list",
 		},
 		{
 			name: "several errors at once",
 			in:   "nme: a\nsource:\n  connect_timeout: x\n",
-			want: `migration.yaml:1: unknown field "nme" at the top level; did you mean "name"? known fields: version, name, source, target, topics, groups` + "\n" +
+			want: `migration.yaml:1: unknown field "nme" at the top level; did you mean "name"? known fields: version, name, source, target, topics, groups, mirror` + "\n" +
 				`migration.yaml:3: source.connect_timeout: want a duration like 10s or 1m30s, not "x"`,
 		},
 	}

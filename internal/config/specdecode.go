@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding"
 	"fmt"
 	"reflect"
 	"strconv"
@@ -33,7 +34,16 @@ var (
 	durationType  = reflect.TypeFor[time.Duration]()
 	protocolType  = reflect.TypeFor[SecurityProtocol]()
 	mechanismType = reflect.TypeFor[Mechanism]()
+	byteSizeType  = reflect.TypeFor[ByteSize]()
+	textType      = reflect.TypeFor[encoding.TextUnmarshaler]()
 )
+
+// isText reports whether the decoder parses values of t with their
+// UnmarshalText method (start positions, sizes, ...), whose errors say what
+// is wanted.
+func isText(t reflect.Type) bool {
+	return t.Kind() != reflect.Pointer && reflect.PointerTo(t).Implements(textType)
+}
 
 // maxSpecErrors bounds the errors reported at once: past it, more
 // messages bury the first ones rather than help.
@@ -86,7 +96,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path, splitSep string) {
 			v.Set(reflect.New(t.Elem()))
 		}
 		d.decode(n, v.Elem(), path, splitSep)
-	case t.Kind() == reflect.Struct:
+	case t.Kind() == reflect.Struct && !isText(t):
 		d.mapping(n, v, path)
 	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.String:
 		d.list(n, v, path, splitSep)
@@ -131,6 +141,10 @@ func (d *decoder) set(n *yaml.Node, v reflect.Value, path, s string) {
 			return
 		}
 		v.SetString(string(m))
+	case isText(t):
+		if err := v.Addr().Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(s)); err != nil {
+			d.errorf(n, path, "%v", err)
+		}
 	case t == durationType:
 		dur, err := time.ParseDuration(s)
 		if err != nil {
@@ -324,6 +338,8 @@ func describe(t reflect.Type) string {
 	switch {
 	case t == durationType:
 		return "a duration like 10s"
+	case t == byteSizeType:
+		return "a size like 256MiB"
 	case t.Kind() == reflect.Bool:
 		return "true or false"
 	case t.Kind() == reflect.Int:

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/kmigrate/kmigrate/internal/config"
 )
 
@@ -35,6 +37,9 @@ type Options struct {
 	// for the cluster default.
 	StateReplicationFactor int16
 	Logger                 *slog.Logger
+	// SourceOpts and TargetOpts are extra franz-go options for every
+	// client to that cluster (tests inject fault-injecting dialers here).
+	SourceOpts, TargetOpts []kgo.Opt
 }
 
 func (o *Options) validate() error {

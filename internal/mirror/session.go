@@ -115,12 +115,12 @@ func (s *session) close() {
 // mode, fences every earlier producer of this migration.
 func (s *session) open(ctx context.Context) error {
 	o := &s.m.opts
-	srcCl, err := cluster.Connect(ctx, o.Source, o.Logger)
+	srcCl, err := cluster.Connect(ctx, o.Source, o.Logger, o.SourceOpts...)
 	if err != nil {
 		return err
 	}
 	s.srcAdm = kadm.NewClient(srcCl)
-	tgtCl, err := cluster.Connect(ctx, o.Target, o.Logger)
+	tgtCl, err := cluster.Connect(ctx, o.Target, o.Logger, o.TargetOpts...)
 	if err != nil {
 		return err
 	}
@@ -142,7 +142,7 @@ func (s *session) open(ctx context.Context) error {
 	if s.exactly {
 		popts = append(popts, kgo.TransactionalID(s.m.TransactionalID()), kgo.TransactionTimeout(time.Minute))
 	}
-	if s.prod, err = cluster.NewClient(o.Target, o.Logger, popts...); err != nil {
+	if s.prod, err = cluster.NewClient(o.Target, o.Logger, append(popts, o.TargetOpts...)...); err != nil {
 		return err
 	}
 	if s.exactly {
@@ -168,7 +168,7 @@ func (s *session) resume(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	snap, err := state.Load(ctx, s.tgtAdm, s.stateTop, topts)
+	snap, err := state.Load(ctx, s.tgtAdm, s.stateTop, append(topts, o.TargetOpts...))
 	if err != nil {
 		return err
 	}
@@ -200,7 +200,7 @@ func (s *session) resume(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.src, err = kgo.NewClient(append(copts,
+	s.src, err = kgo.NewClient(append(append(copts, o.SourceOpts...),
 		kgo.ConsumePartitions(offsets),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.KeepControlRecords(),
