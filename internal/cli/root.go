@@ -133,6 +133,7 @@ librdkafka dialect. See docs/configuration.md for every setting.`,
 		e.versionCommand(),
 		e.checkCommand(),
 		e.sandboxCommand(),
+		e.mirrorCommand(),
 	)
 	return root
 }

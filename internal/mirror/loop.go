@@ -38,6 +38,9 @@ func (s *session) loop(ctx context.Context) error {
 		if stop {
 			return ctx.Err()
 		}
+		if s.m.reloadRequested() {
+			return errReload
+		}
 	}
 	return nil
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -33,6 +35,48 @@ type Mirror struct {
 	ends map[state.TopicPartition]int64
 	// stopped are partitions that cannot continue, kept across sessions.
 	stopped map[state.TopicPartition]error
+
+	mu     sync.Mutex
+	topics []Topic
+	// reload asks the running session to commit and end, so that the next
+	// one picks up changed topics or partition counts.
+	reload chan struct{}
+}
+
+// errReload ends a session that was asked to reload.
+var errReload = errors.New("reload requested")
+
+// SetTopics replaces the topics to copy. The running session commits what
+// it copied and a new one starts with the new topics.
+func (m *Mirror) SetTopics(topics []Topic) {
+	m.mu.Lock()
+	m.topics = slices.Clone(topics)
+	m.mu.Unlock()
+	m.Reload()
+}
+
+// Reload makes the running session commit and a new one start, which
+// re-reads partition counts (call it after adding partitions).
+func (m *Mirror) Reload() {
+	select {
+	case m.reload <- struct{}{}:
+	default:
+	}
+}
+
+func (m *Mirror) currentTopics() []Topic {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.topics)
+}
+
+func (m *Mirror) reloadRequested() bool {
+	select {
+	case <-m.reload:
+		return true
+	default:
+		return false
+	}
 }
 
 // New returns a Mirror for opts. It does not contact the clusters.
@@ -40,7 +84,8 @@ func New(opts Options) (*Mirror, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
-	return &Mirror{opts: opts, stats: newStats(opts.Name), stopped: map[state.TopicPartition]error{}}, nil
+	return &Mirror{opts: opts, stats: newStats(opts.Name), stopped: map[state.TopicPartition]error{},
+		topics: slices.Clone(opts.Topics), reload: make(chan struct{}, 1)}, nil
 }
 
 // Stats returns a snapshot of the progress.
@@ -62,6 +107,9 @@ func (m *Mirror) Run(ctx context.Context) error {
 	for {
 		m.stats.update(func(s *Stats, _ func(state.TopicPartition) *PartitionStats) { s.Sessions++ })
 		err := m.session(ctx)
+		if errors.Is(err, errReload) && ctx.Err() == nil {
+			continue
+		}
 		if err == nil || ctx.Err() != nil {
 			m.stats.update(func(s *Stats, _ func(state.TopicPartition) *PartitionStats) { s.Done = err == nil; s.Ready = false })
 			if err == nil && len(m.stopped) > 0 {

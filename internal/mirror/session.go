@@ -62,6 +62,7 @@ type session struct {
 	parts     map[state.TopicPartition]*part
 	order     []*part
 	meta      *state.Meta
+	topics    []Topic
 	writeMeta bool
 	stateTop  string
 
@@ -82,6 +83,7 @@ func (m *Mirror) session(ctx context.Context) (err error) {
 		exactly:  m.opts.Settings.Guarantee != config.AtLeastOnce,
 		parts:    map[state.TopicPartition]*part{},
 		stateTop: m.StateTopic(),
+		topics:   m.currentTopics(),
 	}
 	defer s.close()
 	if err := s.open(ctx); err != nil {
@@ -218,7 +220,7 @@ func (s *session) resume(ctx context.Context) error {
 func (s *session) checkMeta(snap *state.Snapshot) error {
 	o := &s.m.opts
 	topics := map[string]string{}
-	for _, t := range o.Topics {
+	for _, t := range s.topics {
 		topics[t.Source] = t.Target
 	}
 	if snap.Meta == nil {
@@ -259,7 +261,7 @@ func (s *session) checkMeta(snap *state.Snapshot) error {
 func (s *session) buildParts(ctx context.Context, snap *state.Snapshot) error {
 	o := &s.m.opts
 	var srcNames, tgtNames []string
-	for _, t := range o.Topics {
+	for _, t := range s.topics {
 		srcNames = append(srcNames, t.Source)
 		tgtNames = append(tgtNames, t.Target)
 	}
@@ -275,7 +277,7 @@ func (s *session) buildParts(ctx context.Context, snap *state.Snapshot) error {
 	if err != nil {
 		return err
 	}
-	for _, t := range o.Topics {
+	for _, t := range s.topics {
 		sd, ok := srcMeta.Topics[t.Source]
 		if !ok || sd.Err != nil {
 			return fmt.Errorf("%w: source topic %s: %v", errConfig, t.Source, topicErr(sd.Err))
@@ -358,7 +360,7 @@ func (s *session) recordEnds(ctx context.Context) error {
 	}
 	if s.m.ends == nil {
 		var topics []string
-		for _, t := range s.m.opts.Topics {
+		for _, t := range s.topics {
 			topics = append(topics, t.Source)
 		}
 		ends, err := s.srcAdm.ListCommittedOffsets(ctx, topics...)

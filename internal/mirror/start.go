@@ -133,7 +133,7 @@ func (s *session) committedOffsets(ctx context.Context) (map[state.TopicPartitio
 		return nil, fmt.Errorf("list source groups: %w", err)
 	}
 	want := map[string]bool{}
-	for _, t := range s.m.opts.Topics {
+	for _, t := range s.topics {
 		want[t.Source] = true
 	}
 	out := map[state.TopicPartition]int64{}
@@ -171,8 +171,8 @@ func (s *session) expire(p *part, logStart int64, reason string) {
 }
 
 func (s *session) topicNames() []string {
-	out := make([]string, 0, len(s.m.opts.Topics))
-	for _, t := range s.m.opts.Topics {
+	out := make([]string, 0, len(s.topics))
+	for _, t := range s.topics {
 		out = append(out, t.Source)
 	}
 	return out

@@ -1,0 +1,150 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kmigrate/kmigrate/internal/httpapi"
+	"github.com/kmigrate/kmigrate/internal/migrate"
+	"github.com/kmigrate/kmigrate/internal/mirror"
+)
+
+func (e *env) mirrorCommand() *cobra.Command {
+	var (
+		httpAddr string
+		progress string
+	)
+	o := &e.overrides
+	cmd := &cobra.Command{
+		Use:   "mirror",
+		Short: "Copy the selected topics to the target, exactly once, resumable",
+		Long: `mirror creates the selected topics on the target (same partitions, the
+source's explicitly set portable configs) and copies every record in order,
+partition p to partition p, with key, value, headers and timestamp. Records
+and the migration's checkpoints are committed together in transactions on the
+target, so a run can be killed at any moment (even with kill -9) and started
+again, from any machine, without losing or duplicating a record. The source is
+only read.
+
+A target topic that already exists is used only if it is this migration's own
+mirror (resume) or it is empty with the same partition count and reuse is
+allowed (--allow-reuse); anything else is refused before anything is written.
+
+With --until end it copies up to the source end offsets recorded at start and
+exits (for migrations where producers have stopped). Without it, it mirrors
+continuously until Ctrl-C or SIGTERM, which commit what was copied before
+exiting; new source topics, added partitions and config changes follow.
+
+The migration's state lives on the target in the topic __kmigrate-<name>,
+where <name> is the spec's name or, without one, derived from the two cluster
+ids: re-running the same command resumes.`,
+		Example: `  # copy everything once, for a stopped source
+  kmigrate mirror --source old:9092 --target new:9092 --until end
+
+  # mirror continuously, with metrics, topics renamed with a prefix
+  kmigrate mirror -f migration.yaml --topic-prefix old. --http :9464
+
+  # copy only what the consumer groups have not consumed yet
+  kmigrate mirror -f migration.yaml --start committed --until end`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if progress != "auto" && progress != "always" && progress != "never" {
+				return usageError{fmt.Errorf("--progress %q: use auto, always or never", progress)}
+			}
+			cfg, err := e.loadConfig()
+			if err != nil {
+				return err
+			}
+			// The budget bounds what kmigrate buffers; the Go memory
+			// limit makes the garbage collector keep the heap near it.
+			debug.SetMemoryLimit(cfg.Mirror.MemoryBudget)
+			ctx := cmd.Context()
+			setup, err := migrate.Prepare(ctx, cfg, e.logger)
+			if err != nil {
+				return err
+			}
+			defer setup.Close()
+			if p := setup.Problems(); len(p) > 0 {
+				return fmt.Errorf("%w; nothing was written:\n%s", migrate.ErrBlocked, "- "+strings.Join(p, "\n- "))
+			}
+			e.logger.Info("starting mirror", "migration", setup.Name, "state_topic", "__kmigrate-"+setup.Name,
+				"topics", len(setup.Plan.Mappings()), "guarantee", cfg.Mirror.Guarantee, "until", cfg.Mirror.Until)
+
+			var current atomic.Pointer[mirror.Mirror]
+			stats := func() (mirror.Stats, bool) {
+				m := current.Load()
+				if m == nil {
+					return mirror.Stats{}, false
+				}
+				return m.Stats(), true
+			}
+			runCtx, stop := context.WithCancel(ctx)
+			defer stop()
+			if httpAddr != "" {
+				mux := http.NewServeMux()
+				httpapi.Register(mux, stats)
+				addr, err := httpapi.Serve(runCtx, httpAddr, mux, e.logger)
+				if err != nil {
+					return usageError{err}
+				}
+				e.logger.Info("serving /healthz, /readyz and /metrics", "addr", addr.String())
+			}
+			tty := progress == "always" || (progress == "auto" && isTerminal(e.stderr))
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				showProgress(runCtx, e.stderr, tty, e.logger, stats)
+			}()
+			start := time.Now()
+			err = migrate.Run(ctx, setup, e.logger, func(m *mirror.Mirror) { current.Store(m) })
+			stop()
+			<-done
+			if m := current.Load(); m != nil {
+				printSummary(e.stdout, m.Stats(), time.Since(start))
+			}
+			return err
+		},
+	}
+	e.addClusterFlags(cmd)
+	f := cmd.Flags()
+	f.StringVar(&o.Until, "until", "", `"end": stop once the source end offsets recorded at start are copied (default: mirror continuously)`)
+	f.StringVar(&o.Start, "start", "", "where new partitions start: earliest, latest, committed, or an RFC 3339 timestamp (default earliest)")
+	f.StringVar(&o.StartFallback, "start-fallback", "", "with --start committed, where partitions no selected group committed start: earliest or latest")
+	f.StringVar(&o.Guarantee, "guarantee", "", "exactly-once (transactions on the target, the default) or at-least-once")
+	f.BoolVar(&o.NoTracingHeaders, "no-tracing-headers", false, "do not add kmigrate.src tracing headers to copied records")
+	f.StringVar(&o.MemoryBudget, "memory-budget", "", "memory kmigrate may use for records in flight, e.g. 512MiB (default 256MiB)")
+	f.StringVar(&o.TopicPrefix, "topic-prefix", "", "prefix for target topic names (default: the source names)")
+	f.BoolVar(&o.AllowReuse, "allow-reuse", false, "accept existing empty target topics with the source's partition count")
+	f.IntVar(&o.ReplicationFactor, "replication-factor", 0, "replication factor of created topics (default: the target's default)")
+	f.StringVar(&httpAddr, "http", "", "serve /healthz, /readyz and Prometheus /metrics on this address, e.g. :9464")
+	f.StringVar(&progress, "progress", "auto", "progress display: auto (a bar on a terminal, log lines otherwise), always, never")
+	return cmd
+}
+
+// printSummary prints what a run did.
+func printSummary(w io.Writer, s mirror.Stats, took time.Duration) {
+	rate := float64(s.Records) / max(took.Seconds(), 1e-3)
+	fmt.Fprintf(w, "migration %s: copied %d records (%s) in %d transactions in %s (%.0f records/s)\n",
+		s.Migration, s.Records, humanBytes(float64(s.Bytes)), s.Transactions, took.Round(time.Millisecond), rate)
+	for _, e := range s.Expired {
+		fmt.Fprintf(w, "  expired before copying: %s/%d offsets %d-%d (%d offsets) were deleted on the source and are NOT on the target\n",
+			e.Topic, e.Partition, e.From, e.Until-1, e.Count)
+	}
+	for _, p := range s.Partitions {
+		if p.Stopped != "" {
+			fmt.Fprintf(w, "  stopped: %s/%d at offset %d: %s\n", p.Topic, p.Partition, p.Next, p.Stopped)
+		}
+	}
+	if s.Done {
+		fmt.Fprintln(w, "  done: every selected partition is copied up to the end recorded at start")
+	}
+}
+

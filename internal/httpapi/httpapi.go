@@ -1,0 +1,128 @@
+// Package httpapi serves what long-running kmigrate commands expose over
+// HTTP: liveness (/healthz), readiness (/readyz) and Prometheus metrics
+// (/metrics). It is an adapter: domain packages report progress as plain
+// snapshots (mirror.Stats) and know nothing of HTTP or Prometheus; metrics
+// are computed from a snapshot at scrape time, so the copy loop pays
+// nothing for them.
+//
+// Handlers are registered on an explicit *http.ServeMux, never the global
+// one, so tests and embedding programs control what is served.
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/kmigrate/kmigrate/internal/mirror"
+)
+
+// StatsFunc returns the current progress snapshot, or false while there is
+// none yet (the mirror has not started).
+type StatsFunc func() (mirror.Stats, bool)
+
+// Register adds the handlers to mux.
+func Register(mux *http.ServeMux, stats StatsFunc) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), &collector{stats: stats})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		s, ok := stats()
+		if !ok || !s.Ready {
+			http.Error(w, "not ready: the mirror is not copying yet", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+}
+
+// Serve serves mux on addr until ctx ends, then shuts down gracefully. It
+// returns once listening, with the bound address (useful with port 0), and
+// reports serve errors to logger.
+func Serve(ctx context.Context, addr string, mux *http.ServeMux, logger *slog.Logger) (net.Addr, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s for --http: %w", addr, err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("http server stopped", "err", err)
+		}
+	}()
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	return ln.Addr(), nil
+}
+
+var (
+	descRecords      = prometheus.NewDesc("kmigrate_mirror_records_total", "Records copied to the target (committed).", []string{"migration"}, nil)
+	descBytes        = prometheus.NewDesc("kmigrate_mirror_bytes_total", "Key, value and header bytes copied to the target (committed).", []string{"migration"}, nil)
+	descTxns         = prometheus.NewDesc("kmigrate_mirror_transactions_total", "Transactions committed on the target.", []string{"migration"}, nil)
+	descErrors       = prometheus.NewDesc("kmigrate_mirror_errors_total", "Mirror sessions that ended in an error (each is resumed from the last checkpoint).", []string{"migration"}, nil)
+	descReady        = prometheus.NewDesc("kmigrate_mirror_ready", "1 while the mirror is copying.", []string{"migration"}, nil)
+	descLag          = prometheus.NewDesc("kmigrate_mirror_partition_lag_records", "Source high watermark minus the next source offset to copy.", []string{"migration", "topic", "partition"}, nil)
+	descNext         = prometheus.NewDesc("kmigrate_mirror_partition_next_offset", "Next source offset to copy (committed on the target).", []string{"migration", "topic", "partition"}, nil)
+	descPartRecords  = prometheus.NewDesc("kmigrate_mirror_partition_records_total", "Records copied from the partition by this process.", []string{"migration", "topic", "partition"}, nil)
+	descStopped      = prometheus.NewDesc("kmigrate_mirror_partition_stopped", "1 when copying of the partition stopped on an error.", []string{"migration", "topic", "partition"}, nil)
+	descExpiredTotal = prometheus.NewDesc("kmigrate_mirror_expired_offsets_total", "Source offsets that expired before they could be copied.", []string{"migration", "topic", "partition"}, nil)
+)
+
+// collector turns a Stats snapshot into metrics at scrape time.
+type collector struct{ stats StatsFunc }
+
+func (c *collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descRecords, descBytes, descTxns, descErrors, descReady, descLag, descNext, descPartRecords, descStopped, descExpiredTotal} {
+		ch <- d
+	}
+}
+
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	s, ok := c.stats()
+	if !ok {
+		return
+	}
+	m := s.Migration
+	ch <- prometheus.MustNewConstMetric(descRecords, prometheus.CounterValue, float64(s.Records), m)
+	ch <- prometheus.MustNewConstMetric(descBytes, prometheus.CounterValue, float64(s.Bytes), m)
+	ch <- prometheus.MustNewConstMetric(descTxns, prometheus.CounterValue, float64(s.Transactions), m)
+	ch <- prometheus.MustNewConstMetric(descErrors, prometheus.CounterValue, float64(s.Errors), m)
+	ch <- prometheus.MustNewConstMetric(descReady, prometheus.GaugeValue, b2f(s.Ready), m)
+	for _, p := range s.Partitions {
+		pn := strconv.Itoa(int(p.Partition))
+		ch <- prometheus.MustNewConstMetric(descLag, prometheus.GaugeValue, float64(p.Lag), m, p.Topic, pn)
+		ch <- prometheus.MustNewConstMetric(descNext, prometheus.GaugeValue, float64(p.Next), m, p.Topic, pn)
+		ch <- prometheus.MustNewConstMetric(descPartRecords, prometheus.CounterValue, float64(p.Records), m, p.Topic, pn)
+		ch <- prometheus.MustNewConstMetric(descStopped, prometheus.GaugeValue, b2f(p.Stopped != ""), m, p.Topic, pn)
+	}
+	expired := map[[2]string]int64{}
+	for _, e := range s.Expired {
+		expired[[2]string{e.Topic, strconv.Itoa(int(e.Partition))}] += e.Count
+	}
+	for k, n := range expired {
+		ch <- prometheus.MustNewConstMetric(descExpiredTotal, prometheus.CounterValue, float64(n), m, k[0], k[1])
+	}
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,272 @@
+// Package migrate runs a migration's mirroring from start to end: it
+// identifies both clusters, names the migration, plans the target topics
+// and refuses conflicts before anything is written, creates the topics,
+// runs the mirror, and, while mirroring continuously, keeps the target in
+// step with the source (topics that appear, partitions added, configs
+// changed).
+//
+// It is the glue between config, cluster, topics, state and mirror; the
+// commands only parse flags and print.
+package migrate
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kmigrate/kmigrate/internal/cluster"
+	"github.com/kmigrate/kmigrate/internal/config"
+	"github.com/kmigrate/kmigrate/internal/mirror"
+	"github.com/kmigrate/kmigrate/internal/preflight"
+	"github.com/kmigrate/kmigrate/internal/state"
+	"github.com/kmigrate/kmigrate/internal/topics"
+)
+
+// ErrBlocked is returned, wrapped, when the setup has problems that block
+// the migration; nothing was written.
+var ErrBlocked = errors.New("migration blocked")
+
+// DefaultName is the migration name used when the spec gives none: stable
+// for a pair of clusters, so that re-running the same command resumes and
+// later commands with the same flags find the same state.
+func DefaultName(sourceID, targetID string) string {
+	sum := sha256.Sum256([]byte(sourceID + "\x00" + targetID))
+	return "m-" + hex.EncodeToString(sum[:6])
+}
+
+// Setup is everything known about a migration before it writes anything.
+type Setup struct {
+	Config         *config.Config
+	Name           string
+	Source, Target *cluster.Info
+	// Meta is the migration's state meta on the target, nil before its
+	// first run.
+	Meta *state.Meta
+	Plan *topics.Plan
+
+	srcCl, tgtCl *kgo.Client
+}
+
+// Close releases the setup's clients.
+func (s *Setup) Close() {
+	for _, cl := range []*kgo.Client{s.srcCl, s.tgtCl} {
+		if cl != nil {
+			cl.Close()
+		}
+	}
+}
+
+// Prepare connects to both clusters and plans the migration, reading both
+// and writing neither. The caller closes the Setup.
+func Prepare(ctx context.Context, cfg *config.Config, logger *slog.Logger) (_ *Setup, err error) {
+	s := &Setup{Config: cfg}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	if s.srcCl, err = cluster.Connect(ctx, &cfg.Source, logger); err != nil {
+		return nil, err
+	}
+	if s.tgtCl, err = cluster.Connect(ctx, &cfg.Target, logger); err != nil {
+		return nil, err
+	}
+	if s.Source, err = cluster.Probe(ctx, s.srcCl, &cfg.Source); err != nil {
+		return nil, err
+	}
+	if s.Target, err = cluster.Probe(ctx, s.tgtCl, &cfg.Target); err != nil {
+		return nil, err
+	}
+	if err := preflight.SameCluster(s.Source, s.Target); err != nil {
+		return nil, err
+	}
+	s.Name = cfg.Name
+	if s.Name == "" {
+		s.Name = DefaultName(s.Source.ClusterID, s.Target.ClusterID)
+	}
+	topts, err := cluster.Opts(&cfg.Target, nil)
+	if err != nil {
+		return nil, err
+	}
+	snap, err := state.Load(ctx, kadm.NewClient(s.tgtCl), state.TopicName(s.Name), topts)
+	switch {
+	case errors.Is(err, state.ErrNoState):
+	case err != nil:
+		return nil, fmt.Errorf("read migration state: %w", err)
+	default:
+		s.Meta = snap.Meta
+	}
+	if s.Meta != nil && (s.Meta.SourceClusterID != s.Source.ClusterID || s.Meta.TargetClusterID != s.Target.ClusterID) {
+		return nil, fmt.Errorf("%w: state topic %s belongs to migration %q from cluster %s to %s: give this migration another name",
+			mirror.ErrStateMismatch, state.TopicName(s.Name), s.Meta.Migration, s.Meta.SourceClusterID, s.Meta.TargetClusterID)
+	}
+	if s.Plan, err = topics.Inspect(ctx, kadm.NewClient(s.srcCl), kadm.NewClient(s.tgtCl), cfg.Topics, s.owned); err != nil {
+		return nil, fmt.Errorf("plan topics: %w", err)
+	}
+	return s, nil
+}
+
+// owned reports whether target is a topic this migration created.
+func (s *Setup) owned(target string) bool {
+	if s.Meta == nil {
+		return false
+	}
+	for _, t := range s.Meta.Topics {
+		if t == target {
+			return true
+		}
+	}
+	return false
+}
+
+// Problems returns what blocks the migration, each with what to do.
+func (s *Setup) Problems() []string {
+	out := slices.Clone(s.Plan.Conflicts())
+	if len(s.Plan.Mappings()) == 0 && len(s.Plan.Conflicts()) == 0 {
+		out = append(out, "no source topic matches the topic selection: check --topics or topics.include")
+	}
+	if s.Config.Mirror.Guarantee == config.ExactlyOnce && !s.Target.Features.Transactions {
+		out = append(out, "the target does not support transactions, which exactly-once mirroring needs: use --guarantee at-least-once")
+	}
+	return out
+}
+
+// Run creates the target topics and mirrors until the copy is done (a
+// bounded copy) or ctx ends. started, if not nil, is called with the mirror
+// before it runs, for progress and status.
+func Run(ctx context.Context, s *Setup, logger *slog.Logger, started func(*mirror.Mirror)) error {
+	if p := s.Problems(); len(p) > 0 {
+		return fmt.Errorf("%w:\n%s", ErrBlocked, strings.Join(p, "\n"))
+	}
+	tgtAdm := kadm.NewClient(s.tgtCl)
+	applied, err := topics.Apply(ctx, tgtAdm, s.Plan)
+	for _, a := range applied {
+		if a.Err == nil && a.Action == topics.Create {
+			logger.Info("created target topic", "source", a.Source, "target", a.Target, "partitions", a.Partitions)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("prepare target topics: %w", err)
+	}
+	m, err := mirror.New(mirror.Options{
+		Name: s.Name, Source: &s.Config.Source, Target: &s.Config.Target,
+		SourceID: s.Source.ClusterID, TargetID: s.Target.ClusterID,
+		Topics: mirrorTopics(s.Plan.Mappings()), Groups: s.Config.Groups,
+		Settings: s.Config.Mirror, StateReplicationFactor: stateRF(s.Config.Topics.ReplicationFactor),
+		Logger: logger,
+	})
+	if err != nil {
+		return err
+	}
+	if started != nil {
+		started(m)
+	}
+	if s.Config.Mirror.Until == config.UntilEnd {
+		return m.Run(ctx)
+	}
+	syncCtx, stopSync := context.WithCancel(ctx)
+	defer stopSync()
+	go s.syncLoop(syncCtx, m, logger)
+	return m.Run(ctx)
+}
+
+func stateRF(rf int16) int16 {
+	if rf <= 0 {
+		return -1
+	}
+	return rf
+}
+
+func mirrorTopics(ms []topics.Mapping) []mirror.Topic {
+	out := make([]mirror.Topic, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, mirror.Topic{Source: m.Source, Target: m.Target})
+	}
+	return out
+}
+
+// syncLoop keeps the target in step with the source while mirroring
+// continuously: new selected topics are created and mirrored, partitions
+// added to the source are added to the target, config changes copied.
+func (s *Setup) syncLoop(ctx context.Context, m *mirror.Mirror, logger *slog.Logger) {
+	interval := s.Config.Topics.SyncInterval
+	if interval <= 0 {
+		interval = 30 * time.Second
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := s.syncOnce(ctx, m, logger); err != nil && ctx.Err() == nil {
+			logger.Warn("topic sync failed; retrying at the next interval", "err", err)
+		}
+	}
+}
+
+func (s *Setup) syncOnce(ctx context.Context, m *mirror.Mirror, logger *slog.Logger) error {
+	srcAdm, tgtAdm := kadm.NewClient(s.srcCl), kadm.NewClient(s.tgtCl)
+	known := map[string]string{}
+	for _, t := range s.Plan.Mappings() {
+		known[t.Source] = t.Target
+	}
+	owned := func(target string) bool { return slices.Contains(slices.Collect(maps.Values(known)), target) || s.owned(target) }
+	plan, err := topics.Inspect(ctx, srcAdm, tgtAdm, s.Config.Topics, owned)
+	if err != nil {
+		return err
+	}
+	for _, c := range plan.Conflicts() {
+		logger.Error("new source topic cannot be mirrored", "conflict", c)
+	}
+	var fresh []topics.Topic
+	for _, t := range plan.Topics {
+		if _, ok := known[t.Source]; !ok && t.Action != topics.Conflict {
+			fresh = append(fresh, t)
+		}
+	}
+	if len(fresh) > 0 {
+		sub := *plan
+		sub.Topics = fresh
+		if _, err := topics.Apply(ctx, tgtAdm, &sub); err != nil {
+			return err
+		}
+		for _, t := range fresh {
+			logger.Info("mirroring new source topic", "source", t.Source, "target", t.Target, "partitions", t.Partitions)
+		}
+	}
+	ms := plan.Mappings()
+	added, err := topics.SyncPartitions(ctx, srcAdm, tgtAdm, ms)
+	if err != nil {
+		return err
+	}
+	for _, a := range added {
+		logger.Info("added partitions to target topic", "topic", fmt.Sprint(a))
+	}
+	changed, err := topics.SyncConfigs(ctx, srcAdm, tgtAdm, s.Config.Topics, ms)
+	if err != nil {
+		return err
+	}
+	for _, c := range changed {
+		logger.Info("copied topic config change", "change", fmt.Sprint(c))
+	}
+	s.Plan = plan
+	if len(fresh) > 0 {
+		m.SetTopics(mirrorTopics(ms))
+	} else if len(added) > 0 {
+		m.Reload()
+	}
+	return nil
+}
