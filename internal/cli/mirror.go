@@ -147,4 +147,3 @@ func printSummary(w io.Writer, s mirror.Stats, took time.Duration) {
 		fmt.Fprintln(w, "  done: every selected partition is copied up to the end recorded at start")
 	}
 }
-

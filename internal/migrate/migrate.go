@@ -223,7 +223,9 @@ func (s *Setup) syncOnce(ctx context.Context, m *mirror.Mirror, logger *slog.Log
 	for _, t := range s.Plan.Mappings() {
 		known[t.Source] = t.Target
 	}
-	owned := func(target string) bool { return slices.Contains(slices.Collect(maps.Values(known)), target) || s.owned(target) }
+	owned := func(target string) bool {
+		return slices.Contains(slices.Collect(maps.Values(known)), target) || s.owned(target)
+	}
 	plan, err := topics.Inspect(ctx, srcAdm, tgtAdm, s.Config.Topics, owned)
 	if err != nil {
 		return err
