@@ -45,6 +45,8 @@
 //	spec.go             the migration spec: Spec, ParseSpec, LoadSpec
 //	specdecode.go       the YAML walker behind ParseSpec's messages
 //	selection.go        anchored include/exclude regular expressions
+//	topics.go           Topics: target naming, replication, config lists
+//	mirror.go           Mirror: start position, guarantee, sizes, defaults
 //	load.go             spec + properties + flags -> Config: Load
 //
 // docs/configuration.md is the user-facing reference for every spec field

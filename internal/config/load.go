@@ -248,7 +248,7 @@ func buildMirror(spec *Spec, o Overrides) (Mirror, []string, error) {
 	}
 	budgetFrom := "the default"
 	if ms.MemoryBudget != nil {
-		m.MemoryBudget, budgetFrom = int64(*ms.MemoryBudget), spec.where("mirror.memory_budget")
+		m.MemoryBudget, budgetFrom = int64(*ms.MemoryBudget), "mirror.memory_budget"
 	}
 	if ms.TransactionInterval != nil {
 		m.TransactionInterval = *ms.TransactionInterval
