@@ -158,6 +158,15 @@ func Run(ctx context.Context, s *Setup, logger *slog.Logger, started func(*mirro
 	if err != nil {
 		return fmt.Errorf("prepare target topics: %w", err)
 	}
+	// A resumed topic's configs may have changed on the source since the
+	// last run; bring them over before copying.
+	changed, err := topics.SyncConfigs(ctx, kadm.NewClient(s.srcCl), tgtAdm, s.Config.Topics, s.Plan.Mappings())
+	if err != nil {
+		return fmt.Errorf("sync topic configs: %w", err)
+	}
+	for _, c := range changed {
+		logger.Info("copied topic config change", "change", fmt.Sprint(c))
+	}
 	m, err := mirror.New(mirror.Options{
 		Name: s.Name, Source: &s.Config.Source, Target: &s.Config.Target,
 		SourceID: s.Source.ClusterID, TargetID: s.Target.ClusterID,

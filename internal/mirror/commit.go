@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -11,6 +12,10 @@ import (
 
 	"github.com/kmigrate/kmigrate/internal/state"
 )
+
+// heartbeatInterval is how long an idle mirror goes without writing to the
+// state topic.
+const heartbeatInterval = 5 * time.Second
 
 // commit flushes the transaction's records, writes the state they imply
 // (checkpoints, offset map segments, expired ranges, meta) and commits it
@@ -22,8 +27,15 @@ func (s *session) commit(ctx context.Context) error {
 			dirty = append(dirty, p)
 		}
 	}
+	heartbeat := false
 	if len(dirty) == 0 && !s.writeMeta {
-		return s.end(ctx, false)
+		if time.Since(s.lastWrite) < heartbeatInterval {
+			return s.end(ctx, false)
+		}
+		// Idle: write a heartbeat, which fails if another process has
+		// fenced this one, so a fenced process notices even with nothing
+		// to copy.
+		heartbeat = true
 	}
 	if err := s.prod.Flush(ctx); err != nil {
 		return fmt.Errorf("flush records: %w", err)
@@ -39,12 +51,18 @@ func (s *session) commit(ctx context.Context) error {
 		stateRecs = append(stateRecs, r)
 		return nil
 	}
+	now := time.Now().UTC()
 	if s.writeMeta {
 		if err := add(state.MetaRecord(s.stateTop, *s.meta)); err != nil {
 			return err
 		}
 	}
-	now := time.Now().UTC()
+	if heartbeat {
+		host, _ := os.Hostname()
+		if err := add(state.HeartbeatRecord(s.stateTop, state.Heartbeat{Host: host, PID: os.Getpid(), Time: now})); err != nil {
+			return err
+		}
+	}
 	for _, p := range dirty {
 		targetNext := int64(-1)
 		for _, pr := range p.recs {
@@ -81,6 +99,7 @@ func (s *session) commit(ctx context.Context) error {
 	if err := s.end(ctx, true); err != nil {
 		return err
 	}
+	s.lastWrite = time.Now()
 	// Committed: the transaction's positions are now the checkpoints.
 	var records, bytes int64
 	for _, p := range dirty {

@@ -69,6 +69,8 @@ type session struct {
 	// per transaction
 	slab     []byte // tracing header values
 	txnBytes int64
+	// lastWrite is when a transaction last committed.
+	lastWrite time.Time
 
 	produceMu  sync.Mutex
 	produceErr error

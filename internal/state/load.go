@@ -16,7 +16,9 @@ import (
 // Snapshot is everything a state topic holds, latest version of each key.
 type Snapshot struct {
 	// Meta is nil when the migration has never run.
-	Meta        *Meta
+	Meta *Meta
+	// Heartbeat is the last heartbeat of a running mirror, nil if none.
+	Heartbeat   *Heartbeat
 	Checkpoints map[TopicPartition]Checkpoint
 	// Segments holds the encoded offset map segments by start offset.
 	Segments map[TopicPartition]map[int64][]byte
@@ -121,6 +123,16 @@ func (s *Snapshot) apply(r *kgo.Record) error {
 			return fmt.Errorf("state written by a newer kmigrate (version %d, this one reads %d): upgrade kmigrate", m.Version, Version)
 		}
 		s.Meta = &m
+	case keyHeartbeat:
+		if tombstone {
+			s.Heartbeat = nil
+			return nil
+		}
+		var h Heartbeat
+		if err := decode(r.Value, &h); err != nil {
+			return err
+		}
+		s.Heartbeat = &h
 	case kindCkpt:
 		if tombstone {
 			delete(s.Checkpoints, k.tp)

@@ -73,7 +73,25 @@ type Expired struct {
 // Count is the number of offsets in the range.
 func (e Expired) Count() int64 { return e.Until - e.From }
 
+// Heartbeat is written by the running mirror when it has had nothing else
+// to write for a while. It proves the writer is alive and still owns the
+// migration (a fenced process fails to write it), and tells status readers
+// which process is mirroring.
+type Heartbeat struct {
+	Version int       `json:"version"`
+	Host    string    `json:"host"`
+	PID     int       `json:"pid"`
+	Time    time.Time `json:"time"`
+}
+
+// HeartbeatRecord returns the record that stores h.
+func HeartbeatRecord(topic string, h Heartbeat) (*kgo.Record, error) {
+	h.Version = Version
+	return jsonRecord(topic, keyHeartbeat, h)
+}
+
 const (
+	keyHeartbeat  = "heartbeat"
 	keyMeta       = "meta"
 	kindCkpt      = "checkpoint"
 	kindOffsetMap = "offsetmap"
@@ -131,8 +149,8 @@ type key struct {
 // parseKey parses a state key; ok is false for keys this version does not
 // know (written by a newer kmigrate), which readers skip.
 func parseKey(k string) (key, bool, error) {
-	if k == keyMeta {
-		return key{kind: keyMeta}, true, nil
+	if k == keyMeta || k == keyHeartbeat {
+		return key{kind: k}, true, nil
 	}
 	parts := strings.Split(k, "/")
 	var want int

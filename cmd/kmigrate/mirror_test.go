@@ -1,0 +1,284 @@
+package main_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"math/rand/v2"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kmigrate/kmigrate/internal/kafkatest"
+	"github.com/kmigrate/kmigrate/internal/trace"
+)
+
+// mirrorArgs are the flags that point kmigrate at a pair.
+func mirrorArgs(pair *kafkatest.Pair, extra ...string) []string {
+	return append([]string{"mirror", "--source", strings.Join(pair.Source.Addrs, ","), "--target", strings.Join(pair.Target.Addrs, ","),
+		"--progress", "never", "--log-level", "warn"}, extra...)
+}
+
+// digest hashes a topic's records in partition and offset order: key,
+// value, headers without tracing headers, timestamp. It also returns, for
+// target topics, the source offsets named by tracing headers per partition
+// and whether any repeats.
+func digest(t *testing.T, c *kafkatest.Cluster, topic string) (sum [32]byte, n int, dups []string) {
+	t.Helper()
+	h := sha256.New()
+	seen := map[int32]map[int64]bool{}
+	for _, r := range c.ConsumeAll(t, topic) {
+		fmt.Fprintf(h, "%d|%q|%q|%d|", r.Partition, r.Key, r.Value, r.Timestamp.UnixMilli())
+		for _, hd := range trace.Strip(r.Headers) {
+			fmt.Fprintf(h, "%q=%q,", hd.Key, hd.Value)
+		}
+		h.Write([]byte{'\n'})
+		n++
+		if o, ok, err := trace.Find(r.Headers); ok && err == nil {
+			if seen[r.Partition] == nil {
+				seen[r.Partition] = map[int64]bool{}
+			}
+			if seen[r.Partition][o.Offset] {
+				dups = append(dups, fmt.Sprintf("%d@%d", r.Partition, o.Offset))
+			}
+			seen[r.Partition][o.Offset] = true
+		}
+	}
+	copy(sum[:], h.Sum(nil))
+	return sum, n, dups
+}
+
+func seed(t *testing.T, c *kafkatest.Cluster, topic string, partitions int32, n int) {
+	t.Helper()
+	c.CreateTopic(t, topic, partitions, map[string]string{"retention.ms": "-1"})
+	recs := make([]*kgo.Record, 0, n)
+	base := time.UnixMilli(1_700_000_000_000)
+	for i := range n {
+		recs = append(recs, &kgo.Record{
+			Topic: topic, Partition: int32(i) % partitions,
+			Key: fmt.Appendf(nil, "key-%d", i), Value: bytes.Repeat([]byte{byte('a' + i%26)}, 200+i%300),
+			Timestamp: base.Add(time.Duration(i) * time.Millisecond),
+			Headers:   []kgo.RecordHeader{{Key: "n", Value: fmt.Appendf(nil, "%d", i)}},
+		})
+	}
+	c.Produce(t, recs...)
+}
+
+// TestMirrorSurvivesKill9 kills `kmigrate mirror` with SIGKILL at random
+// points during a copy and restarts it; the target must end identical to
+// the source with no duplicate.
+func TestMirrorSurvivesKill9(t *testing.T) {
+	const records = 150000
+	pair := kafkatest.NewPair(t, kafkatest.Brokers(1))
+	seed(t, pair.Source, "crash", 6, records)
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
+	// Small transactions, so that kills land between and inside many.
+	args := mirrorArgs(pair, "--until", "end", "--memory-budget", "16MiB")
+	const kills = 5
+	for i := range kills {
+		cmd := exec.Command(binary, args...)
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		// Kill at a random moment after this run has committed something
+		// new, so that every kill lands in the middle of the copy.
+		before := endOffsets(t, pair.Target, "crash")
+		for endOffsets(t, pair.Target, "crash") == before {
+			select {
+			case err := <-done:
+				t.Fatalf("kill %d: the copy finished before the kill (err %v): the test needs more data\n%s", i, err, out.String())
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("kill %d: the copy finished before the kill (err %v): the test needs more data\n%s", i, err, out.String())
+		case <-time.After(time.Duration(rng.IntN(60)) * time.Millisecond):
+			cmd.Process.Signal(syscall.SIGKILL)
+			<-done
+		}
+		_, n, dups := digest(t, pair.Target, "crash")
+		t.Logf("after kill %d: %d records on the target", i+1, n)
+		if len(dups) > 0 {
+			t.Fatalf("after kill %d: duplicates on the target: %v", i+1, dups)
+		}
+	}
+	if out, errOut, code := run(t, args...); code != 0 {
+		t.Fatalf("final run: exit %d\n%s%s", code, out, errOut)
+	}
+	sum, n, _ := digest(t, pair.Source, "crash")
+	got, m, dups := digest(t, pair.Target, "crash")
+	if n != records || m != n || got != sum || len(dups) > 0 {
+		t.Fatalf("after %d kills: source %d records, target %d, digests equal %v, duplicates %v", kills, n, m, got == sum, dups)
+	}
+}
+
+// TestMirrorFencesASecondProcess runs two continuous mirrors of one
+// migration; the earlier one is fenced and exits, and the target holds no
+// duplicate.
+func TestMirrorFencesASecondProcess(t *testing.T) {
+	pair := kafkatest.NewPair(t, kafkatest.Brokers(1))
+	seed(t, pair.Source, "fence", 3, 20000)
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	first := exec.CommandContext(ctx, binary, mirrorArgs(pair)...)
+	var firstOut bytes.Buffer
+	first.Stdout, first.Stderr = &firstOut, &firstOut
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	firstDone := make(chan error, 1)
+	go func() { firstDone <- first.Wait() }()
+	time.Sleep(700 * time.Millisecond)
+	second := exec.CommandContext(ctx, binary, mirrorArgs(pair)...)
+	var secondOut bytes.Buffer
+	second.Stdout, second.Stderr = &secondOut, &secondOut
+	if err := second.Start(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-firstDone:
+		if code := exitCode(err); code != 1 || !strings.Contains(firstOut.String(), "fenced: another kmigrate process is running this migration") {
+			t.Fatalf("first process: exit %d, want 1 with the fenced message:\n%s", code, firstOut.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("first process was not fenced within 30s\nfirst:\n%s\nsecond:\n%s", firstOut.String(), secondOut.String())
+	}
+	// Let the survivor catch up, then stop it gracefully.
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, n, _ := digest(t, pair.Target, "fence"); n == 20000 {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	second.Process.Signal(syscall.SIGINT)
+	if err := second.Wait(); err != nil {
+		t.Fatalf("second process: %v\n%s", err, secondOut.String())
+	}
+	sum, n, _ := digest(t, pair.Source, "fence")
+	got, m, dups := digest(t, pair.Target, "fence")
+	if m != n || got != sum || len(dups) > 0 {
+		t.Fatalf("source %d records, target %d, digests equal %v, duplicates %v", n, m, got == sum, dups)
+	}
+}
+
+// endOffsets sums a topic's last stable offsets: committed progress.
+func endOffsets(t *testing.T, c *kafkatest.Cluster, topic string) int64 {
+	t.Helper()
+	ends, err := c.Admin(t).ListCommittedOffsets(t.Context(), topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum int64
+	ends.Each(func(o kadm.ListedOffset) { sum += max(o.Offset, 0) })
+	return sum
+}
+
+func exitCode(err error) int {
+	if err == nil {
+		return 0
+	}
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode()
+	}
+	return -1
+}
+
+// TestMirrorKcatRoundTrip: records written by kcat (keys, headers) are
+// mirrored and read back identical by kcat from the target.
+func TestMirrorKcatRoundTrip(t *testing.T) {
+	pair := kafkatest.NewPair(t, kafkatest.Brokers(1))
+	pair.Source.CreateTopic(t, "kcat", 2, nil)
+	src, tgt := kafkatest.NewKcat(t, pair.Source), kafkatest.NewKcat(t, pair.Target)
+	str := func(s string) *string { return &s }
+	var want []kafkatest.Message
+	for p := range int32(2) {
+		var msgs []kafkatest.Message
+		for i := range 20 {
+			m := kafkatest.Message{Topic: "kcat", Partition: p, Key: str(fmt.Sprintf("k-%d-%d", p, i)), Value: str(fmt.Sprintf("value %d of partition %d", i, p))}
+			if i%2 == 0 {
+				m.Headers = []kafkatest.Header{{Key: "trace-id", Value: str(fmt.Sprintf("t%d", i))}, {Key: "app", Value: str("kcat")}}
+			}
+			msgs = append(msgs, m)
+		}
+		if err := src.Produce(t.Context(), "kcat", p, msgs); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, msgs...)
+	}
+	if out, errOut, code := run(t, mirrorArgs(pair, "--until", "end")...); code != 0 {
+		t.Fatalf("mirror exit %d\n%s%s", code, out, errOut)
+	}
+	got, err := tgt.Consume(t.Context(), "kcat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("kcat read %d records from the target, want %d", len(got), len(want))
+	}
+	byKey := map[string]kafkatest.Message{}
+	for _, m := range got {
+		byKey[*m.Key] = m
+	}
+	for _, w := range want {
+		g, ok := byKey[*w.Key]
+		if !ok {
+			t.Errorf("key %s missing on the target", *w.Key)
+			continue
+		}
+		var hs []kafkatest.Header
+		for _, h := range g.Headers {
+			if !trace.IsTracing(h.Key) {
+				hs = append(hs, h)
+			}
+		}
+		if g.Partition != w.Partition || *g.Value != *w.Value || fmt.Sprint(headerStrings(hs)) != fmt.Sprint(headerStrings(w.Headers)) {
+			t.Errorf("key %s: target partition %d value %q headers %v, want %d %q %v", *w.Key, g.Partition, *g.Value, headerStrings(hs), w.Partition, *w.Value, headerStrings(w.Headers))
+		}
+	}
+}
+
+func headerStrings(hs []kafkatest.Header) []string {
+	var out []string
+	for _, h := range hs {
+		out = append(out, h.Key+"="+*h.Value)
+	}
+	return out
+}
+
+// TestMirrorRefusesConflictingTopic: a non-empty target topic that is not
+// this migration's is refused, and nothing is written to either cluster.
+func TestMirrorRefusesConflictingTopic(t *testing.T) {
+	pair := kafkatest.NewPair(t, kafkatest.Brokers(1))
+	seed(t, pair.Source, "orders", 3, 30)
+	seed(t, pair.Target, "orders", 3, 5)
+	out, errOut, code := run(t, mirrorArgs(pair, "--until", "end")...)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1\n%s%s", code, out, errOut)
+	}
+	want := `topic "orders" -> "orders": the target topic already exists with up to 5 records and is not this migration's mirror: delete it, or choose other target names with topics.prefix (--topic-prefix) or topics.rename`
+	if !strings.Contains(errOut, want) || !strings.Contains(errOut, "nothing was written") {
+		t.Errorf("stderr lacks %q:\n%s", want, errOut)
+	}
+	topics, err := pair.Target.Admin(t).ListTopics(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if names := topics.Names(); len(names) != 1 || names[0] != "orders" {
+		t.Errorf("target topics after the refusal: %v, want only orders (no state topic)", names)
+	}
+	if _, n, _ := digest(t, pair.Target, "orders"); n != 5 {
+		t.Errorf("target orders has %d records, want the original 5", n)
+	}
+}
