@@ -23,7 +23,7 @@ const heartbeatInterval = 5 * time.Second
 func (s *session) commit(ctx context.Context) error {
 	var dirty []*part
 	for _, p := range s.order {
-		if len(p.recs) > 0 || p.pos != p.next || len(p.expired) > 0 || p.fresh {
+		if len(p.recs) > 0 || p.pos != p.next || len(p.expired) > 0 || p.fresh || p.recovered {
 			dirty = append(dirty, p)
 		}
 	}
@@ -124,7 +124,7 @@ func (s *session) commit(ctx context.Context) error {
 	})
 	for _, p := range dirty {
 		clear(p.recs) // drop the references so the records can be collected
-		p.recs, p.bytes, p.expired, p.fresh = p.recs[:0], 0, nil, false
+		p.recs, p.bytes, p.expired, p.fresh, p.recovered = p.recs[:0], 0, nil, false, false
 	}
 	s.writeMeta = false
 	return nil

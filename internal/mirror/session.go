@@ -33,7 +33,10 @@ type part struct {
 	// fresh partitions have no checkpoint yet: their start position must
 	// be committed before copying, so a crash cannot move it.
 	fresh bool
-	omap  *partMap
+	// recovered partitions moved past records found on the target tail
+	// (at-least-once resume); their checkpoint must be rewritten.
+	recovered bool
+	omap      *partMap
 	// open transaction
 	recs    []pending
 	bytes   int64
@@ -95,7 +98,11 @@ func (m *Mirror) session(ctx context.Context) (err error) {
 		return err
 	}
 	if s.allDone() {
-		return nil
+		// Nothing to copy, but what resume decided (start positions of
+		// new partitions, expired ranges, meta) is committed all the
+		// same: a later run would otherwise decide it again, and with a
+		// latest or timestamp start skip what was produced in between.
+		return s.transaction(ctx, func(context.Context) (bool, error) { return false, nil })
 	}
 	m.stats.update(func(st *Stats, _ func(state.TopicPartition) *PartitionStats) { st.Ready = true })
 	return s.loop(ctx)
@@ -180,6 +187,9 @@ func (s *session) resume(ctx context.Context) error {
 		return err
 	}
 	if err := s.buildParts(ctx, snap); err != nil {
+		return err
+	}
+	if err := s.recoverTail(ctx); err != nil {
 		return err
 	}
 	if err := s.resolveStarts(ctx, snap); err != nil {
