@@ -69,6 +69,7 @@ func (s *Setup) Close() {
 // Prepare connects to both clusters and plans the migration, reading both
 // and writing neither. The caller closes the Setup.
 func Prepare(ctx context.Context, cfg *config.Config, logger *slog.Logger) (_ *Setup, err error) {
+	logger = orDiscard(logger)
 	s := &Setup{Config: cfg}
 	defer func() {
 		if err != nil {
@@ -145,6 +146,7 @@ func (s *Setup) Problems() []string {
 // bounded copy) or ctx ends. started, if not nil, is called with the mirror
 // before it runs, for progress and status.
 func Run(ctx context.Context, s *Setup, logger *slog.Logger, started func(*mirror.Mirror)) error {
+	logger = orDiscard(logger)
 	if p := s.Problems(); len(p) > 0 {
 		return fmt.Errorf("%w:\n%s", ErrBlocked, strings.Join(p, "\n"))
 	}
@@ -187,6 +189,13 @@ func Run(ctx context.Context, s *Setup, logger *slog.Logger, started func(*mirro
 	defer stopSync()
 	go s.syncLoop(syncCtx, m, logger)
 	return m.Run(ctx)
+}
+
+func orDiscard(l *slog.Logger) *slog.Logger {
+	if l == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return l
 }
 
 func stateRF(rf int16) int16 {

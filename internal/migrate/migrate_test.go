@@ -1,0 +1,142 @@
+package migrate_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kmigrate/kmigrate/internal/config"
+	"github.com/kmigrate/kmigrate/internal/kafkatest"
+	"github.com/kmigrate/kmigrate/internal/migrate"
+	"github.com/kmigrate/kmigrate/internal/mirror"
+)
+
+func testConfig(t *testing.T, pair *kafkatest.Pair) *config.Config {
+	t.Helper()
+	all, err := config.NewSelection(nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := config.DefaultMirror()
+	m.TransactionInterval = 50 * time.Millisecond
+	return &config.Config{
+		Source: pair.Source.Config, Target: pair.Target.Config,
+		Topics: config.Topics{Selection: all, SyncInterval: time.Second},
+		Groups: all, Mirror: m,
+	}
+}
+
+func produce(t *testing.T, c *kafkatest.Cluster, topic string, partitions int32, n int) {
+	t.Helper()
+	var recs []*kgo.Record
+	for i := range n {
+		recs = append(recs, &kgo.Record{Topic: topic, Partition: int32(i) % partitions, Value: fmt.Appendf(nil, "%s-%d", topic, i)})
+	}
+	// A fresh client each time: partitions are added during the test.
+	if err := c.Client(t, kgo.RecordPartitioner(kgo.ManualPartitioner())).ProduceSync(t.Context(), recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitFor polls cond until it holds or 20s pass.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestContinuousMirrorFollowsTheSource checks that while mirroring
+// continuously, a partition added on the source, a config changed on the
+// source and a new source topic all reach the target, and the records of
+// the new partition and topic are copied.
+func TestContinuousMirrorFollowsTheSource(t *testing.T) {
+	pair := kafkatest.NewPair(t, kafkatest.Brokers(1))
+	pair.Source.CreateTopic(t, "orders", 2, map[string]string{"retention.ms": "604800000"})
+	produce(t, pair.Source, "orders", 2, 100)
+	cfg := testConfig(t, pair)
+	setup, err := migrate.Prepare(t.Context(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer setup.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	var m *mirror.Mirror
+	started := make(chan struct{})
+	go func() {
+		done <- migrate.Run(ctx, setup, nil, func(mm *mirror.Mirror) { m = mm; close(started) })
+	}()
+	<-started
+	srcAdm, tgtAdm := pair.Source.Admin(t), pair.Target.Admin(t)
+	count := func(topic string) int { return len(pair.Target.ConsumeAll(t, topic)) }
+	waitFor(t, "the first 100 records", func() bool { return count("orders") == 100 })
+
+	if _, err := srcAdm.CreatePartitions(t.Context(), 1, "orders"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srcAdm.AlterTopicConfigs(t.Context(), []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "retention.ms", Value: kadm.StringPtr("86400000")}}, "orders"); err != nil {
+		t.Fatal(err)
+	}
+	pair.Source.CreateTopic(t, "payments", 1, nil)
+	produce(t, pair.Source, "orders", 3, 30) // 10 into the new partition 2
+	produce(t, pair.Source, "payments", 1, 7)
+
+	waitFor(t, "partition 2 on the target", func() bool {
+		md, err := tgtAdm.Metadata(t.Context(), "orders")
+		return err == nil && len(md.Topics["orders"].Partitions) == 3
+	})
+	waitFor(t, "130 orders records", func() bool { return count("orders") == 130 })
+	waitFor(t, "7 payments records", func() bool { return count("payments") == 7 })
+	waitFor(t, "retention.ms copied", func() bool {
+		rcs, err := tgtAdm.DescribeTopicConfigs(t.Context(), "orders")
+		if err != nil {
+			return false
+		}
+		for _, c := range rcs[0].Configs {
+			if c.Key == "retention.ms" && c.Value != nil {
+				return *c.Value == "86400000"
+			}
+		}
+		return false
+	})
+	var inP2 int
+	for _, r := range pair.Target.ConsumeAll(t, "orders") {
+		if r.Partition == 2 {
+			inP2++
+			if !strings.HasPrefix(string(r.Value), "orders-") {
+				t.Errorf("unexpected record in partition 2: %q", r.Value)
+			}
+		}
+	}
+	if inP2 != 10 {
+		t.Errorf("partition 2 holds %d records on the target, want 10", inP2)
+	}
+	cancel()
+	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run: %v", err)
+	}
+	if st := m.Stats(); st.Records != 137 {
+		t.Errorf("copied %d records, want 137", st.Records)
+	}
+}
+
+func TestDefaultNameIsStable(t *testing.T) {
+	a, b := migrate.DefaultName("src-id", "tgt-id"), migrate.DefaultName("src-id", "tgt-id")
+	if a != b || a != migrate.DefaultName("src-id", "tgt-id") || a == migrate.DefaultName("tgt-id", "src-id") {
+		t.Errorf("names %q %q: want stable and direction-sensitive", a, b)
+	}
+	if a != "m-"+a[2:] || len(a) != 14 {
+		t.Errorf("name %q: want m- and 12 hex digits", a)
+	}
+}
