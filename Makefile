@@ -9,7 +9,7 @@ STATICCHECK_VER := v0.8.2
 TEST_TIMEOUT    ?= 14m
 FUZZTIME        ?= 15s
 
-.PHONY: all build test lint fmt vet staticcheck bench fuzz clean
+.PHONY: all build test lint fmt vet staticcheck bench bench-mirror fuzz clean
 
 all: build lint test
 
@@ -40,6 +40,13 @@ staticcheck: $(STATICCHECK)
 ## bench: Go benchmarks (testing.B). Whole-system harnesses live in bench/.
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
+
+## bench-mirror: whole-system throughput of `kmigrate mirror --until end`
+## against bare franz-go and kcat on a sandbox (bench/README.md). Takes a few
+## minutes and ~3 GB of disk; pass flags with MIRRORBENCH_FLAGS, e.g.
+## MIRRORBENCH_FLAGS='--records 20000' for a quick check.
+bench-mirror:
+	$(GO) run ./bench/cmd/mirrorbench $(MIRRORBENCH_FLAGS)
 
 ## fuzz: a short run of every fuzz target.
 fuzz:

@@ -1,6 +1,6 @@
 // Package httpapi serves what long-running kmigrate commands expose over
 // HTTP: liveness (/healthz), readiness (/readyz) and Prometheus metrics
-// (/metrics). It is an adapter: domain packages report progress as plain
+// (/metrics), and Go profiles under /debug/pprof/. It is an adapter: domain packages report progress as plain
 // snapshots (mirror.Stats) and know nothing of HTTP or Prometheus; metrics
 // are computed from a snapshot at scrape time, so the copy loop pays
 // nothing for them.
@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"strconv"
 	"time"
 
@@ -35,6 +36,10 @@ func Register(mux *http.ServeMux, stats StatsFunc) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), &collector{stats: stats})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	// Profiles for diagnosing a slow or stuck mirror in production.
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})

@@ -1,0 +1,106 @@
+// Command mirrorbench measures how fast `kmigrate mirror --until end` copies
+// a topic compared with the fastest copies one could make without it: a
+// bare franz-go consumer reading the source, a bare franz-go producer
+// writing the same records to the target, and kcat consume | produce pipes.
+// Everything runs in one go against one `kmigrate sandbox` (its own
+// process), so the numbers share the machine's noise and are read as ratios.
+//
+// Each contender runs as a child process (the franz-go baselines are this
+// binary re-executed with --child), so that wall time, CPU time and peak RSS
+// are the contender's own. Every copy is checked afterwards: per-partition
+// record counts and an order-sensitive digest of keys and values must match
+// what was seeded, so a broken copy cannot pass as a fast one.
+//
+// See bench/README.md for how to run it and read the output.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+// options are the command-line flags.
+type options struct {
+	records, size, partitions, brokers int
+	seed                               uint64
+	keep, skipKcat                     bool
+	lowBudget                          string
+	mirrorArgs                         string
+	workDir, resultsDir, kcat          string
+	stepTimeout                        time.Duration
+
+	// Child mode: run one franz-go baseline and print its result.
+	child, bootstrap, topic string
+}
+
+func parseFlags(args []string) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("mirrorbench", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: go run ./bench/cmd/mirrorbench [flags]\n\n"+
+			"Seeds a source topic on a `kmigrate sandbox`, then measures a franz-go consume-only, a franz-go\n"+
+			"produce-only, `kmigrate mirror --until end` (default and low memory budget) and kcat pipes.\n"+
+			"See bench/README.md.\n\nflags:\n")
+		fs.PrintDefaults()
+	}
+	fs.IntVar(&o.records, "records", 1_000_000, "records in the source topic")
+	fs.IntVar(&o.size, "size", 1024, "value size in bytes (keys are 11 bytes)")
+	fs.IntVar(&o.partitions, "partitions", 12, "partitions of the source topic")
+	fs.IntVar(&o.brokers, "brokers", 3, "brokers per sandbox cluster")
+	fs.Uint64Var(&o.seed, "seed", 1, "seed of the record values")
+	fs.BoolVar(&o.keep, "keep", false, "keep the data directory (sandbox data, binary, spec files)")
+	fs.BoolVar(&o.skipKcat, "skip-kcat", false, "skip the kcat measurement")
+	fs.StringVar(&o.lowBudget, "low-budget", "64MiB", "--memory-budget of the second mirror run (the first uses the default)")
+	fs.StringVar(&o.mirrorArgs, "mirror-args", "", "extra flags for every kmigrate mirror run, space-separated (for experiments)")
+	fs.StringVar(&o.workDir, "dir", "", "parent of the temporary data directory (default: the system temp dir)")
+	fs.StringVar(&o.resultsDir, "results", "", "directory for the JSON result (default: bench/results in the module)")
+	fs.StringVar(&o.kcat, "kcat", "kcat", "kcat binary")
+	fs.DurationVar(&o.stepTimeout, "step-timeout", 5*time.Minute, "limit for each measurement (and for seeding)")
+	fs.StringVar(&o.child, "child", "", "internal: run one baseline (consume or produce) and print its result as JSON")
+	fs.StringVar(&o.bootstrap, "bootstrap", "", "internal: bootstrap servers for --child")
+	fs.StringVar(&o.topic, "topic", "", "internal: topic for --child")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if o.brokers < 1 || o.brokers > 16 {
+		return o, fmt.Errorf("--brokers %d: use 1 to 16", o.brokers)
+	}
+	if _, err := parseMiB(o.lowBudget); err != nil {
+		return o, err
+	}
+	if o.stepTimeout <= 0 {
+		return o, fmt.Errorf("--step-timeout %s: must be positive", o.stepTimeout)
+	}
+	return o, nil
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	o, err := parseFlags(os.Args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "mirrorbench:", err)
+		os.Exit(2)
+	}
+	if o.child != "" {
+		err = runChild(ctx, o)
+	} else {
+		err = run(ctx, o)
+	}
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "mirrorbench:", err)
+		os.Exit(1)
+	}
+}

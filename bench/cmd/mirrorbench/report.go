@@ -1,0 +1,206 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/kmigrate/kmigrate/bench/internal/proc"
+	"github.com/kmigrate/kmigrate/bench/internal/workload"
+)
+
+// Result is one measurement.
+type Result struct {
+	// Name is a short stable id: consume, produce, mirror, mirror-low, kcat.
+	Name string `json:"name"`
+	// Label says what was measured, for people.
+	Label string `json:"label"`
+	// Topic is what was read (consume) or written.
+	Topic string `json:"topic"`
+	// MemoryBudget is kmigrate's --memory-budget, for mirror runs.
+	MemoryBudget int64 `json:"memory_budget_bytes,omitempty"`
+	// Records and Bytes (key + value) are what the check found.
+	Records int64 `json:"records"`
+	Bytes   int64 `json:"bytes"`
+	// WallSeconds is the measured processes' wall time, start to exit.
+	WallSeconds   float64 `json:"wall_seconds"`
+	RecordsPerSec float64 `json:"records_per_sec"`
+	// MBPerSec counts 1 MB as 1e6 bytes of key and value.
+	MBPerSec float64 `json:"mb_per_sec"`
+	// MaxRSS is the measured process's peak RSS in bytes; for several
+	// processes (kcat pipes), the sum of their peaks.
+	MaxRSS int64 `json:"max_rss_bytes"`
+	// CPUSeconds is user + system time of the measured processes.
+	CPUSeconds float64 `json:"cpu_seconds"`
+	// ClusterCPUSeconds is the sandbox's (both clusters') CPU time during
+	// the measured processes' run, on Linux.
+	ClusterCPUSeconds float64 `json:"cluster_cpu_seconds"`
+	// Processes is how many processes were measured.
+	Processes int `json:"processes"`
+	// Check is "ok" or what is wrong with the copy.
+	Check string `json:"check"`
+	// Detail is extra information (mirror transactions, work time).
+	Detail string `json:"detail,omitempty"`
+	// Err is set when the measurement itself failed.
+	Err string `json:"error,omitempty"`
+}
+
+func (r *Result) setUsage(g proc.Group) {
+	r.WallSeconds = g.Wall.Seconds()
+	r.MaxRSS = g.MaxRSSSum()
+	r.CPUSeconds = g.CPU().Seconds()
+	r.Processes = len(g.Procs)
+}
+
+// setCheck records the check of sums against want.
+func (r *Result) setCheck(want, got []workload.Sum, digests bool) {
+	for _, s := range got {
+		r.Records += s.Records
+		r.Bytes += s.Bytes
+	}
+	if r.WallSeconds > 0 {
+		r.RecordsPerSec = float64(r.Records) / r.WallSeconds
+		r.MBPerSec = float64(r.Bytes) / 1e6 / r.WallSeconds
+	}
+	var diff string
+	if digests {
+		diff = workload.Compare(want, got)
+	} else {
+		diff = workload.CompareCounts(want, got)
+	}
+	switch {
+	case diff != "":
+		r.Check = "FAILED: " + diff
+	case digests:
+		r.Check = "ok: counts and digests match"
+	default:
+		r.Check = "ok: counts match"
+	}
+}
+
+func (r *Result) ok() bool { return r.Err == "" && strings.HasPrefix(r.Check, "ok") }
+
+// Report is the whole run, as written to JSON.
+type Report struct {
+	Started  time.Time      `json:"started"`
+	Host     Host           `json:"host"`
+	Workload *workload.Spec `json:"workload"`
+	Brokers  int            `json:"brokers_per_cluster"`
+	// SourceDigest identifies the kmigrate sources measured (see
+	// sourceDigest): the tree may change between runs.
+	SourceDigest string `json:"kmigrate_source_digest"`
+	// SeedSeconds is how long seeding the source took (not measured).
+	SeedSeconds float64  `json:"seed_seconds"`
+	Results     []Result `json:"results"`
+	// MirrorVsBaseline is mirror records/s over the slower of the two
+	// franz-go baselines.
+	MirrorVsBaseline float64 `json:"mirror_vs_min_consume_produce"`
+	// Sandbox is what the clusters' process used over the whole run.
+	SandboxMaxRSS     int64   `json:"sandbox_max_rss_bytes"`
+	SandboxCPUSeconds float64 `json:"sandbox_cpu_seconds"`
+	SandboxWall       float64 `json:"sandbox_wall_seconds"`
+	TotalSeconds      float64 `json:"total_seconds"`
+}
+
+// Host describes where the run happened.
+type Host struct {
+	CPUs      int    `json:"cpus"`
+	CPUModel  string `json:"cpu_model,omitempty"`
+	MemTotal  string `json:"mem_total,omitempty"`
+	GoVersion string `json:"go_version"`
+	Kmigrate  string `json:"kmigrate_version,omitempty"`
+	Kcat      string `json:"kcat_version,omitempty"`
+}
+
+func (rep *Report) result(name string) *Result {
+	for i := range rep.Results {
+		if rep.Results[i].Name == name {
+			return &rep.Results[i]
+		}
+	}
+	return nil
+}
+
+// computeRatio sets MirrorVsBaseline when all three numbers exist.
+func (rep *Report) computeRatio() {
+	a, b, c := rep.result("consume"), rep.result("produce"), rep.result("mirror")
+	if a == nil || b == nil || c == nil || !a.ok() || !b.ok() || !c.ok() {
+		return
+	}
+	if base := min(a.RecordsPerSec, b.RecordsPerSec); base > 0 {
+		rep.MirrorVsBaseline = c.RecordsPerSec / base
+	}
+}
+
+func mib(n int64) string { return fmt.Sprintf("%.0f", float64(n)/(1<<20)) }
+
+// printTable writes the human summary.
+func (rep *Report) printTable(w io.Writer) {
+	fmt.Fprintf(w, "\nmirrorbench: %d records x %d B values (%.1f MB key+value) over %d partitions; sandbox with %d broker(s) per cluster; %d CPUs; kmigrate sources %s\n\n",
+		rep.Workload.Records, rep.Workload.Size, float64(rep.Workload.Bytes())/1e6, rep.Workload.Partitions, rep.Brokers, rep.Host.CPUs, rep.SourceDigest)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "measurement\trecords\twall s\trecords/s\tMB/s\tpeak RSS MiB\tCPU s\tclusters CPU s\tcheck\t")
+	for _, r := range rep.Results {
+		check := r.Check
+		if r.Err != "" {
+			check = "ERROR (see below)"
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%.2f\t%.0f\t%.1f\t%s\t%.1f\t%.1f\t%s\t\n",
+			r.Label, r.Records, r.WallSeconds, r.RecordsPerSec, r.MBPerSec, mib(r.MaxRSS), r.CPUSeconds, r.ClusterCPUSeconds, check)
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+	if rep.MirrorVsBaseline > 0 {
+		a, b := rep.result("consume"), rep.result("produce")
+		slower := "consume-only"
+		if b.RecordsPerSec < a.RecordsPerSec {
+			slower = "produce-only"
+		}
+		fmt.Fprintf(w, "ratio (c) mirror / min((a), (b)) = %.2f  (the slower baseline is %s)\n", rep.MirrorVsBaseline, slower)
+	} else {
+		fmt.Fprintln(w, "ratio (c) / min((a), (b)): not available (a measurement failed or was skipped)")
+	}
+	if c, d := rep.result("mirror"), rep.result("kcat"); c != nil && d != nil && c.ok() && d.ok() && d.RecordsPerSec > 0 {
+		fmt.Fprintf(w, "ratio (c) mirror / (d) kcat = %.2f\n", c.RecordsPerSec/d.RecordsPerSec)
+	}
+	for _, r := range rep.Results {
+		if r.MemoryBudget == 0 || r.Err != "" {
+			continue
+		}
+		verdict := "within the budget"
+		if r.MaxRSS > r.MemoryBudget {
+			verdict = fmt.Sprintf("EXCEEDS the budget by %s MiB (%.2fx)", mib(r.MaxRSS-r.MemoryBudget), float64(r.MaxRSS)/float64(r.MemoryBudget))
+		}
+		fmt.Fprintf(w, "memory budget %s MiB: peak RSS %s MiB, %s, for %.0f MB copied\n", mib(r.MemoryBudget), mib(r.MaxRSS), verdict, float64(r.Bytes)/1e6)
+	}
+	fmt.Fprintf(w, "sandbox (both clusters, one process): peak RSS %s MiB, CPU %.0f s over %.0f s; seeding took %.1f s; whole run %.0f s\n",
+		mib(rep.SandboxMaxRSS), rep.SandboxCPUSeconds, rep.SandboxWall, rep.SeedSeconds, rep.TotalSeconds)
+	for _, r := range rep.Results {
+		if r.Detail != "" {
+			fmt.Fprintf(w, "%s: %s\n", r.Label, r.Detail)
+		}
+	}
+	for _, r := range rep.Results {
+		if r.Err != "" {
+			fmt.Fprintf(w, "\n%s failed: %s\n", r.Label, r.Err)
+		}
+	}
+}
+
+// writeJSON writes the report to dir/<timestamp>.json and returns the path.
+func (rep *Report) writeJSON(dir string) (string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, rep.Started.UTC().Format("20060102T150405Z")+".json")
+	return path, os.WriteFile(path, append(b, '\n'), 0o644)
+}

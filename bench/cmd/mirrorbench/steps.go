@@ -1,0 +1,224 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kmigrate/kmigrate/bench/internal/proc"
+	"github.com/kmigrate/kmigrate/bench/internal/workload"
+	"github.com/kmigrate/kmigrate/internal/config"
+)
+
+// grace is how long a measured process has to exit after SIGINT when its
+// step times out.
+const grace = 10 * time.Second
+
+// measureConsume is (a): a bare franz-go consumer reads the whole source
+// topic at read_committed, in a child process.
+func (b *bench) measureConsume(ctx context.Context) Result {
+	r := Result{Name: "consume", Label: "(a) franz-go consume-only", Topic: sourceTopic}
+	res, err := b.runChild(ctx, &r, "consume", b.sb.Source, sourceTopic)
+	if err != nil {
+		r.Err = err.Error()
+		return r
+	}
+	r.setCheck(b.expected, res.Sums, false)
+	r.Detail = fmt.Sprintf("consume loop %.2fs of the process's %.2fs", res.Seconds, r.WallSeconds)
+	return r
+}
+
+// measureProduce is (b): a bare idempotent franz-go producer writes the
+// same records to a fresh target topic, in a child process.
+func (b *bench) measureProduce(ctx context.Context) Result {
+	topic := "bench.produce"
+	r := Result{Name: "produce", Label: "(b) franz-go produce-only", Topic: topic}
+	if err := workload.CreateTopic(ctx, b.sb.Target, topic, b.spec.Partitions); err != nil {
+		r.Err = err.Error()
+		return r
+	}
+	res, err := b.runChild(ctx, &r, "produce", b.sb.Target, topic)
+	if err != nil {
+		r.Err = err.Error()
+		return r
+	}
+	r.Detail = fmt.Sprintf("produce loop %.2fs of the process's %.2fs", res.Seconds, r.WallSeconds)
+	b.check(ctx, &r)
+	return r
+}
+
+// measure runs the measured processes and records their usage, and the
+// clusters' CPU time meanwhile, in r.
+func (b *bench) measure(r *Result, cmds []*exec.Cmd, pipes ...*os.File) (proc.Group, error) {
+	cpu := b.sb.CPU()
+	g, err := proc.Run(cmds, pipes...)
+	r.ClusterCPUSeconds = (b.sb.CPU() - cpu).Seconds()
+	r.setUsage(g)
+	return g, err
+}
+
+// runChild measures this binary in --child mode and decodes its result.
+func (b *bench) runChild(ctx context.Context, r *Result, mode string, bootstrap []string, topic string) (childResult, error) {
+	cmd := proc.Command(ctx, grace, b.self, "--child", mode,
+		"--bootstrap", strings.Join(bootstrap, ","), "--topic", topic,
+		"--records", strconv.Itoa(b.spec.Records), "--size", strconv.Itoa(b.spec.Size),
+		"--partitions", strconv.Itoa(b.spec.Partitions), "--seed", strconv.FormatUint(b.spec.Seed, 10))
+	var out bytes.Buffer
+	stderr := proc.NewTail(16 << 10)
+	cmd.Stdout, cmd.Stderr = &out, stderr
+	if _, err := b.measure(r, []*exec.Cmd{cmd}); err != nil {
+		return childResult{}, proc.ExitError(err, stderr)
+	}
+	var res childResult
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+		return res, fmt.Errorf("read the child's result %q: %w", out.String(), err)
+	}
+	return res, nil
+}
+
+// mirrorSummary matches the line `kmigrate mirror` prints at the end.
+var mirrorSummary = regexp.MustCompile(`copied (\d+) records .* in (\d+) transactions in (\S+)`)
+
+// measureMirror is (c): `kmigrate mirror --until end`, exactly-once with
+// tracing headers (the defaults), into a fresh target topic under a fresh
+// migration name. budget "" keeps the default memory budget.
+func (b *bench) measureMirror(ctx context.Context, name, budget string) Result {
+	label := "(c) kmigrate mirror"
+	prefix := name + "."
+	r := Result{Name: name, Label: label, Topic: prefix + sourceTopic, MemoryBudget: config.DefaultMemoryBudget}
+	if budget != "" {
+		n, err := parseMiB(budget)
+		if err != nil {
+			r.Err = err.Error()
+			return r
+		}
+		r.MemoryBudget = n
+		r.Label = label + " --memory-budget " + budget
+	}
+	// A spec only to name the migration: each run is a new migration,
+	// so that none resumes another's checkpoints. JSON is YAML.
+	spec := map[string]any{
+		"version": 1,
+		"name":    "bench-" + b.runID + "-" + name,
+		"source":  map[string]any{"bootstrap": b.sb.Source},
+		"target":  map[string]any{"bootstrap": b.sb.Target},
+		"topics":  map[string]any{"include": []string{regexp.QuoteMeta(sourceTopic)}, "prefix": prefix},
+	}
+	specFile := filepath.Join(b.dir, name+".json")
+	data, _ := json.Marshal(spec)
+	if err := os.WriteFile(specFile, data, 0o644); err != nil {
+		r.Err = err.Error()
+		return r
+	}
+	args := []string{"mirror", "-f", specFile, "--until", "end", "--progress", "never", "--log-level", "warn"}
+	if budget != "" {
+		args = append(args, "--memory-budget", budget)
+	}
+	args = append(args, strings.Fields(b.o.mirrorArgs)...)
+	cmd := proc.Command(ctx, grace, b.bin, args...)
+	var out bytes.Buffer
+	stderr := proc.NewTail(16 << 10)
+	cmd.Stdout, cmd.Stderr = &out, stderr
+	if _, err := b.measure(&r, []*exec.Cmd{cmd}); err != nil {
+		r.Err = proc.ExitError(err, stderr).Error()
+		return r
+	}
+	if m := mirrorSummary.FindStringSubmatch(out.String()); m != nil {
+		r.Detail = fmt.Sprintf("kmigrate reported %s records in %s transactions in %s", m[1], m[2], m[3])
+	} else {
+		r.Detail = "no summary line in kmigrate's output: " + strings.TrimSpace(out.String())
+	}
+	b.check(ctx, &r)
+	return r
+}
+
+// measureKcat is (d): one kcat consumer piped into one kcat producer per
+// partition, all partitions at once, so that partitions and keys are kept.
+func (b *bench) measureKcat(ctx context.Context) Result {
+	topic := "bench.kcat"
+	r := Result{Name: "kcat", Label: "(d) kcat -C | kcat -P per partition", Topic: topic}
+	if err := workload.CreateTopic(ctx, b.sb.Target, topic, b.spec.Partitions); err != nil {
+		r.Err = err.Error()
+		return r
+	}
+	var (
+		cmds    []*exec.Cmd
+		pipes   []*os.File
+		stderrs []*proc.Tail
+	)
+	for p := range b.spec.Partitions {
+		pr, pw, err := os.Pipe()
+		if err != nil {
+			for _, f := range pipes {
+				f.Close()
+			}
+			r.Err = err.Error()
+			return r
+		}
+		part := strconv.Itoa(p)
+		cons := proc.Command(ctx, grace, b.o.kcat, "-C", "-b", strings.Join(b.sb.Source, ","), "-t", sourceTopic,
+			"-p", part, "-o", "beginning", "-e", "-q", "-f", `%k\t%s\n`)
+		prod := proc.Command(ctx, grace, b.o.kcat, "-P", "-b", strings.Join(b.sb.Target, ","), "-t", topic,
+			"-p", part, "-K", "\t")
+		cons.Stdout, prod.Stdin = pw, pr
+		for _, c := range []*exec.Cmd{cons, prod} {
+			t := proc.NewTail(4 << 10)
+			c.Stderr = t
+			stderrs = append(stderrs, t)
+		}
+		cmds = append(cmds, cons, prod)
+		pipes = append(pipes, pr, pw)
+	}
+	g, err := b.measure(&r, cmds, pipes...)
+	if err != nil {
+		for _, t := range stderrs {
+			if s := t.String(); s != "" {
+				err = fmt.Errorf("%w; a kcat said: %s", err, strings.TrimSpace(s))
+				break
+			}
+		}
+		r.Err = err.Error()
+		return r
+	}
+	var maxOne int64
+	for _, u := range g.Procs {
+		maxOne = max(maxOne, u.MaxRSS)
+	}
+	r.Detail = fmt.Sprintf("%d processes; peak RSS is the sum of their peaks (largest single process %s MiB)", len(g.Procs), mib(maxOne))
+	b.check(ctx, &r)
+	return r
+}
+
+// check reads the copy in r.Topic back from the target, records what it
+// found in r, and deletes the topic so that every measurement writes into
+// a target of the same size.
+func (b *bench) check(ctx context.Context, r *Result) {
+	start := time.Now()
+	sums, err := workload.Consume(ctx, b.sb.Target, r.Topic, true)
+	if err != nil {
+		r.Err = fmt.Sprintf("check %s: %v", r.Topic, err)
+		return
+	}
+	r.setCheck(b.expected, sums, true)
+	logf("checked %s in %.1fs", r.Topic, time.Since(start).Seconds())
+	if err := workload.DeleteTopics(ctx, b.sb.Target, r.Topic); err != nil {
+		logf("warning: %v", err)
+	}
+}
+
+// parseMiB reads sizes like "64MiB" (the only unit the flag needs).
+func parseMiB(s string) (int64, error) {
+	n, err := strconv.ParseInt(strings.TrimSuffix(s, "MiB"), 10, 64)
+	if err != nil || !strings.HasSuffix(s, "MiB") || n < 1 {
+		return 0, fmt.Errorf("--low-budget %q: give MiB, like 64MiB", s)
+	}
+	return n << 20, nil
+}
