@@ -31,8 +31,13 @@
 // handshake fails against kfake, so kcat and confluent-kafka-python are
 // tested over PLAINTEXT and TLS only.
 //
+// Network faults that kfake's request-level injection cannot express (a
+// dropped connection, a slow link, a response lost after the broker acted
+// on the request) come from FaultDialer, which product code under test
+// dials through (kgo.Dialer).
+//
 // Files: cluster.go (New, NewPair, Cluster), options.go, records.go (topic,
 // produce, consume and offset helpers), tls.go (certificate generation),
-// clients.go (RequireClient, Message, librdkafka settings), kcat.go,
-// python.go with the embedded kafkatest_client.py.
+// faults.go (FaultDialer), clients.go (RequireClient, Message, librdkafka
+// settings), kcat.go, python.go with the embedded kafkatest_client.py.
 package kafkatest

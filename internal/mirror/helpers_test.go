@@ -5,16 +5,21 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/kmigrate/kmigrate/internal/cluster"
 	"github.com/kmigrate/kmigrate/internal/config"
 	"github.com/kmigrate/kmigrate/internal/kafkatest"
 	"github.com/kmigrate/kmigrate/internal/mirror"
+	"github.com/kmigrate/kmigrate/internal/offsetmap"
+	"github.com/kmigrate/kmigrate/internal/state"
 	"github.com/kmigrate/kmigrate/internal/trace"
 )
 
@@ -39,20 +44,7 @@ func bounded() config.Mirror {
 // newMirror builds a Mirror copying topics (same name on both sides).
 func newMirror(t *testing.T, pair *kafkatest.Pair, name string, settings config.Mirror, topics ...string) *mirror.Mirror {
 	t.Helper()
-	var ts []mirror.Topic
-	for _, tp := range topics {
-		ts = append(ts, mirror.Topic{Source: tp, Target: tp})
-	}
-	m, err := mirror.New(mirror.Options{
-		Name: name, Source: &pair.Source.Config, Target: &pair.Target.Config,
-		SourceID: pair.Source.ID, TargetID: pair.Target.ID,
-		Topics: ts, Groups: selectAll(t), Settings: settings, StateReplicationFactor: -1,
-		Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
+	return mustNew(t, options(t, pair, name, settings, topics...))
 }
 
 // testWriter sends log lines to the test log.
@@ -83,19 +75,41 @@ func run(t *testing.T, m *mirror.Mirror) {
 func assertMirrored(t *testing.T, pair *kafkatest.Pair, src, tgt string, tracing bool) int {
 	t.Helper()
 	want := pair.Source.ConsumeAll(t, src)
-	got := pair.Target.ConsumeAll(t, tgt)
-	byPart := func(rs []*kgo.Record) map[int32][]*kgo.Record {
-		m := map[int32][]*kgo.Record{}
-		for _, r := range rs {
-			m[r.Partition] = append(m[r.Partition], r)
+	assertRecords(t, pair, tgt, want, tracing)
+	return len(want)
+}
+
+// assertMirroredFrom is assertMirrored for a copy that started at source
+// offset from[p] in partition p (0 where from has no entry): it returns the
+// number of source records at or after those offsets.
+func assertMirroredFrom(t *testing.T, pair *kafkatest.Pair, src, tgt string, from map[int32]int64) int {
+	t.Helper()
+	want := since(pair.Source.ConsumeAll(t, src), from)
+	assertRecords(t, pair, tgt, want, true)
+	return len(want)
+}
+
+// since returns the records at or after offset from[partition].
+func since(rs []*kgo.Record, from map[int32]int64) []*kgo.Record {
+	var out []*kgo.Record
+	for _, r := range rs {
+		if r.Offset >= from[r.Partition] {
+			out = append(out, r)
 		}
-		return m
 	}
-	wp, gp := byPart(want), byPart(got)
+	return out
+}
+
+// assertRecords checks that target topic tgt holds exactly the copies of
+// want (source records), partition by partition, in order.
+func assertRecords(t *testing.T, pair *kafkatest.Pair, tgt string, want []*kgo.Record, tracing bool) {
+	t.Helper()
+	got := pair.Target.ConsumeAll(t, tgt)
+	wp, gp := byPartition(want), byPartition(got)
 	for p, ws := range wp {
 		gs := gp[p]
 		if len(gs) != len(ws) {
-			t.Errorf("%s partition %d: %d records on the target, %d on the source", tgt, p, len(gs), len(ws))
+			t.Errorf("%s partition %d: %d records on the target, want %d", tgt, p, len(gs), len(ws))
 			continue
 		}
 		for i := range ws {
@@ -107,10 +121,17 @@ func assertMirrored(t *testing.T, pair *kafkatest.Pair, src, tgt string, tracing
 	}
 	for p, gs := range gp {
 		if _, ok := wp[p]; !ok {
-			t.Errorf("%s partition %d: %d records on the target, none on the source", tgt, p, len(gs))
+			t.Errorf("%s partition %d: %d records on the target, want none", tgt, p, len(gs))
 		}
 	}
-	return len(want)
+}
+
+func byPartition(rs []*kgo.Record) map[int32][]*kgo.Record {
+	m := map[int32][]*kgo.Record{}
+	for _, r := range rs {
+		m[r.Partition] = append(m[r.Partition], r)
+	}
+	return m
 }
 
 func diff(w, g *kgo.Record, srcID string, tracing bool) string {
@@ -151,4 +172,269 @@ func rec(p int32, key, value string, ts time.Time, headers ...string) *kgo.Recor
 		r.Headers = append(r.Headers, kgo.RecordHeader{Key: headers[i], Value: []byte(headers[i+1])})
 	}
 	return r
+}
+
+// noRetention keeps kfake from deleting records with old timestamps.
+var noRetention = map[string]string{"retention.ms": "-1"}
+
+// newPair starts a one-broker source and target: the tests in this package
+// do not depend on the number of brokers, and the machines are small.
+func newPair(t *testing.T) *kafkatest.Pair {
+	t.Helper()
+	return kafkatest.NewPair(t, kafkatest.Brokers(1))
+}
+
+// createTopic creates topic with n partitions on both clusters, with cfg
+// (and no retention) on the source and no retention on the target.
+func createTopic(t *testing.T, pair *kafkatest.Pair, topic string, n int32, cfg map[string]string) {
+	t.Helper()
+	srcCfg := maps.Clone(noRetention)
+	maps.Copy(srcCfg, cfg)
+	pair.Source.CreateTopic(t, topic, n, srcCfg)
+	pair.Target.CreateTopic(t, topic, n, noRetention)
+}
+
+// options returns the Options newMirror uses, for tests that change some.
+func options(t *testing.T, pair *kafkatest.Pair, name string, settings config.Mirror, topics ...string) mirror.Options {
+	t.Helper()
+	var ts []mirror.Topic
+	for _, tp := range topics {
+		ts = append(ts, mirror.Topic{Source: tp, Target: tp})
+	}
+	return mirror.Options{
+		Name: name, Source: &pair.Source.Config, Target: &pair.Target.Config,
+		SourceID: pair.Source.ID, TargetID: pair.Target.ID,
+		Topics: ts, Groups: selectAll(t), Settings: settings, StateReplicationFactor: -1,
+		Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	}
+}
+
+func mustNew(t *testing.T, opts mirror.Options) *mirror.Mirror {
+	t.Helper()
+	m, err := mirror.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// runErr runs m for at most timeout and returns Run's error; it fails the
+// test if Run did not return in time.
+func runErr(t *testing.T, m *mirror.Mirror, timeout time.Duration) error {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), timeout)
+	defer cancel()
+	err := m.Run(ctx)
+	if ctx.Err() != nil {
+		t.Fatalf("Run did not finish within %v (returned %v); stats %+v", timeout, err, m.Stats())
+	}
+	return err
+}
+
+// loadState reads migration name's state topic from the target.
+func loadState(t *testing.T, pair *kafkatest.Pair, name string) *state.Snapshot {
+	t.Helper()
+	opts, err := cluster.Opts(&pair.Target.Config, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	snap, err := state.Load(ctx, pair.Target.Admin(t), state.TopicName(name), opts)
+	if err != nil {
+		t.Fatalf("load state of %s: %v", name, err)
+	}
+	return snap
+}
+
+// endOffsets returns the end offsets (high watermarks) of topic's
+// partitions on c.
+func endOffsets(t *testing.T, c *kafkatest.Cluster, topic string) map[int32]int64 {
+	t.Helper()
+	return listed(t, c, topic, func(ctx context.Context, adm *kadm.Client) (kadm.ListedOffsets, error) {
+		return adm.ListEndOffsets(ctx, topic)
+	})
+}
+
+func listed(t *testing.T, c *kafkatest.Cluster, topic string, list func(context.Context, *kadm.Client) (kadm.ListedOffsets, error)) map[int32]int64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	lo, err := list(ctx, c.Admin(t))
+	if err == nil {
+		err = lo.Error()
+	}
+	if err != nil {
+		t.Fatalf("list offsets of %s: %v", topic, err)
+	}
+	out := map[int32]int64{}
+	lo.Each(func(o kadm.ListedOffset) { out[o.Partition] = o.Offset })
+	return out
+}
+
+// deleteRecords deletes the records of topic on c below offsets[p].
+func deleteRecords(t *testing.T, c *kafkatest.Cluster, topic string, offsets map[int32]int64) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	var os kadm.Offsets
+	for p, o := range offsets {
+		os.AddOffset(topic, p, o, -1)
+	}
+	resp, err := c.Admin(t).DeleteRecords(ctx, os)
+	if err == nil {
+		err = resp.Error()
+	}
+	if err != nil {
+		t.Fatalf("delete records of %s: %v", topic, err)
+	}
+}
+
+// assertExactlyOnce checks, by tracing header, that every record of want
+// (source records) has exactly one copy on target topic tgt and that the
+// target holds nothing else, as read_committed consumers see it (copies in
+// aborted transactions do not count: nobody reads them).
+func assertExactlyOnce(t *testing.T, pair *kafkatest.Pair, tgt string, want []*kgo.Record) {
+	t.Helper()
+	type key struct {
+		topic     string
+		partition int32
+		offset    int64
+	}
+	copies := map[key]int{}
+	for _, r := range pair.Target.ConsumeAll(t, tgt) {
+		o, ok, err := trace.Find(r.Headers)
+		if !ok || err != nil {
+			t.Errorf("%s/%d@%d: no valid tracing header (%v)", tgt, r.Partition, r.Offset, err)
+			continue
+		}
+		copies[key{o.Topic, o.Partition, o.Offset}]++
+	}
+	var missing, dups int
+	for _, r := range want {
+		k := key{r.Topic, r.Partition, r.Offset}
+		switch n := copies[k]; {
+		case n == 0:
+			if missing++; missing <= 5 {
+				t.Errorf("source %s/%d@%d: no copy on the target", r.Topic, r.Partition, r.Offset)
+			}
+		case n > 1:
+			if dups++; dups <= 5 {
+				t.Errorf("source %s/%d@%d: %d copies on the target", r.Topic, r.Partition, r.Offset, n)
+			}
+		}
+		delete(copies, k)
+	}
+	if missing+dups > 0 {
+		t.Errorf("%d source records missing on the target, %d duplicated", missing, dups)
+	}
+	for k, n := range copies {
+		t.Errorf("target holds %d copies of %s/%d@%d, which is not a record to copy", n, k.topic, k.partition, k.offset)
+	}
+}
+
+// assertState checks the state migration name keeps for source topic src
+// copied to tgt after a completed bounded copy: for each source partition,
+// the checkpoint's Next is the source end offset, Records counts the
+// partition's records on the target, TargetNext is the target end offset
+// less the last commit marker (exactly once) or the end offset itself (at
+// least once), and the offset map translates the source offset of every
+// target record (from its tracing header) to exactly that record.
+func assertState(t *testing.T, pair *kafkatest.Pair, name, src, tgt string, exactly bool) *state.Snapshot {
+	t.Helper()
+	snap := loadState(t, pair, name)
+	srcEnds := endOffsets(t, pair.Source, src)
+	tgtEnds := endOffsets(t, pair.Target, tgt)
+	got := byPartition(pair.Target.ConsumeAll(t, tgt))
+	for p, end := range srcEnds {
+		tp := state.TopicPartition{Topic: src, Partition: p}
+		c, ok := snap.Checkpoints[tp]
+		if !ok {
+			t.Errorf("%s: no checkpoint", tp)
+			continue
+		}
+		recs := got[p]
+		if c.Next != end || c.Records != int64(len(recs)) {
+			t.Errorf("%s: checkpoint next %d records %d, want %d %d", tp, c.Next, c.Records, end, len(recs))
+		}
+		if len(recs) == 0 {
+			continue
+		}
+		wantTargetNext := tgtEnds[p]
+		if exactly {
+			wantTargetNext-- // the commit marker of the last transaction
+		}
+		if c.TargetNext != wantTargetNext {
+			t.Errorf("%s: checkpoint target next %d, want %d (target end offset %d)", tp, c.TargetNext, wantTargetNext, tgtEnds[p])
+		}
+		m := offsetMap(t, snap, tp)
+		if m.Records() != int64(len(recs)) {
+			t.Errorf("%s: offset map maps %d records, want %d", tp, m.Records(), len(recs))
+		}
+		for _, r := range recs {
+			o, _, err := trace.Find(r.Headers)
+			if err != nil {
+				t.Fatalf("%s/%d@%d: %v", tgt, p, r.Offset, err)
+			}
+			if to, exact, ok := m.Lookup(o.Offset); !ok || !exact || to != r.Offset {
+				t.Errorf("%s: offset map translates source %d to %d (exact %v), want %d", tp, o.Offset, to, exact, r.Offset)
+				break
+			}
+		}
+	}
+	return snap
+}
+
+// offsetMap decodes the offset map of tp from snap.
+func offsetMap(t *testing.T, snap *state.Snapshot, tp state.TopicPartition) *offsetmap.Map {
+	t.Helper()
+	var segs []offsetmap.Segment
+	for first, v := range snap.Segments[tp] {
+		s, err := offsetmap.DecodeSegment(first, v)
+		if err != nil {
+			t.Fatalf("%s: %v", tp, err)
+		}
+		segs = append(segs, s)
+	}
+	m, err := offsetmap.Load(segs)
+	if err != nil {
+		t.Fatalf("%s: %v", tp, err)
+	}
+	return m
+}
+
+// checkpoints returns the Next of every checkpoint of topic in snap.
+func checkpoints(snap *state.Snapshot, topic string) map[int32]int64 {
+	out := map[int32]int64{}
+	for tp, c := range snap.Checkpoints {
+		if tp.Topic == topic {
+			out[tp.Partition] = c.Next
+		}
+	}
+	return out
+}
+
+// produceRange produces n records to each of topic's partitions, as
+// produceInto does.
+func produceRange(t *testing.T, c *kafkatest.Cluster, topic string, partitions int32, first, n int, base time.Time) {
+	t.Helper()
+	for p := range partitions {
+		produceInto(t, c, topic, p, first, n, base)
+	}
+}
+
+// produceInto produces n records to partition p of topic, record i (from
+// first) with key k<p>-<i>, value v<p>-<i> and timestamp base+i seconds.
+func produceInto(t *testing.T, c *kafkatest.Cluster, topic string, p int32, first, n int, base time.Time) {
+	t.Helper()
+	var rs []*kgo.Record
+	for i := first; i < first+n; i++ {
+		rs = append(rs, &kgo.Record{
+			Topic: topic, Partition: p,
+			Key:       fmt.Appendf(nil, "k%d-%d", p, i),
+			Value:     fmt.Appendf(nil, "v%d-%d", p, i),
+			Timestamp: base.Add(time.Duration(i) * time.Second),
+		})
+	}
+	c.Produce(t, rs...)
 }

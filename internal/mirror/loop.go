@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kbin"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -161,12 +162,7 @@ func (s *session) route(p *part, r *kgo.Record) {
 	}
 	size := len(r.Key) + len(r.Value)
 	for _, h := range r.Headers {
-		size += len(h.Key) + len(h.Value) + 2
-	}
-	if size > p.maxRecord {
-		s.stop(p, fmt.Errorf("%s offset %d: record of %d bytes is larger than target topic %s accepts (max.message.bytes allows %d): raise max.message.bytes on the target topic and run again; nothing after it in this partition was copied",
-			p.tp, r.Offset, size, p.target, p.maxRecord))
-		return
+		size += len(h.Key) + len(h.Value)
 	}
 	src := r.Offset
 	headers := trace.Strip(r.Headers)
@@ -180,6 +176,11 @@ func (s *session) route(p *part, r *kgo.Record) {
 		copy(h, headers)
 		headers = append(h, kgo.RecordHeader{Key: trace.HeaderKey, Value: s.slab[start:len(s.slab):len(s.slab)]})
 	}
+	if n := batchBytes(r.Key, r.Value, headers); n > p.maxBatch {
+		s.stop(p, fmt.Errorf("%s offset %d: record of %d bytes (in a record batch of its own, with the tracing header) is larger than target topic %s accepts (max.message.bytes %d): raise max.message.bytes on the target topic and run again; nothing after it in this partition was copied",
+			p.tp, r.Offset, n, p.target, p.maxBatch))
+		return
+	}
 	// The consumed record is reused as the produced one: it is not used
 	// again, and this saves an allocation per record.
 	r.Topic = p.target
@@ -190,6 +191,22 @@ func (s *session) route(p *part, r *kgo.Record) {
 	p.bytes += int64(size)
 	s.txnBytes += int64(size)
 	s.prod.Produce(context.WithoutCancel(context.Background()), r, s.promise)
+}
+
+// batchBytes is the size of a record batch holding only a record with
+// key, value and headers, as franz-go counts it before refusing a record too
+// large for its topic's batch limit (maxBatchBytes): the 61-byte batch
+// header, the 4-byte length prefix of the batch in the request, and the
+// record with its varint framing (attributes, and timestamp and offset
+// deltas of 0 as the first record of its batch).
+func batchBytes(key, value []byte, headers []kgo.RecordHeader) int {
+	l := 3 + kbin.VarintLen(int32(len(key))) + len(key) +
+		kbin.VarintLen(int32(len(value))) + len(value) +
+		kbin.VarintLen(int32(len(headers)))
+	for _, h := range headers {
+		l += kbin.VarintLen(int32(len(h.Key))) + len(h.Key) + kbin.VarintLen(int32(len(h.Value))) + len(h.Value)
+	}
+	return 61 + 4 + kbin.VarintLen(int32(l)) + l
 }
 
 func (s *session) promise(r *kgo.Record, err error) {
@@ -216,6 +233,7 @@ func (s *session) stop(p *part, err error) {
 	s.log.Error("partition stopped", "topic", p.tp.Topic, "partition", p.tp.Partition, "err", err)
 	s.m.stopped[p.tp] = err
 	s.src.RemoveConsumePartitions(map[string][]int32{p.tp.Topic: {p.tp.Partition}})
+	s.m.stats.update(func(_ *Stats, get func(state.TopicPartition) *PartitionStats) { get(p.tp).Stopped = err.Error() })
 }
 
 func (s *session) reachedEnd() bool {

@@ -103,9 +103,11 @@ func (m *Mirror) TransactionalID() string { return "kmigrate-" + m.opts.Name }
 // a reason that may pass (a broker going away, an aborted transaction) is
 // restarted after a backoff, resuming from the state on the target.
 func (m *Mirror) Run(ctx context.Context) error {
-	backoff := time.Second
+	const minBackoff = time.Second
+	backoff := minBackoff
 	for {
-		m.stats.update(func(s *Stats, _ func(state.TopicPartition) *PartitionStats) { s.Sessions++ })
+		var committed int64
+		m.stats.update(func(s *Stats, _ func(state.TopicPartition) *PartitionStats) { s.Sessions++; committed = s.Transactions })
 		err := m.session(ctx)
 		if errors.Is(err, errReload) && ctx.Err() == nil {
 			continue
@@ -124,6 +126,11 @@ func (m *Mirror) Run(ctx context.Context) error {
 			s.Errors++
 			s.LastError = err.Error()
 			s.Ready = false
+			if s.Transactions > committed {
+				// The session got somewhere: this is a new failure, not
+				// the same one again, and is retried soon.
+				backoff = minBackoff
+			}
 		})
 		if fatal(err) {
 			return err

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -23,9 +24,10 @@ type part struct {
 	tp     state.TopicPartition
 	target string
 	enc    *trace.Encoder
-	// maxRecord is the largest record (key, value and headers) the target
-	// topic accepts.
-	maxRecord int
+	// maxBatch is the target topic's max.message.bytes: the largest
+	// record batch it accepts, so the largest copy is one that fits in a
+	// batch of its own (batchBytes).
+	maxBatch int
 	// next is the committed position; pos includes the open transaction.
 	next, pos int64
 	end       int64 // bounded copy end, -1 continuous
@@ -68,6 +70,10 @@ type session struct {
 	topics    []Topic
 	writeMeta bool
 	stateTop  string
+
+	// batchLimits is max.message.bytes per target topic, read by the
+	// producer's goroutines (maxBatchBytes).
+	batchLimits atomic.Pointer[map[string]int]
 
 	// per transaction
 	slab     []byte // tracing header values
@@ -143,7 +149,7 @@ func (s *session) open(ctx context.Context) error {
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.MaxBufferedBytes(int(max(s.settings.MemoryBudget/4, 1<<20))),
 		kgo.ProducerBatchCompression(codec(s.settings.Compression)),
-		kgo.ProducerLinger(0),
+		kgo.ProducerBatchMaxBytesFn(s.maxBatchBytes),
 		// No RecordDeliveryTimeout: franz-go measures it from the record's
 		// timestamp, and mirrored records keep their (possibly old) source
 		// timestamps, so any timeout would fail them at once. Retries and
@@ -209,7 +215,14 @@ func (s *session) resume(ctx context.Context) error {
 		}
 		offsets[p.tp.Topic][p.tp.Partition] = kgo.NewOffset().At(p.pos)
 	}
-	budget := s.settings.MemoryBudget
+	// Fetch buffers get a quarter of the memory budget: each source broker
+	// has one fetch in flight and one buffered, so a fetch may return
+	// budget / (8 * brokers), between 1 MiB and 64 MiB.
+	brokers, err := s.srcAdm.BrokerMetadata(ctx)
+	if err != nil {
+		return fmt.Errorf("source brokers: %w", err)
+	}
+	fetchMax := int32(min(max(s.settings.MemoryBudget/int64(8*max(len(brokers.Brokers), 1)), 1<<20), 64<<20))
 	copts, err := cluster.Opts(o.Source, o.Logger)
 	if err != nil {
 		return err
@@ -219,9 +232,13 @@ func (s *session) resume(ctx context.Context) error {
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.KeepControlRecords(),
 		kgo.ConsumeResetOffset(kgo.NoResetOffset()),
-		kgo.FetchMaxBytes(int32(min(budget/8, 64<<20))),
-		kgo.FetchMaxPartitionBytes(int32(min(budget/16, 8<<20))),
-		kgo.MaxConcurrentFetches(2),
+		kgo.FetchMaxBytes(fetchMax),
+		kgo.FetchMaxPartitionBytes(min(fetchMax, 8<<20)),
+		// One fetch in flight per source broker (franz-go's default):
+		// limiting it lets a fetch to a broker with nothing new hold a
+		// slot for the whole fetch wait while others have data. A short
+		// wait keeps an idle broker's fetch from delaying a commit.
+		kgo.FetchMaxWait(500*time.Millisecond),
 	)...)
 	if err != nil {
 		return fmt.Errorf("source consumer: %w", err)
@@ -308,7 +325,7 @@ func (s *session) buildParts(ctx context.Context, snap *state.Snapshot) error {
 			if err != nil {
 				return fmt.Errorf("offset map of %s: %w", tp, err)
 			}
-			p := &part{tp: tp, target: t.Target, enc: enc, maxRecord: limits[t.Target], end: -1, omap: omap}
+			p := &part{tp: tp, target: t.Target, enc: enc, maxBatch: limits[t.Target], end: -1, omap: omap}
 			if c, ok := snap.Checkpoints[tp]; ok {
 				p.next, p.pos, p.records = c.Next, c.Next, c.Records
 			} else {
@@ -343,8 +360,9 @@ func topicErr(err error) error {
 	return err
 }
 
-// recordLimits returns, per target topic, the largest record it accepts:
-// its max.message.bytes less the batch and record overhead.
+// recordLimits returns, per target topic, the largest record batch it
+// accepts (max.message.bytes), and keeps them for the producer
+// (maxBatchBytes).
 func (s *session) recordLimits(ctx context.Context, topics []string) (map[string]int, error) {
 	rcs, err := s.tgtAdm.DescribeTopicConfigs(ctx, topics...)
 	if err != nil {
@@ -358,11 +376,23 @@ func (s *session) recordLimits(ctx context.Context, topics []string) (map[string
 				fmt.Sscan(*c.Value, &limit)
 			}
 		}
-		// A batch holding one record: 61 bytes of batch header and up to
-		// 21 of record framing around key, value and headers.
-		out[rc.Name] = limit - 61 - 21
+		out[rc.Name] = limit
 	}
+	s.batchLimits.Store(&out)
 	return out, nil
+}
+
+// maxBatchBytes is the producer's batch size limit for topic: the target
+// topic's max.message.bytes, so that batching records that each fit never
+// makes a batch the target refuses. franz-go asks when it first produces to
+// a partition, after buildParts stored the limits.
+func (s *session) maxBatchBytes(topic string) int32 {
+	if limits := s.batchLimits.Load(); limits != nil {
+		if l, ok := (*limits)[topic]; ok {
+			return int32(min(max(l, 512), 1<<30)) // the range franz-go accepts
+		}
+	}
+	return 1_000_012 // franz-go's default, below the brokers' (the state topic)
 }
 
 // recordEnds records the end offsets of a bounded copy, once per Run.
