@@ -6,7 +6,9 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -74,12 +76,17 @@ func seed(t *testing.T, c *kafkatest.Cluster, topic string, partitions int32, n 
 // points during a copy and restarts it; the target must end identical to
 // the source with no duplicate.
 func TestMirrorSurvivesKill9(t *testing.T) {
-	const records = 150000
+	const records = 60000
 	pair := kafkatest.NewPair(t, kafkatest.Brokers(1))
 	seed(t, pair.Source, "crash", 6, records)
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
 	// Small transactions, so that kills land between and inside many.
-	args := mirrorArgs(pair, "--until", "end", "--memory-budget", "16MiB")
+	spec := filepath.Join(t.TempDir(), "crash.yaml")
+	if err := os.WriteFile(spec, []byte("mirror:\n  transaction_max_bytes: 1MiB\n  transaction_interval: 50ms\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := mirrorArgs(pair, "-f", spec, "--until", "end")
+	progress := kadm.NewClient(pair.Target.Client(t, kgo.MetadataMinAge(10*time.Millisecond)))
 	const kills = 5
 	for i := range kills {
 		cmd := exec.Command(binary, args...)
@@ -92,8 +99,8 @@ func TestMirrorSurvivesKill9(t *testing.T) {
 		go func() { done <- cmd.Wait() }()
 		// Kill at a random moment after this run has committed something
 		// new, so that every kill lands in the middle of the copy.
-		before := endOffsets(t, pair.Target, "crash")
-		for endOffsets(t, pair.Target, "crash") == before {
+		before := endOffsets(t, progress, "crash")
+		for endOffsets(t, progress, "crash") == before {
 			select {
 			case err := <-done:
 				t.Fatalf("kill %d: the copy finished before the kill (err %v): the test needs more data\n%s", i, err, out.String())
@@ -173,10 +180,12 @@ func TestMirrorFencesASecondProcess(t *testing.T) {
 	}
 }
 
-// endOffsets sums a topic's last stable offsets: committed progress.
-func endOffsets(t *testing.T, c *kafkatest.Cluster, topic string) int64 {
+// endOffsets sums a topic's last stable offsets: committed progress. The
+// admin client refreshes metadata at once, so a topic that was just created
+// is seen (franz-go otherwise caches "unknown topic" for seconds).
+func endOffsets(t *testing.T, adm *kadm.Client, topic string) int64 {
 	t.Helper()
-	ends, err := c.Admin(t).ListCommittedOffsets(t.Context(), topic)
+	ends, err := adm.ListCommittedOffsets(t.Context(), topic)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -64,8 +64,9 @@ ids: re-running the same command resumes.`,
 				return err
 			}
 			// The budget bounds what kmigrate buffers; the Go memory
-			// limit makes the garbage collector keep the heap near it.
-			debug.SetMemoryLimit(cfg.Mirror.MemoryBudget)
+			// limit makes the garbage collector keep the heap under it,
+			// less what the binary's own pages take.
+			debug.SetMemoryLimit(cfg.Mirror.MemoryBudget - 16<<20)
 			ctx := cmd.Context()
 			setup, err := migrate.Prepare(ctx, cfg, e.logger)
 			if err != nil {

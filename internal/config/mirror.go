@@ -44,7 +44,7 @@ type Mirror struct {
 // Mirror defaults and limits.
 const (
 	DefaultMemoryBudget        int64 = 256 << 20
-	MinMemoryBudget            int64 = 16 << 20
+	MinMemoryBudget            int64 = 48 << 20
 	DefaultTransactionMaxBytes int64 = 16 << 20
 	// MinTransactionMaxBytes keeps room for a record batch of Kafka's
 	// default maximum size (max.message.bytes, about 1 MiB) in a

@@ -147,7 +147,7 @@ mirror:
 		Until:             "never",
 		Guarantee:         "exactly-once",
 		NoTracingHeaders:  true,
-		MemoryBudget:      "32MiB",
+		MemoryBudget:      "48MiB",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -165,9 +165,9 @@ mirror:
 		Until:          config.UntilNever,
 		Guarantee:      config.ExactlyOnce,
 		TracingHeaders: false,
-		MemoryBudget:   32 << 20,
+		MemoryBudget:   48 << 20,
 		// The default transaction bound follows a small budget down.
-		TransactionMaxBytes: 8 << 20,
+		TransactionMaxBytes: 12 << 20,
 		TransactionInterval: 250 * time.Millisecond,
 		Compression:         "none",
 	}
@@ -244,7 +244,7 @@ func TestSettingsErrors(t *testing.T) {
 		{name: "memory budget fraction", spec: "mirror:\n  memory_budget: 0.5GiB\n",
 			want: `:4: mirror.memory_budget: want a size like 256MiB: a whole number with B, KiB, MiB, GiB (powers of 1024) or KB, MB, GB (powers of 1000), not "0.5GiB"`},
 		{name: "memory budget too small", spec: "mirror:\n  memory_budget: 8MiB\n",
-			want: ":4: mirror.memory_budget: 8MiB is too small: use at least 16MiB (the default is 256MiB)"},
+			want: ":4: mirror.memory_budget: 8MiB is too small: use at least 48MiB (the default is 256MiB)"},
 		{name: "memory budget list", spec: "mirror:\n  memory_budget: [1]\n",
 			want: ":4: mirror.memory_budget: want a size like 256MiB, got a list"},
 		{name: "memory budget overflow", spec: "mirror:\n  memory_budget: 99999999999GiB\n",
@@ -255,8 +255,8 @@ func TestSettingsErrors(t *testing.T) {
 			want: ":5: mirror.transaction_max_bytes: 17MiB is more than a quarter of the memory budget (64MiB, from mirror.memory_budget): lower it to at most 16MiB, or raise the budget"},
 		{name: "transaction above a quarter of the default budget", spec: "mirror:\n  transaction_max_bytes: 65MiB\n",
 			want: ":4: mirror.transaction_max_bytes: 65MiB is more than a quarter of the memory budget (256MiB, from the default): lower it to at most 64MiB, or raise the budget"},
-		{name: "transaction above a quarter of the flag's budget", spec: "mirror:\n  transaction_max_bytes: 16MiB\n", o: config.Overrides{MemoryBudget: "32MiB"},
-			want: ":4: mirror.transaction_max_bytes: 16MiB is more than a quarter of the memory budget (32MiB, from --memory-budget): lower it to at most 8MiB, or raise the budget"},
+		{name: "transaction above a quarter of the flag's budget", spec: "mirror:\n  transaction_max_bytes: 16MiB\n", o: config.Overrides{MemoryBudget: "48MiB"},
+			want: ":4: mirror.transaction_max_bytes: 16MiB is more than a quarter of the memory budget (48MiB, from --memory-budget): lower it to at most 12MiB, or raise the budget"},
 		{name: "transaction interval", spec: "mirror:\n  transaction_interval: 0s\n",
 			want: ":4: mirror.transaction_interval: 0s is out of range: use more than 0 and at most 30s (the default is 250ms)"},
 		{name: "transaction interval long", spec: "mirror:\n  transaction_interval: 1m\n",
@@ -306,7 +306,7 @@ func TestSettingsFlagErrors(t *testing.T) {
 		`--start-fallback: want earliest or latest, not "committed"`,
 		`--until: want end (stop at the source end offsets recorded at start) or never (mirror continuously), not "later"`,
 		`--guarantee: want exactly-once or at-least-once, not "maybe"`,
-		"--memory-budget: 1MiB is too small: use at least 16MiB (the default is 256MiB)",
+		"--memory-budget: 1MiB is too small: use at least 48MiB (the default is 256MiB)",
 	}, "\n")
 	if err.Error() != want {
 		t.Errorf("error:\ngot  %s\nwant %s", err, want)

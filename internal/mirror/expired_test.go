@@ -90,7 +90,7 @@ func TestExpiredRanges(t *testing.T) {
 		createTopic(t, pair, "orders", 2, nil)
 		rng := rand.New(rand.NewChaCha8([32]byte{7}))
 		var rs []*kgo.Record
-		for i := range 24000 { // 2.4MB per partition: several fetches
+		for i := range 60000 { // 6MB per partition: several fetches even at the smallest budget
 			rs = append(rs, &kgo.Record{Topic: "orders", Partition: int32(i % 2), Value: randomBytes(rng, 200), Timestamp: base})
 		}
 		pair.Source.Produce(t, rs...)
@@ -110,7 +110,7 @@ func TestExpiredRanges(t *testing.T) {
 			}
 			for _, rt := range req.(*kmsg.FetchRequest).Topics {
 				for _, rp := range rt.Partitions {
-					if rp.Partition == 0 && rp.FetchOffset > 0 && rp.FetchOffset < 11000 && hold.CompareAndSwap(true, false) {
+					if rp.Partition == 0 && rp.FetchOffset > 0 && rp.FetchOffset < 29000 && hold.CompareAndSwap(true, false) {
 						held <- rp.FetchOffset
 						kf.SleepControl(func() { <-deleted })
 					}
@@ -128,7 +128,7 @@ func TestExpiredRanges(t *testing.T) {
 		select {
 		case from = <-held:
 		case <-ctx.Done():
-			t.Fatalf("no second fetch of partition 0 below 11000; stats %+v", m.Stats())
+			t.Fatalf("no second fetch of partition 0 below 29000; stats %+v", m.Stats())
 		}
 		deleteRecords(t, pair.Source, "orders", map[int32]int64{0: from + 1000})
 		close(deleted)
@@ -146,11 +146,11 @@ func TestExpiredRanges(t *testing.T) {
 		assertRecords(t, pair, "orders", kept, true)
 		assertExactlyOnce(t, pair, "orders", kept)
 		snap := loadState(t, pair, "expire")
-		if got, want := checkpoints(snap, "orders"), map[int32]int64{0: 12000, 1: 12000}; !maps.Equal(got, want) {
+		if got, want := checkpoints(snap, "orders"), map[int32]int64{0: 30000, 1: 30000}; !maps.Equal(got, want) {
 			t.Errorf("checkpoints %v, want %v", got, want)
 		}
-		if c := snap.Checkpoints[state.TopicPartition{Topic: "orders", Partition: 0}]; c.Records != 11000 {
-			t.Errorf("partition 0 checkpoint counts %d records, want 11000", c.Records)
+		if c := snap.Checkpoints[state.TopicPartition{Topic: "orders", Partition: 0}]; c.Records != 29000 {
+			t.Errorf("partition 0 checkpoint counts %d records, want 29000", c.Records)
 		}
 		t.Logf("expired while copying: %+v", want)
 	})

@@ -73,11 +73,15 @@ func (s *session) transaction(ctx context.Context, fill func(context.Context) (b
 
 // fill polls the source and produces copies until the transaction is full,
 // its interval has passed, a bounded copy reached its end, or ctx ends
-// (stop is then true).
+// (stop is then true). A poll can return more than fits: what does not fit
+// is carried over to the next transaction, so TransactionMaxBytes holds.
 func (s *session) fill(ctx context.Context) (stop bool, err error) {
 	deadline := time.Now().Add(s.settings.TransactionInterval)
 	s.txnBytes = 0
-	for s.txnBytes < s.settings.TransactionMaxBytes {
+	if !s.drainCarry() {
+		return false, nil
+	}
+	for {
 		pctx, cancel := context.WithDeadline(ctx, deadline)
 		fs := s.src.PollFetches(pctx)
 		cancel()
@@ -90,21 +94,45 @@ func (s *session) fill(ctx context.Context) (stop bool, err error) {
 				return
 			}
 			p.hwm = max(p.hwm, fp.HighWatermark)
-			for _, r := range fp.Records {
-				s.route(p, r)
+			if len(fp.Records) > 0 {
+				s.carry = append(s.carry, carried{p: p, recs: fp.Records})
 			}
 		})
-		if s.produceFailed() {
+		room := s.drainCarry()
+		switch {
+		case s.produceFailed():
 			return false, nil // commit fails and reports it
-		}
-		if ctx.Err() != nil {
+		case ctx.Err() != nil:
 			return true, nil
-		}
-		if !time.Now().Before(deadline) || s.reachedEnd() {
+		case !room || !time.Now().Before(deadline) || s.reachedEnd():
 			return false, nil
 		}
 	}
-	return false, nil
+}
+
+// carried are polled records of one partition not yet routed.
+type carried struct {
+	p    *part
+	recs []*kgo.Record
+}
+
+// drainCarry routes carried records, oldest first, until the transaction
+// is full, and reports whether there is room left.
+func (s *session) drainCarry() bool {
+	for len(s.carry) > 0 {
+		c := &s.carry[0]
+		for len(c.recs) > 0 {
+			if s.txnBytes >= s.buffers.txn {
+				return false
+			}
+			s.route(c.p, c.recs[0])
+			c.recs = c.recs[1:]
+		}
+		s.carry[0] = carried{}
+		s.carry = s.carry[1:]
+	}
+	s.carry = nil
+	return s.txnBytes < s.buffers.txn
 }
 
 // fetchErrors handles per-partition fetch errors: expired offsets are

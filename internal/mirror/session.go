@@ -75,6 +75,10 @@ type session struct {
 	// producer's goroutines (maxBatchBytes).
 	batchLimits atomic.Pointer[map[string]int]
 
+	buffers buffers
+	// carry holds polled records that did not fit in the last transaction.
+	carry []carried
+
 	// per transaction
 	slab     []byte // tracing header values
 	txnBytes int64
@@ -88,6 +92,7 @@ type session struct {
 
 func (m *Mirror) session(ctx context.Context) (err error) {
 	s := &session{
+		buffers:  splitBudget(m.opts.Settings.MemoryBudget, m.opts.Settings.TransactionMaxBytes),
 		m:        m,
 		log:      m.opts.Logger.With("migration", m.opts.Name),
 		settings: m.opts.Settings,
@@ -147,7 +152,7 @@ func (s *session) open(ctx context.Context) error {
 	}
 	popts := []kgo.Opt{
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
-		kgo.MaxBufferedBytes(int(max(s.settings.MemoryBudget/4, 1<<20))),
+		kgo.MaxBufferedBytes(int(s.buffers.producer)),
 		kgo.ProducerBatchCompression(codec(s.settings.Compression)),
 		kgo.ProducerBatchMaxBytesFn(s.maxBatchBytes),
 		// No RecordDeliveryTimeout: franz-go measures it from the record's
@@ -215,14 +220,12 @@ func (s *session) resume(ctx context.Context) error {
 		}
 		offsets[p.tp.Topic][p.tp.Partition] = kgo.NewOffset().At(p.pos)
 	}
-	// Fetch buffers get a quarter of the memory budget: each source broker
-	// has one fetch in flight and one buffered, so a fetch may return
-	// budget / (8 * brokers), between 1 MiB and 64 MiB.
 	brokers, err := s.srcAdm.BrokerMetadata(ctx)
 	if err != nil {
 		return fmt.Errorf("source brokers: %w", err)
 	}
-	fetchMax := int32(min(max(s.settings.MemoryBudget/int64(8*max(len(brokers.Brokers), 1)), 1<<20), 64<<20))
+	s.buffers.fetch = fetchBytes(s.settings.MemoryBudget, len(brokers.Brokers))
+	fetchMax := s.buffers.fetch
 	copts, err := cluster.Opts(o.Source, o.Logger)
 	if err != nil {
 		return err
@@ -472,4 +475,40 @@ func codec(name string) kgo.CompressionCodec {
 	default:
 		return kgo.NoCompression()
 	}
+}
+
+// runtimeOverhead is what kmigrate uses besides record buffers: the Go
+// runtime, the binary, clients and their goroutines (about 21 MiB resident measured
+// idle, with margin).
+const runtimeOverhead = 28 << 20
+
+// buffers is how the memory budget is spent on records.
+type buffers struct {
+	// producer bounds the bytes buffered in the producer, which holds the
+	// open transaction's records until they are acknowledged.
+	producer int64
+	// txn bounds a transaction's record bytes: the records stay
+	// referenced until the commit.
+	txn int64
+	// fetch is the most one fetch response may carry.
+	fetch int32
+}
+
+// splitBudget spends a memory budget: after the runtime overhead, a
+// quarter for the producer (and at most that per transaction), a quarter
+// for fetch buffers (fetchBytes), and the rest as headroom for garbage
+// between collections.
+func splitBudget(budget, txnSetting int64) buffers {
+	usable := max(budget-runtimeOverhead, 8<<20)
+	producer := max(usable/4, 1<<20)
+	return buffers{producer: producer, txn: max(min(txnSetting, producer), 1<<20)}
+}
+
+// fetchBytes sizes fetches so that all of them fit in a quarter of the
+// usable budget: each source broker has one fetch in flight and one
+// buffered, so a fetch may carry usable / (8 * brokers), between 1 MiB and
+// 64 MiB.
+func fetchBytes(budget int64, brokers int) int32 {
+	usable := max(budget-runtimeOverhead, 8<<20)
+	return int32(min(max(usable/int64(8*max(brokers, 1)), 1<<20), 64<<20))
 }
