@@ -29,6 +29,9 @@ func runChild(ctx context.Context, o options) error {
 		return fmt.Errorf("--child needs --bootstrap and --topic")
 	}
 	bootstrap := strings.Split(o.bootstrap, ",")
+	if o.child == "copy" {
+		bootstrap = nil
+	}
 	var res childResult
 	switch o.child {
 	case "consume":
@@ -54,8 +57,19 @@ func runChild(ctx context.Context, o options) error {
 		if err != nil {
 			return err
 		}
+	case "copy":
+		parts := strings.SplitN(o.bootstrap, "|", 2)
+		if len(parts) != 2 {
+			return fmt.Errorf("--child copy needs --bootstrap SOURCE|TARGET")
+		}
+		start := time.Now()
+		sums, err := workload.Copy(ctx, strings.Split(parts[0], ","), strings.Split(parts[1], ","), o.topic, o.copyTo)
+		if err != nil {
+			return err
+		}
+		res = childResult{Sums: sums, Seconds: time.Since(start).Seconds()}
 	default:
-		return fmt.Errorf("--child %q: use consume or produce", o.child)
+		return fmt.Errorf("--child %q: use consume, produce or copy", o.child)
 	}
 	return json.NewEncoder(os.Stdout).Encode(res)
 }

@@ -32,6 +32,7 @@ type options struct {
 	keep, skipKcat                     bool
 	lowBudget                          string
 	mirrorArgs                         string
+	copyTo                             string
 	workDir, resultsDir, kcat          string
 	stepTimeout                        time.Duration
 
@@ -57,6 +58,7 @@ func parseFlags(args []string) (options, error) {
 	fs.BoolVar(&o.keep, "keep", false, "keep the data directory (sandbox data, binary, spec files)")
 	fs.BoolVar(&o.skipKcat, "skip-kcat", false, "skip the kcat measurement")
 	fs.StringVar(&o.lowBudget, "low-budget", "64MiB", "--memory-budget of the second mirror run (the first uses the default)")
+	fs.StringVar(&o.copyTo, "copy-to", "", "internal: target topic of --child copy")
 	fs.StringVar(&o.mirrorArgs, "mirror-args", "", "extra flags for every kmigrate mirror run, space-separated (for experiments)")
 	fs.StringVar(&o.workDir, "dir", "", "parent of the temporary data directory (default: the system temp dir)")
 	fs.StringVar(&o.resultsDir, "results", "", "directory for the JSON result (default: bench/results in the module)")

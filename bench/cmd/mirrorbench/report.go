@@ -168,6 +168,9 @@ func (rep *Report) printTable(w io.Writer) {
 	if c, d := rep.result("mirror"), rep.result("kcat"); c != nil && d != nil && c.ok() && d.ok() && d.RecordsPerSec > 0 {
 		fmt.Fprintf(w, "ratio (c) mirror / (d) kcat = %.2f\n", c.RecordsPerSec/d.RecordsPerSec)
 	}
+	if c, e := rep.result("mirror"), rep.result("copy"); c != nil && e != nil && c.ok() && e.ok() && e.RecordsPerSec > 0 {
+		fmt.Fprintf(w, "ratio (c) mirror / (e) bare consume-then-produce copy = %.2f\n", c.RecordsPerSec/e.RecordsPerSec)
+	}
 	for _, r := range rep.Results {
 		if r.MemoryBudget == 0 || r.Err != "" {
 			continue

@@ -126,6 +126,7 @@ func run(ctx context.Context, o options) (err error) {
 	steps := []func(context.Context) Result{
 		b.measureConsume,
 		b.measureProduce,
+		b.measureCopy,
 		func(ctx context.Context) Result { return b.measureMirror(ctx, "mirror", "") },
 		func(ctx context.Context) Result { return b.measureMirror(ctx, "mirror-low", o.lowBudget) },
 	}

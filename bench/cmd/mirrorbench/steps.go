@@ -55,6 +55,35 @@ func (b *bench) measureProduce(ctx context.Context) Result {
 	return r
 }
 
+// measureCopy is (e): a bare franz-go consume-then-produce copy of the
+// source topic to a fresh target topic, in one child process: the ceiling
+// of a copy on this machine, without transactions, headers or state.
+func (b *bench) measureCopy(ctx context.Context) Result {
+	topic := "bench.copy"
+	r := Result{Name: "copy", Label: "(e) franz-go consume-then-produce", Topic: topic}
+	if err := workload.CreateTopic(ctx, b.sb.Target, topic, b.spec.Partitions); err != nil {
+		r.Err = err.Error()
+		return r
+	}
+	cmd := proc.Command(ctx, grace, b.self, "--child", "copy",
+		"--bootstrap", strings.Join(b.sb.Source, ",")+"|"+strings.Join(b.sb.Target, ","), "--topic", sourceTopic, "--copy-to", topic)
+	var out bytes.Buffer
+	stderr := proc.NewTail(16 << 10)
+	cmd.Stdout, cmd.Stderr = &out, stderr
+	if _, err := b.measure(&r, []*exec.Cmd{cmd}); err != nil {
+		r.Err = proc.ExitError(err, stderr).Error()
+		return r
+	}
+	var res childResult
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+		r.Err = fmt.Sprintf("read the child's result %q: %v", out.String(), err)
+		return r
+	}
+	r.Detail = fmt.Sprintf("copy loop %.2fs of the process's %.2fs", res.Seconds, r.WallSeconds)
+	b.check(ctx, &r)
+	return r
+}
+
 // measure runs the measured processes and records their usage, and the
 // clusters' CPU time meanwhile, in r.
 func (b *bench) measure(r *Result, cmds []*exec.Cmd, pipes ...*os.File) (proc.Group, error) {

@@ -1,7 +1,7 @@
 // Package proc runs the processes that the mirror benchmark measures and
 // reads from the kernel what each one used: wall time, CPU time and peak
-// resident memory (getrusage's ru_maxrss as returned by wait4, which is the
-// process's own peak, not the harness's). Measuring every contender as its
+// resident memory (sampled from /proc/PID/status VmHWM while it runs; see
+// watchHWM for why not ru_maxrss). Measuring every contender as its
 // own child process, the franz-go baselines included, is what makes the
 // peak RSS numbers comparable.
 //
@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -95,15 +96,20 @@ func Run(cmds []*exec.Cmd, closeAfterStart ...*os.File) (Group, error) {
 		end  time.Time
 	)
 	for i, c := range cmds {
+		hwm := watchHWM(c.Process.Pid)
 		wg.Go(func() {
 			err := c.Wait()
 			now := time.Now()
+			peak := hwm()
 			mu.Lock()
 			if now.After(end) {
 				end = now
 			}
 			mu.Unlock()
 			g.Procs[i] = usage(c.ProcessState, now.Sub(starts[i]))
+			if peak > 0 {
+				g.Procs[i].MaxRSS = peak
+			}
 			if err != nil {
 				errs[i] = fmt.Errorf("%s: %w", c.String(), err)
 			}
@@ -183,4 +189,59 @@ func ExitError(err error, stderr *Tail) error {
 		return fmt.Errorf("%w; its stderr ends with:\n%s", err, s)
 	}
 	return err
+}
+
+// watchHWM samples a running process's own peak resident memory (VmHWM in
+// /proc/PID/status) every 10ms until the returned function is called, which
+// stops sampling and returns the highest value seen, in bytes (0 where
+// /proc is not available).
+//
+// ru_maxrss cannot be used on Linux: Go starts children with
+// CLONE_VM|CLONE_VFORK, so until exec a child runs in the parent's address
+// space, and the kernel records that space's peak as the child's when it
+// execs. Every child would report at least the harness's own RSS.
+func watchHWM(pid int) func() int64 {
+	path := fmt.Sprintf("/proc/%d/status", pid)
+	var (
+		mu   sync.Mutex
+		peak int64
+	)
+	read := func() {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+				var kib int64
+				if _, err := fmt.Sscan(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), &kib); err == nil {
+					mu.Lock()
+					peak = max(peak, kib*1024)
+					mu.Unlock()
+				}
+			}
+		}
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(10 * time.Millisecond)
+		defer t.Stop()
+		for {
+			read()
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() int64 {
+		close(stop)
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		return peak
+	}
 }

@@ -61,6 +61,46 @@ func Produce(ctx context.Context, cl *kgo.Client, topic string, s *Spec) error {
 // each partition. With digest false it only counts records and bytes, so
 // that the consume-only baseline does no work a bare consumer would not.
 func Consume(ctx context.Context, bootstrap []string, topic string, digest bool) ([]Sum, error) {
+	return consume(ctx, bootstrap, topic, digest, nil)
+}
+
+// Copy is the bare consume-then-produce copy: it reads topic on src like
+// Consume and produces every record (key, value, partition) to dst on
+// tgt with the produce-only baseline's producer, pipelined, without
+// transactions or headers. It is the ceiling a copy reaches on the
+// machine, for comparison with kmigrate mirror.
+func Copy(ctx context.Context, src, tgt []string, topic, dst string) ([]Sum, error) {
+	cl, err := kgo.NewClient(ProducerOpts(tgt)...)
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	var (
+		mu   sync.Mutex
+		perr error
+	)
+	done := func(_ *kgo.Record, err error) {
+		if err != nil {
+			mu.Lock()
+			perr = errors.Join(perr, err)
+			mu.Unlock()
+		}
+	}
+	sums, err := consume(ctx, src, topic, false, func(r *kgo.Record) {
+		cl.Produce(ctx, &kgo.Record{Topic: dst, Partition: r.Partition, Key: r.Key, Value: r.Value}, done)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := cl.Flush(ctx); err != nil {
+		return nil, err
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	return sums, perr
+}
+
+func consume(ctx context.Context, bootstrap []string, topic string, digest bool, visit func(*kgo.Record)) ([]Sum, error) {
 	adm, err := kgo.NewClient(kgo.SeedBrokers(bootstrap...))
 	if err != nil {
 		return nil, err
@@ -137,6 +177,9 @@ func Consume(ctx context.Context, bootstrap []string, topic string, digest bool)
 					break
 				}
 				if !r.Attrs.IsControl() {
+					if visit != nil {
+						visit(r)
+					}
 					if digest {
 						sums[p].Add(r.Key, r.Value)
 					} else {
