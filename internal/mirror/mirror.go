@@ -117,7 +117,9 @@ func (m *Mirror) Run(ctx context.Context) error {
 			if err == nil && len(m.stopped) > 0 {
 				return m.stoppedError()
 			}
-			if ctx.Err() != nil && err != nil && !errors.Is(err, context.Canceled) {
+			// Cancelling or timing out ctx is a requested stop, whether
+			// it interrupted a session or a backoff: not an error.
+			if ctx.Err() != nil && err != nil && !errors.Is(err, ctx.Err()) {
 				return err
 			}
 			return nil
