@@ -145,6 +145,10 @@ func testConnectionFaults(t *testing.T) {
 	m := faultFixture(t, pair, src, tgt)
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
+	// Slow every read and write a little from the start, so that the copy
+	// lasts long enough for the faults to land however fast the build.
+	src.SetLatency(2 * time.Millisecond)
+	tgt.SetLatency(2 * time.Millisecond)
 	stop := injectFaults(ctx, 5, func(i int, rng *rand.Rand) string {
 		d, side := src, "source"
 		if i%2 == 1 {
@@ -157,7 +161,7 @@ func testConnectionFaults(t *testing.T) {
 			d.SetLatency(time.Duration(1+rng.IntN(5)) * time.Millisecond)
 			return "delay " + side
 		default:
-			d.SetLatency(0)
+			d.SetLatency(time.Millisecond)
 			d.RefuseFor(200 * time.Millisecond)
 			d.DropAll()
 			return "outage of " + side
