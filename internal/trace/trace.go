@@ -7,6 +7,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/kmigrate/kmigrate/internal/varint"
 )
 
 // HeaderKey is the name of the header that carries a record's Origin.
@@ -237,27 +239,11 @@ func (d *decoder) uvarint(field string) uint64 {
 	if d.err != nil {
 		return 0
 	}
-	var x uint64
-	var s uint
-	for i := 0; ; i++ {
-		if d.off+i >= len(d.b) {
-			d.err = fmt.Errorf("%w: %s truncated at byte %d", ErrMalformed, field, d.off+i)
-			return 0
-		}
-		c := d.b[d.off+i]
-		if i == binary.MaxVarintLen64-1 && c > 1 {
-			d.err = fmt.Errorf("%w: %s at byte %d overflows 64 bits", ErrMalformed, field, d.off)
-			return 0
-		}
-		if c < 0x80 {
-			if c == 0 && i > 0 {
-				d.err = fmt.Errorf("%w: %s at byte %d is not minimally encoded", ErrMalformed, field, d.off)
-				return 0
-			}
-			d.off += i + 1
-			return x | uint64(c)<<s
-		}
-		x |= uint64(c&0x7f) << s
-		s += 7
+	x, next, err := varint.Uvarint(d.b, d.off, field)
+	if err != nil {
+		d.err = fmt.Errorf("%w: %w", ErrMalformed, err)
+		return 0
 	}
+	d.off = next
+	return x
 }
