@@ -23,7 +23,6 @@ func load(t *testing.T, c *kafkatest.Cluster, topic string) (*state.Snapshot, er
 	return state.Load(t.Context(), kadm.NewClient(c.Client(t)), topic, opts)
 }
 
-
 func TestEnsureAndLoad(t *testing.T) {
 	c := kafkatest.New(t, kafkatest.Brokers(1))
 	topic := state.TopicName("m1")
