@@ -226,8 +226,12 @@ func TestMirrorKcatRoundTrip(t *testing.T) {
 		}
 		want = append(want, msgs...)
 	}
+	before := sourceSnapshot(t, pair.Source)
 	if out, errOut, code := run(t, mirrorArgs(pair, "--until", "end")...); code != 0 {
 		t.Fatalf("mirror exit %d\n%s%s", code, out, errOut)
+	}
+	if after := sourceSnapshot(t, pair.Source); after != before {
+		t.Errorf("the source changed during mirroring:\nbefore %s\nafter  %s", before, after)
 	}
 	got, err := tgt.Consume(t.Context(), "kcat")
 	if err != nil {
@@ -256,6 +260,36 @@ func TestMirrorKcatRoundTrip(t *testing.T) {
 			t.Errorf("key %s: target partition %d value %q headers %v, want %d %q %v", *w.Key, g.Partition, *g.Value, headerStrings(hs), w.Partition, *w.Value, headerStrings(w.Headers))
 		}
 	}
+}
+
+// sourceSnapshot describes what mirroring must never change on the source:
+// its topics, their end offsets and its consumer groups.
+func sourceSnapshot(t *testing.T, c *kafkatest.Cluster) string {
+	t.Helper()
+	adm := c.Admin(t)
+	topics, err := adm.ListTopicsWithInternal(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ends, err := adm.ListEndOffsets(t.Context(), topics.Names()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	groups, err := adm.ListGroups(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, name := range topics.Names() {
+		fmt.Fprintf(&b, "%s:", name)
+		for p := range int32(len(topics[name].Partitions)) {
+			o, _ := ends.Lookup(name, p)
+			fmt.Fprintf(&b, " %d", o.Offset)
+		}
+		b.WriteString("; ")
+	}
+	fmt.Fprintf(&b, "groups %v", groups.Groups())
+	return b.String()
 }
 
 func headerStrings(hs []kafkatest.Header) []string {
