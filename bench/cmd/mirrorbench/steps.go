@@ -26,7 +26,7 @@ const grace = 10 * time.Second
 // topic at read_committed, in a child process.
 func (b *bench) measureConsume(ctx context.Context) Result {
 	r := Result{Name: "consume", Label: "(a) franz-go consume-only", Topic: sourceTopic}
-	res, err := b.runChild(ctx, &r, "consume", b.sb.Source, sourceTopic)
+	res, err := b.runChild(ctx, &r, "consume", strings.Join(b.sb.Source, ","), sourceTopic)
 	if err != nil {
 		r.Err = err.Error()
 		return r
@@ -45,7 +45,7 @@ func (b *bench) measureProduce(ctx context.Context) Result {
 		r.Err = err.Error()
 		return r
 	}
-	res, err := b.runChild(ctx, &r, "produce", b.sb.Target, topic)
+	res, err := b.runChild(ctx, &r, "produce", strings.Join(b.sb.Target, ","), topic)
 	if err != nil {
 		r.Err = err.Error()
 		return r
@@ -65,18 +65,9 @@ func (b *bench) measureCopy(ctx context.Context) Result {
 		r.Err = err.Error()
 		return r
 	}
-	cmd := proc.Command(ctx, grace, b.self, "--child", "copy",
-		"--bootstrap", strings.Join(b.sb.Source, ",")+"|"+strings.Join(b.sb.Target, ","), "--topic", sourceTopic, "--copy-to", topic)
-	var out bytes.Buffer
-	stderr := proc.NewTail(16 << 10)
-	cmd.Stdout, cmd.Stderr = &out, stderr
-	if _, err := b.measure(&r, []*exec.Cmd{cmd}); err != nil {
-		r.Err = proc.ExitError(err, stderr).Error()
-		return r
-	}
-	var res childResult
-	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
-		r.Err = fmt.Sprintf("read the child's result %q: %v", out.String(), err)
+	res, err := b.runChild(ctx, &r, "copy", strings.Join(b.sb.Source, ",")+"|"+strings.Join(b.sb.Target, ","), sourceTopic, "--copy-to", topic)
+	if err != nil {
+		r.Err = err.Error()
 		return r
 	}
 	r.Detail = fmt.Sprintf("copy loop %.2fs of the process's %.2fs", res.Seconds, r.WallSeconds)
@@ -95,11 +86,12 @@ func (b *bench) measure(r *Result, cmds []*exec.Cmd, pipes ...*os.File) (proc.Gr
 }
 
 // runChild measures this binary in --child mode and decodes its result.
-func (b *bench) runChild(ctx context.Context, r *Result, mode string, bootstrap []string, topic string) (childResult, error) {
-	cmd := proc.Command(ctx, grace, b.self, "--child", mode,
-		"--bootstrap", strings.Join(bootstrap, ","), "--topic", topic,
+func (b *bench) runChild(ctx context.Context, r *Result, mode, bootstrap, topic string, extra ...string) (childResult, error) {
+	args := append([]string{"--child", mode,
+		"--bootstrap", bootstrap, "--topic", topic,
 		"--records", strconv.Itoa(b.spec.Records), "--size", strconv.Itoa(b.spec.Size),
-		"--partitions", strconv.Itoa(b.spec.Partitions), "--seed", strconv.FormatUint(b.spec.Seed, 10))
+		"--partitions", strconv.Itoa(b.spec.Partitions), "--seed", strconv.FormatUint(b.spec.Seed, 10)}, extra...)
+	cmd := proc.Command(ctx, grace, b.self, args...)
 	var out bytes.Buffer
 	stderr := proc.NewTail(16 << 10)
 	cmd.Stdout, cmd.Stderr = &out, stderr
