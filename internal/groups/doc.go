@@ -1,0 +1,84 @@
+// Package groups migrates consumer groups: it translates the offsets they
+// committed on one cluster to the other, exactly. This file set holds the
+// translation core; committing offsets, the sync loop and rollback build on
+// it.
+//
+// # Exactness
+//
+// A committed offset c names the next record a group will read. A
+// translation of c to the target is exact when a read_committed consumer
+// that starts at the translated offset first receives the copy of the
+// record at source offset c or, if c held no copied record (removed by
+// compaction, a transaction marker, a record of an aborted transaction),
+// the copy of the first copied record after c. Nothing is received twice
+// and nothing is skipped. Records written natively on the target (by
+// producers that already switched) carry no tracing header and are never
+// the answer: the translated offset always holds a mirrored record, unless
+// the group is caught up (Kind End).
+//
+// The special cases, each a Kind:
+//
+//   - End: c is at or after the last copied record (a caught-up group).
+//     The translation is the end of the mirrored data, one past the last
+//     copied record (0 when nothing was copied); the group then receives
+//     what the mirror copies next, and any native records written after
+//     the last copy.
+//   - Expired: c held no copied record and the group loses records: c
+//     lies in a range that expired from the source before the mirror
+//     reached it (state.Expired), or before the first copied record (a
+//     range never copied: it expired, the mirror started later, or
+//     compaction emptied it). The translation is the next copied record;
+//     Skipped counts the source offsets in between, for the caller to
+//     report.
+//   - NotYetMirrored: c is past the mirror's checkpoint; the copies the
+//     group needs do not exist yet. The caller waits and retries (the
+//     bounded wait belongs to the caller; it is not built yet).
+//
+// Offsets only translate from a partition's own mirrored records: a
+// target partition may hold copies of one source partition only (the
+// mirror maps partitions one to one).
+//
+// # Two methods, one answer
+//
+// Translate (pure) uses the partition's offset map and checkpoint from the
+// state topic (package offsetmap): a binary search over the map's runs, no
+// Kafka I/O. It works whether tracing headers are on or off.
+//
+// Search reads the target partition itself, for when the map is not to be
+// trusted or to verify it: it binary searches the partition for the first
+// record whose tracing header (kmigrate.src) names the source partition
+// with a source offset >= c. It assumes what the mirror guarantees: the
+// mirrored records of one source partition appear in the target partition
+// in increasing source offset order (native records, kmigrate's commit
+// markers and other sources' copies may be interleaved anywhere, and are
+// skipped). The search range is [log start, last stable offset) of the
+// target partition when Search starts.
+//
+// A probe fetches (read_committed, so aborted copies are never seen) from
+// the middle of the remaining range; the first record of the response that
+// carries a matching header decides which half holds the answer, and the
+// range at least halves. When a response holds no matching record, the
+// probe reads forward, up to three fetches in all (commit markers and
+// short native stretches cost one more fetch, not a new descent). When
+// even those hold none (a native stretch longer than three responses), the
+// probe has only excluded the offsets it covered: the search continues on
+// the lower half and, if the answer is not there, on the upper half past
+// them.
+//
+// Fetches: a search costs at most ceil(log2(n)) + 1 probes for a
+// partition of n offsets when every probe finds a matching record in its
+// first response; markers and short native stretches add at most two
+// fetches per probe; each long native stretch a probe lands in can add a
+// second descent. It is never a scan of the mirrored data. Result.Fetches
+// reports the count (the tests assert <= 2*ceil(log2(n))+4 on a 10,000
+// record partition read one batch per fetch, with native batches
+// interleaved). Both methods give the same Kind, Offset and Skipped for
+// the same data (the tests check this for every offset of plain,
+// compacted, transactional and expired sources with native writes
+// interleaved).
+//
+// Assumptions and limits: the target partition still holds the copies
+// (its log start has not passed the translated offset); tracing headers
+// that fail to decode stop Search (ErrCorruptHeader) rather than being
+// skipped.
+package groups
