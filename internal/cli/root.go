@@ -134,6 +134,7 @@ librdkafka dialect. See docs/configuration.md for every setting.`,
 		e.checkCommand(),
 		e.sandboxCommand(),
 		e.mirrorCommand(),
+		e.groupsCommand(),
 	)
 	return root
 }

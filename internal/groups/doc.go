@@ -81,4 +81,17 @@
 // (its log start has not passed the translated offset); tracing headers
 // that fail to decode stop Search (ErrCorruptHeader) rather than being
 // skipped.
+//
+// # Listing groups
+//
+// List (list.go) is the read-only report behind `kmigrate groups list`:
+// for each selected source group, its state and members on both clusters,
+// its committed offsets and lag on the source, which of its topics the
+// migration mirrors, each mirrored offset translated with Translate, and a
+// verdict. A group is migratable only when no consumer uses it on either
+// cluster, the migration has state, at least one committed topic is
+// mirrored and every mirrored committed offset is already handled by the
+// mirror (no NotYetMirrored). Committed offsets on unmirrored topics are
+// reported and left alone; Expired translations are reported per partition
+// (kind and skipped count), not refused.
 package groups

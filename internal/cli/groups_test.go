@@ -1,0 +1,124 @@
+package cli_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kmigrate/kmigrate/internal/kafkatest"
+	"github.com/kmigrate/kmigrate/internal/migrate"
+	"github.com/kmigrate/kmigrate/internal/trace"
+)
+
+// TestGroupsList mirrors orders to old.orders with `kmigrate mirror`, then
+// checks what `kmigrate groups list` prints for a stopped group with
+// offsets on it, in JSON (every field) and as a table, and that it wrote
+// nothing.
+func TestGroupsList(t *testing.T) {
+	pair := kafkatest.NewPair(t, kafkatest.Brokers(1))
+	src, tgt := pair.Source.Addrs[0], pair.Target.Addrs[0]
+	noRetention := map[string]string{"retention.ms": "-1"}
+	pair.Source.CreateTopic(t, "orders", 1, noRetention)
+	pair.Source.CreateTopic(t, "logs", 1, noRetention)
+	produce := func(topic string, from, to int) {
+		var rs []*kgo.Record
+		for i := from; i < to; i++ {
+			rs = append(rs, &kgo.Record{Topic: topic, Partition: 0, Value: fmt.Appendf(nil, "%s-%d", topic, i)})
+		}
+		pair.Source.Produce(t, rs...)
+	}
+	produce("orders", 0, 10)
+	produce("logs", 0, 3)
+	if code, _, stderr := kmigrate(t, "mirror", "--source", src, "--target", tgt, "--topics", "orders",
+		"--topic-prefix", "old.", "--until", "end", "--progress", "never", "--log-level", "warn"); code != 0 {
+		t.Fatalf("mirror: exit %d\n%s", code, stderr)
+	}
+	produce("orders", 10, 15)
+	pair.Source.CommitOffsets(t, "billing", map[string]map[int32]int64{"orders": {0: 4}, "logs": {0: 1}})
+	pair.Source.CommitOffsets(t, "audit", map[string]map[int32]int64{"logs": {0: 3}})
+
+	// The copy of orders/0 offset 4 on the target.
+	copy4 := int64(-1)
+	for _, r := range pair.Target.ConsumeAll(t, "old.orders") {
+		if o, ok, err := trace.Find(r.Headers); err == nil && ok && o.Offset == 4 {
+			copy4 = r.Offset
+		}
+	}
+	if copy4 < 0 {
+		t.Fatal("no copy of orders/0 offset 4 on the target")
+	}
+	topicsBefore, err := pair.Target.Admin(t).ListTopics(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	code, stdout, stderr := kmigrate(t, "groups", "list", "--source", src, "--target", tgt, "--groups", "billing", "--output", "json")
+	if code != 0 {
+		t.Fatalf("groups list: exit %d\n%s", code, stderr)
+	}
+	var got any
+	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
+		t.Fatalf("output is not JSON: %v\n%s", err, stdout)
+	}
+	wantJSON := fmt.Sprintf(`{
+  "migration": %q,
+  "has_state": true,
+  "groups": [{
+    "group": "billing",
+    "source": {"state": "Empty", "members": 0},
+    "target": {"state": "Dead", "members": 0},
+    "topics": [
+      {"topic": "logs", "mirrored": false, "lag": 2,
+       "partitions": [{"partition": 0, "committed": 1, "end": 3, "lag": 2}]},
+      {"topic": "orders", "mirrored": true, "target": "old.orders", "lag": 11,
+       "partitions": [{"partition": 0, "committed": 4, "end": 15, "lag": 11,
+                       "translation": {"kind": "exact", "offset": %d}}]}
+    ],
+    "lag": 13,
+    "migratable": true
+  }]
+}`, migrate.DefaultName(pair.Source.ID, pair.Target.ID), copy4)
+	var want any
+	if err := json.Unmarshal([]byte(wantJSON), &want); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("groups list --output json:\n%s\nwant:\n%s", stdout, wantJSON)
+	}
+
+	// The table: one row per selected group, sorted, with its verdict.
+	code, stdout, stderr = kmigrate(t, "groups", "list", "--source", src, "--target", tgt)
+	if code != 0 {
+		t.Fatalf("groups list: exit %d\n%s", code, stderr)
+	}
+	var rows [][]string
+	for _, l := range strings.Split(strings.TrimSpace(stdout), "\n")[2:] {
+		rows = append(rows, strings.Fields(l))
+	}
+	wantRows := [][]string{
+		strings.Fields("GROUP SOURCE TARGET TOPICS LAG MIGRATABLE REASONS"),
+		strings.Fields("audit Empty/0 Dead/0 logs (not mirrored) 0 no no committed topic is mirrored by migration " + migrate.DefaultName(pair.Source.ID, pair.Target.ID)),
+		strings.Fields("billing Empty/0 Dead/0 logs (not mirrored),orders->old.orders 13 yes -"),
+	}
+	if !reflect.DeepEqual(rows, wantRows) {
+		t.Errorf("groups list table:\n%s\nwant rows %q", stdout, wantRows)
+	}
+
+	// It wrote nothing: no topic appeared on the target (the source has
+	// only the test's).
+	topicsAfter, err := pair.Target.Admin(t).ListTopics(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(topicsAfter.Names(), topicsBefore.Names()) {
+		t.Errorf("target topics %v after groups list, %v before", topicsAfter.Names(), topicsBefore.Names())
+	}
+
+	if code, _, stderr := kmigrate(t, "groups", "list", "--source", src, "--target", tgt, "--output", "yaml"); code != 2 || !strings.Contains(stderr, `--output "yaml": use text or json`) {
+		t.Errorf("--output yaml: exit %d, stderr %q", code, stderr)
+	}
+}
