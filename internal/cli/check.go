@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -32,8 +31,8 @@ command line or configuration.`,
   kmigrate check -f migration.yaml --output json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if output != "text" && output != "json" {
-				return usageError{fmt.Errorf("--output %q: use text or json", output)}
+			if err := checkOutput(output); err != nil {
+				return err
 			}
 			cfg, err := e.loadConfig()
 			if err != nil {
@@ -44,9 +43,7 @@ command line or configuration.`,
 				return err
 			}
 			if output == "json" {
-				enc := json.NewEncoder(e.stdout)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(rep); err != nil {
+				if err := writeJSON(e.stdout, rep); err != nil {
 					return err
 				}
 			} else {

@@ -2,8 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,14 +9,10 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
-	"github.com/twmb/franz-go/pkg/kadm"
 
-	"github.com/kmigrate/kmigrate/internal/cluster"
 	"github.com/kmigrate/kmigrate/internal/config"
 	"github.com/kmigrate/kmigrate/internal/groups"
 	"github.com/kmigrate/kmigrate/internal/migrate"
-	"github.com/kmigrate/kmigrate/internal/mirror"
-	"github.com/kmigrate/kmigrate/internal/preflight"
 	"github.com/kmigrate/kmigrate/internal/state"
 )
 
@@ -72,8 +66,8 @@ a cluster cannot be read, 2 for a wrong command line or configuration.`,
   kmigrate groups list -f migration.yaml --output json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if output != "text" && output != "json" {
-				return usageError{fmt.Errorf("--output %q: use text or json", output)}
+			if err := checkOutput(output); err != nil {
+				return err
 			}
 			cfg, err := e.loadConfig()
 			if err != nil {
@@ -84,9 +78,7 @@ a cluster cannot be read, 2 for a wrong command line or configuration.`,
 				return err
 			}
 			if output == "json" {
-				enc := json.NewEncoder(e.stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(rep)
+				return writeJSON(e.stdout, rep)
 			}
 			printGroups(e.stdout, rep)
 			return nil
@@ -97,55 +89,16 @@ a cluster cannot be read, 2 for a wrong command line or configuration.`,
 	return cmd
 }
 
-// listGroups connects to both clusters as migrate.Prepare does (without
-// planning topics), reads the migration's state if there is one, and lists
-// the selected groups.
+// listGroups opens the migration (clusters, name, state) and lists the
+// selected groups.
 func listGroups(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*groupsReport, error) {
-	src, err := cluster.Connect(ctx, &cfg.Source, logger)
+	setup, err := migrate.Open(ctx, cfg, logger)
 	if err != nil {
 		return nil, err
 	}
-	defer src.Close()
-	tgt, err := cluster.Connect(ctx, &cfg.Target, logger)
-	if err != nil {
-		return nil, err
-	}
-	defer tgt.Close()
-	srcInfo, err := cluster.Probe(ctx, src, &cfg.Source)
-	if err != nil {
-		return nil, err
-	}
-	tgtInfo, err := cluster.Probe(ctx, tgt, &cfg.Target)
-	if err != nil {
-		return nil, err
-	}
-	if err := preflight.SameCluster(srcInfo, tgtInfo); err != nil {
-		return nil, err
-	}
-	rep := &groupsReport{Migration: cfg.Name}
-	if rep.Migration == "" {
-		rep.Migration = migrate.DefaultName(srcInfo.ClusterID, tgtInfo.ClusterID)
-	}
-	topts, err := cluster.Opts(&cfg.Target, nil)
-	if err != nil {
-		return nil, err
-	}
-	tgtAdm := kadm.NewClient(tgt)
-	snap, err := state.Load(ctx, tgtAdm, state.TopicName(rep.Migration), topts)
-	switch {
-	case errors.Is(err, state.ErrNoState):
-		snap = nil
-	case err != nil:
-		return nil, fmt.Errorf("read migration state: %w", err)
-	}
-	if snap != nil && snap.Meta != nil {
-		rep.HasState = true
-		if m := snap.Meta; m.SourceClusterID != srcInfo.ClusterID || m.TargetClusterID != tgtInfo.ClusterID {
-			return nil, fmt.Errorf("%w: state topic %s belongs to migration %q from cluster %s to %s: give this migration another name",
-				mirror.ErrStateMismatch, state.TopicName(rep.Migration), m.Migration, m.SourceClusterID, m.TargetClusterID)
-		}
-	}
-	if rep.Groups, err = groups.List(ctx, kadm.NewClient(src), tgtAdm, snap, cfg.Groups); err != nil {
+	defer setup.Close()
+	rep := &groupsReport{Migration: setup.Name, HasState: setup.Meta != nil}
+	if rep.Groups, err = groups.List(ctx, setup.SourceAdmin(), setup.TargetAdmin(), setup.Snapshot, cfg.Groups); err != nil {
 		return nil, err
 	}
 	if rep.Groups == nil {

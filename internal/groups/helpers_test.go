@@ -94,13 +94,9 @@ func loadState(t *testing.T, pair *kafkatest.Pair, name string) *state.Snapshot 
 // offsetMap decodes the offset map of tp from snap (empty if none).
 func offsetMap(t *testing.T, snap *state.Snapshot, tp state.TopicPartition) *offsetmap.Map {
 	t.Helper()
-	var segs []offsetmap.Segment
-	for first, v := range snap.Segments[tp] {
-		s, err := offsetmap.DecodeSegment(first, v)
-		if err != nil {
-			t.Fatalf("%s: %v", tp, err)
-		}
-		segs = append(segs, s)
+	segs, err := offsetmap.DecodeSegments(snap.Segments[tp])
+	if err != nil {
+		t.Fatalf("%s: %v", tp, err)
 	}
 	m, err := offsetmap.Load(segs)
 	if err != nil {

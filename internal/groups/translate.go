@@ -102,13 +102,9 @@ type Partition struct {
 // its offset map. A partition the snapshot knows nothing about has an empty
 // map and a zero checkpoint.
 func FromSnapshot(snap *state.Snapshot, tp state.TopicPartition) (Partition, error) {
-	segs := make([]offsetmap.Segment, 0, len(snap.Segments[tp]))
-	for first, v := range snap.Segments[tp] {
-		s, err := offsetmap.DecodeSegment(first, v)
-		if err != nil {
-			return Partition{}, fmt.Errorf("offset map of %s: %w", tp, err)
-		}
-		segs = append(segs, s)
+	segs, err := offsetmap.DecodeSegments(snap.Segments[tp])
+	if err != nil {
+		return Partition{}, fmt.Errorf("offset map of %s: %w", tp, err)
 	}
 	m, err := offsetmap.Load(segs)
 	if err != nil {

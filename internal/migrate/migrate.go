@@ -49,9 +49,11 @@ type Setup struct {
 	Config         *config.Config
 	Name           string
 	Source, Target *cluster.Info
-	// Meta is the migration's state meta on the target, nil before its
-	// first run.
-	Meta *state.Meta
+	// Snapshot is the migration's state on the target and Meta its meta,
+	// both nil before its first run.
+	Snapshot *state.Snapshot
+	Meta     *state.Meta
+	// Plan is the topic plan; Open leaves it nil, Prepare fills it.
 	Plan *topics.Plan
 
 	srcCl, tgtCl *kgo.Client
@@ -66,9 +68,25 @@ func (s *Setup) Close() {
 	}
 }
 
-// Prepare connects to both clusters and plans the migration, reading both
-// and writing neither. The caller closes the Setup.
-func Prepare(ctx context.Context, cfg *config.Config, logger *slog.Logger) (_ *Setup, err error) {
+// Prepare opens the migration (Open) and plans its topics, reading both
+// clusters and writing neither. The caller closes the Setup.
+func Prepare(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*Setup, error) {
+	s, err := Open(ctx, cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	if s.Plan, err = topics.Inspect(ctx, s.SourceAdmin(), s.TargetAdmin(), cfg.Topics, s.owned); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("plan topics: %w", err)
+	}
+	return s, nil
+}
+
+// Open connects to both clusters, identifies them (refusing one cluster
+// twice), names the migration and reads its state from the target, if it
+// has any (refusing state that belongs to other clusters). It writes
+// nothing. The caller closes the Setup.
+func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger) (_ *Setup, err error) {
 	logger = orDiscard(logger)
 	s := &Setup{Config: cfg}
 	defer func() {
@@ -105,17 +123,20 @@ func Prepare(ctx context.Context, cfg *config.Config, logger *slog.Logger) (_ *S
 	case err != nil:
 		return nil, fmt.Errorf("read migration state: %w", err)
 	default:
-		s.Meta = snap.Meta
+		s.Snapshot, s.Meta = snap, snap.Meta
 	}
 	if s.Meta != nil && (s.Meta.SourceClusterID != s.Source.ClusterID || s.Meta.TargetClusterID != s.Target.ClusterID) {
 		return nil, fmt.Errorf("%w: state topic %s belongs to migration %q from cluster %s to %s: give this migration another name",
 			mirror.ErrStateMismatch, state.TopicName(s.Name), s.Meta.Migration, s.Meta.SourceClusterID, s.Meta.TargetClusterID)
 	}
-	if s.Plan, err = topics.Inspect(ctx, kadm.NewClient(s.srcCl), kadm.NewClient(s.tgtCl), cfg.Topics, s.owned); err != nil {
-		return nil, fmt.Errorf("plan topics: %w", err)
-	}
 	return s, nil
 }
+
+// SourceAdmin and TargetAdmin are admin clients on the setup's connections.
+func (s *Setup) SourceAdmin() *kadm.Client { return kadm.NewClient(s.srcCl) }
+
+// TargetAdmin: see SourceAdmin.
+func (s *Setup) TargetAdmin() *kadm.Client { return kadm.NewClient(s.tgtCl) }
 
 // owned reports whether target is a topic this migration created.
 func (s *Setup) owned(target string) bool {

@@ -388,13 +388,9 @@ func assertState(t *testing.T, pair *kafkatest.Pair, name, src, tgt string, exac
 // offsetMap decodes the offset map of tp from snap.
 func offsetMap(t *testing.T, snap *state.Snapshot, tp state.TopicPartition) *offsetmap.Map {
 	t.Helper()
-	var segs []offsetmap.Segment
-	for first, v := range snap.Segments[tp] {
-		s, err := offsetmap.DecodeSegment(first, v)
-		if err != nil {
-			t.Fatalf("%s: %v", tp, err)
-		}
-		segs = append(segs, s)
+	segs, err := offsetmap.DecodeSegments(snap.Segments[tp])
+	if err != nil {
+		t.Fatalf("%s: %v", tp, err)
 	}
 	m, err := offsetmap.Load(segs)
 	if err != nil {

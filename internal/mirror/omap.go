@@ -18,13 +18,9 @@ type segRecord struct {
 
 // loadPartMap rebuilds a partition's map from its persisted segments.
 func loadPartMap(persisted map[int64][]byte) (*partMap, error) {
-	segs := make([]offsetmap.Segment, 0, len(persisted))
-	for key, value := range persisted {
-		s, err := offsetmap.DecodeSegment(key, value)
-		if err != nil {
-			return nil, err
-		}
-		segs = append(segs, s)
+	segs, err := offsetmap.DecodeSegments(persisted)
+	if err != nil {
+		return nil, err
 	}
 	seg, err := offsetmap.NewSegmenter(segs, 0)
 	if err != nil {

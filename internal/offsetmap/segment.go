@@ -28,6 +28,20 @@ func (s Segment) AppendValue(dst []byte) []byte { return AppendEncoded(dst, s.Ru
 // sourceEnd is one past the last source offset in s.
 func (s Segment) sourceEnd() int64 { return s.Runs[len(s.Runs)-1].SourceEnd() }
 
+// DecodeSegments decodes a partition's persisted segment records, keyed by
+// segment key, in any order (Load and NewSegmenter accept any order).
+func DecodeSegments(persisted map[int64][]byte) ([]Segment, error) {
+	segs := make([]Segment, 0, len(persisted))
+	for key, value := range persisted {
+		s, err := DecodeSegment(key, value)
+		if err != nil {
+			return nil, err
+		}
+		segs = append(segs, s)
+	}
+	return segs, nil
+}
+
 // DecodeSegment decodes a persisted segment record and checks that its
 // first run starts at key. A segment with no runs is an error: kmigrate
 // never writes one.
