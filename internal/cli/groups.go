@@ -98,7 +98,7 @@ func listGroups(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*
 	}
 	defer setup.Close()
 	rep := &groupsReport{Migration: setup.Name, HasState: setup.Meta != nil}
-	if rep.Groups, err = groups.List(ctx, setup.SourceAdmin(), setup.TargetAdmin(), setup.Snapshot, cfg.Groups); err != nil {
+	if rep.Groups, err = groups.List(ctx, setup.SourceAdmin(), setup.TargetAdmin(), setup.Snapshot, cfg.Groups.Selection); err != nil {
 		return nil, err
 	}
 	if rep.Groups == nil {

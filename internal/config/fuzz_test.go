@@ -126,7 +126,7 @@ func FuzzLoadSpec(f *testing.F) {
 			return
 		}
 		// What ParseSpec accepts, the selections must compile.
-		for _, sel := range []*config.SelectionSpec{topicsSelection(s.Topics), s.Groups} {
+		for _, sel := range []*config.SelectionSpec{topicsSelection(s.Topics), groupsSelection(s.Groups)} {
 			if sel == nil {
 				continue
 			}
@@ -169,4 +169,11 @@ func topicsSelection(ts *config.TopicsSpec) *config.SelectionSpec {
 		return nil
 	}
 	return &config.SelectionSpec{Include: ts.Include, Exclude: ts.Exclude}
+}
+
+func groupsSelection(gs *config.GroupsSpec) *config.SelectionSpec {
+	if gs == nil {
+		return nil
+	}
+	return &config.SelectionSpec{Include: gs.Include, Exclude: gs.Exclude}
 }

@@ -17,7 +17,7 @@ type Config struct {
 	// Topics selects the topics to migrate and shapes their target
 	// topics; Groups selects the consumer groups.
 	Topics Topics    `json:"topics"`
-	Groups Selection `json:"groups"`
+	Groups Groups    `json:"groups"`
 	// Mirror holds the settings of record mirroring.
 	Mirror Mirror `json:"mirror"`
 	// SpecFile is the spec the configuration came from, or empty.
@@ -58,6 +58,9 @@ type Overrides struct {
 	// MemoryBudget (--memory-budget) replaces mirror.memory_budget; a size
 	// such as 512MiB.
 	MemoryBudget string
+
+	// GroupSync (--group-sync) replaces groups.sync when not nil.
+	GroupSync *bool
 }
 
 // ErrNoMigration is returned, wrapped, when neither a spec nor flags name
@@ -106,7 +109,7 @@ func Load(o Overrides, env LookupEnv) (*Config, []string, error) {
 	if cfg.Topics, err = buildTopics(spec, o); err != nil {
 		errs = append(errs, err)
 	}
-	if cfg.Groups, err = selection(spec.Groups, o.Groups, "groups", spec); err != nil {
+	if cfg.Groups, err = buildGroups(spec, o); err != nil {
 		errs = append(errs, err)
 	}
 	var w []string

@@ -82,7 +82,7 @@ enable.ssl.certificate.verification=false
 				PropertiesFile:   filepath.Join(dir, "props/target.properties"),
 			},
 			Topics:   config.Topics{Selection: topics, SyncInterval: config.DefaultSyncInterval},
-			Groups:   all,
+			Groups:   defaultGroups(all),
 			Mirror:   config.DefaultMirror(),
 			SpecFile: spec,
 		}
@@ -142,7 +142,7 @@ func TestLoadFlagsOnly(t *testing.T) {
 		Source: config.Cluster{Role: "source", Bootstrap: []string{"a:9092"}},
 		Target: config.Cluster{Role: "target", Bootstrap: []string{"b:9092", "c:9092"}},
 		Topics: config.Topics{Selection: all, SyncInterval: config.DefaultSyncInterval},
-		Groups: all,
+		Groups: defaultGroups(all),
 		Mirror: config.DefaultMirror(),
 	}
 	if !reflect.DeepEqual(cfg, want) || warnings != nil {
@@ -377,4 +377,8 @@ func TestLoadSpecResolvesPathsAgainstItsDirectory(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "sub/m.yaml")); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func defaultGroups(sel config.Selection) config.Groups {
+	return config.Groups{Selection: sel, Sync: true, SyncInterval: config.DefaultGroupSyncInterval, MirrorWait: config.DefaultMirrorWait}
 }

@@ -34,8 +34,9 @@ type Spec struct {
 	// Topics selects the topics to migrate (absent means all) and shapes
 	// their target topics.
 	Topics *TopicsSpec `yaml:"topics"`
-	// Groups selects the consumer groups to migrate. Absent means all.
-	Groups *SelectionSpec `yaml:"groups"`
+	// Groups selects the consumer groups to migrate (absent means all)
+	// and sets how their offsets are moved.
+	Groups *GroupsSpec `yaml:"groups"`
 	// Mirror holds the settings of record mirroring.
 	Mirror *MirrorSpec `yaml:"mirror"`
 
@@ -96,6 +97,31 @@ type SelectionSpec struct {
 	Include []string `yaml:"include"`
 	// Exclude removes names that Include selected.
 	Exclude []string `yaml:"exclude"`
+}
+
+// GroupsSpec is the groups section: a selection, and how group offsets are
+// kept in sync and migrated.
+type GroupsSpec struct {
+	// Include and Exclude select source groups, as in SelectionSpec.
+	Include []string `yaml:"include"`
+	Exclude []string `yaml:"exclude"`
+	// Sync turns continuous group offset sync in `kmigrate mirror` on
+	// (the default) or off.
+	Sync *bool `yaml:"sync"`
+	// SyncInterval is how often continuous sync copies offsets.
+	SyncInterval *time.Duration `yaml:"sync_interval"`
+	// MirrorWait bounds how long `groups migrate` waits for the mirror to
+	// copy up to a group's committed offsets.
+	MirrorWait *time.Duration `yaml:"mirror_wait"`
+}
+
+// selection returns the groups section's include and exclude lists, or
+// nil.
+func (g *GroupsSpec) selection() *SelectionSpec {
+	if g == nil {
+		return nil
+	}
+	return &SelectionSpec{Include: g.Include, Exclude: g.Exclude}
 }
 
 // TopicsSpec is the topics section: a selection, and how target topics
@@ -285,7 +311,7 @@ func (s *Spec) check() error {
 	for _, ss := range []struct {
 		section string
 		sel     *SelectionSpec
-	}{{"topics", s.Topics.selection()}, {"groups", s.Groups}} {
+	}{{"topics", s.Topics.selection()}, {"groups", s.Groups.selection()}} {
 		section, sel := ss.section, ss.sel
 		if sel == nil {
 			continue
@@ -303,6 +329,7 @@ func (s *Spec) check() error {
 	}
 	errs = append(errs, s.checkTopics()...)
 	errs = append(errs, s.checkMirror()...)
+	errs = append(errs, s.checkGroups()...)
 	return errors.Join(errs...)
 }
 
@@ -313,6 +340,22 @@ func (t *TopicsSpec) selection() *SelectionSpec {
 		return nil
 	}
 	return &SelectionSpec{Include: t.Include, Exclude: t.Exclude}
+}
+
+// checkGroups validates the groups section beyond its selection.
+func (s *Spec) checkGroups() []error {
+	g := s.Groups
+	if g == nil {
+		return nil
+	}
+	var errs []error
+	if d := g.SyncInterval; d != nil && *d < MinGroupSyncInterval {
+		errs = append(errs, fmt.Errorf("%s: %v is too short: use at least %v (the default is %v)", s.where("groups.sync_interval"), *d, MinGroupSyncInterval, DefaultGroupSyncInterval))
+	}
+	if d := g.MirrorWait; d != nil && *d < 0 {
+		errs = append(errs, fmt.Errorf("%s: must not be negative (0 does not wait)", s.where("groups.mirror_wait")))
+	}
+	return errs
 }
 
 // checkTopics validates the topics section beyond its selection.

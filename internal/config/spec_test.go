@@ -66,7 +66,7 @@ groups:
 					ConnectTimeout: time.Minute,
 				},
 				Topics: &config.TopicsSpec{Include: []string{`orders\..*`, "payments$"}, Exclude: []string{`orders\.tmp.*`}},
-				Groups: &config.SelectionSpec{Include: []string{".*"}, Exclude: []string{}},
+				Groups: &config.GroupsSpec{Include: []string{".*"}, Exclude: []string{}},
 			},
 		},
 		{

@@ -193,7 +193,7 @@ func Run(ctx context.Context, s *Setup, logger *slog.Logger, started func(*mirro
 	m, err := mirror.New(mirror.Options{
 		Name: s.Name, Source: &s.Config.Source, Target: &s.Config.Target,
 		SourceID: s.Source.ClusterID, TargetID: s.Target.ClusterID,
-		Topics: mirrorTopics(s.Plan.Mappings()), Groups: s.Config.Groups,
+		Topics: mirrorTopics(s.Plan.Mappings()), Groups: s.Config.Groups.Selection,
 		Settings: s.Config.Mirror, StateReplicationFactor: stateRF(s.Config.Topics.ReplicationFactor),
 		Logger: logger,
 	})
