@@ -2,6 +2,7 @@ package groups_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -45,9 +46,16 @@ func createTopic(t *testing.T, pair *kafkatest.Pair, topic string, n int32, cfg 
 // both sides) for migration name.
 func mirrorOnce(t *testing.T, pair *kafkatest.Pair, name string, topics ...string) {
 	t.Helper()
+	if err := mirrorErr(t, pair, name, topics...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// mirrorErr is mirrorOnce for goroutines other than the test's.
+func mirrorErr(t *testing.T, pair *kafkatest.Pair, name string, topics ...string) error {
 	sel, err := config.NewSelection(nil, nil)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	settings := config.DefaultMirror()
 	settings.Until = config.UntilEnd
@@ -63,16 +71,17 @@ func mirrorOnce(t *testing.T, pair *kafkatest.Pair, name string, topics ...strin
 		Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 	if err := m.Run(ctx); err != nil {
-		t.Fatalf("mirror: %v", err)
+		return fmt.Errorf("mirror: %w", err)
 	}
 	if ctx.Err() != nil {
-		t.Fatal("mirror did not finish within 60s")
+		return errors.New("mirror did not finish within 60s")
 	}
+	return nil
 }
 
 // loadState reads migration name's state topic from the target.

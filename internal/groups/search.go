@@ -8,7 +8,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kmigrate/kmigrate/internal/state"
 	"github.com/kmigrate/kmigrate/internal/trace"
@@ -81,10 +80,7 @@ func Search(ctx context.Context, cl *kgo.Client, req SearchRequest) (Result, err
 	if c > req.Checkpoint.Next {
 		return Result{Kind: NotYetMirrored, Offset: -1}, nil
 	}
-	s := &searcher{cl: cl, req: req, maxBytes: req.FetchMaxBytes, last: -1}
-	if s.maxBytes <= 0 {
-		s.maxBytes = DefaultFetchMaxBytes
-	}
+	s := &searcher{partReader: newPartReader(cl, req.Topic, req.Partition, req.FetchMaxBytes), req: req, last: -1}
 	if err := s.init(ctx); err != nil {
 		return Result{}, err
 	}
@@ -111,15 +107,11 @@ func Search(ctx context.Context, cl *kgo.Client, req SearchRequest) (Result, err
 
 // searcher is the state of one Search.
 type searcher struct {
-	cl       *kgo.Client
-	req      SearchRequest
-	maxBytes int32
+	*partReader
+	req SearchRequest
 
-	leader     int32
-	topicID    [16]byte
 	start, end int64 // log start and last stable offset of the target partition
 
-	fetches int
 	// last is the highest target offset seen holding a mirrored record
 	// of req.Source with a source offset below req.Offset, -1 if none.
 	last int64
@@ -150,35 +142,6 @@ func (s *searcher) init(ctx context.Context) error {
 	}
 	s.start, s.end = start.Offset, end.Offset
 	return nil
-}
-
-func (s *searcher) refreshLeader(ctx context.Context) error {
-	req := kmsg.NewPtrMetadataRequest()
-	t := kmsg.NewMetadataRequestTopic()
-	t.Topic = kmsg.StringPtr(s.req.Topic)
-	req.Topics = append(req.Topics, t)
-	resp, err := req.RequestWith(ctx, s.cl)
-	if err != nil {
-		return fmt.Errorf("search %s/%d: metadata: %w", s.req.Topic, s.req.Partition, err)
-	}
-	if len(resp.Topics) != 1 {
-		return fmt.Errorf("search %s/%d: metadata returned %d topics", s.req.Topic, s.req.Partition, len(resp.Topics))
-	}
-	rt := resp.Topics[0]
-	if err := kerr.ErrorForCode(rt.ErrorCode); err != nil {
-		return fmt.Errorf("search %s/%d: metadata: %w", s.req.Topic, s.req.Partition, err)
-	}
-	for _, p := range rt.Partitions {
-		if p.Partition != s.req.Partition {
-			continue
-		}
-		if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
-			return fmt.Errorf("search %s/%d: metadata: %w", s.req.Topic, s.req.Partition, err)
-		}
-		s.leader, s.topicID = p.Leader, rt.TopicID
-		return nil
-	}
-	return fmt.Errorf("search %s/%d: %w", s.req.Topic, s.req.Partition, kerr.UnknownTopicOrPartition)
 }
 
 // find returns the first target offset u in [lo, hi) holding a mirrored
@@ -265,59 +228,4 @@ func (s *searcher) probe(ctx context.Context, mid, hi int64) (u, src int64, foun
 		}
 	}
 	return 0, 0, false, from, nil
-}
-
-// fetch sends one read_committed fetch for offset to the partition's
-// leader, retrying after a leadership change.
-func (s *searcher) fetch(ctx context.Context, offset int64) (kgo.FetchPartition, int64, error) {
-	for attempt := 0; ; attempt++ {
-		req := kmsg.NewPtrFetchRequest()
-		req.ReplicaID = -1
-		req.MaxWaitMillis = 0
-		req.MinBytes = 1
-		req.MaxBytes = s.maxBytes
-		req.IsolationLevel = 1
-		req.SessionEpoch = -1
-		t := kmsg.NewFetchRequestTopic()
-		t.Topic, t.TopicID = s.req.Topic, s.topicID
-		p := kmsg.NewFetchRequestTopicPartition()
-		p.Partition = s.req.Partition
-		p.FetchOffset = offset
-		p.PartitionMaxBytes = s.maxBytes
-		p.CurrentLeaderEpoch, p.LastFetchedEpoch, p.LogStartOffset = -1, -1, -1
-		t.Partitions = append(t.Partitions, p)
-		req.Topics = append(req.Topics, t)
-
-		s.fetches++
-		kresp, err := s.cl.Broker(int(s.leader)).Request(ctx, req)
-		if err != nil {
-			return kgo.FetchPartition{}, 0, fmt.Errorf("search %s/%d: fetch offset %d: %w", s.req.Topic, s.req.Partition, offset, err)
-		}
-		resp := kresp.(*kmsg.FetchResponse)
-		if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
-			return kgo.FetchPartition{}, 0, fmt.Errorf("search %s/%d: fetch offset %d: %w", s.req.Topic, s.req.Partition, offset, err)
-		}
-		if len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
-			return kgo.FetchPartition{}, 0, fmt.Errorf("search %s/%d: fetch offset %d: unexpected response shape", s.req.Topic, s.req.Partition, offset)
-		}
-		rp := &resp.Topics[0].Partitions[0]
-		fp, next := kgo.ProcessFetchPartition(kgo.ProcessFetchPartitionOpts{
-			Offset:         offset,
-			IsolationLevel: kgo.ReadCommitted(),
-			Topic:          s.req.Topic,
-			Partition:      s.req.Partition,
-		}, rp, kgo.DefaultDecompressor(), nil)
-		switch err := fp.Err; {
-		case err == nil:
-			return fp, next, nil
-		case attempt < maxLeaderRetries && (errors.Is(err, kerr.NotLeaderForPartition) ||
-			errors.Is(err, kerr.FencedLeaderEpoch) || errors.Is(err, kerr.UnknownLeaderEpoch) ||
-			errors.Is(err, kerr.LeaderNotAvailable)):
-			if err := s.refreshLeader(ctx); err != nil {
-				return kgo.FetchPartition{}, 0, err
-			}
-		default:
-			return kgo.FetchPartition{}, 0, fmt.Errorf("search %s/%d: fetch offset %d: %w", s.req.Topic, s.req.Partition, offset, err)
-		}
-	}
 }

@@ -1,0 +1,388 @@
+package groups
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/kmigrate/kmigrate/internal/state"
+)
+
+// MigrateOptions are the choices of one `groups migrate`.
+type MigrateOptions struct {
+	// WaitInactive is how long to wait for the group to stop on the
+	// source (its application shutting down); 0 checks once.
+	WaitInactive time.Duration
+	// MirrorWait is how long to wait for the mirror to copy up to the
+	// group's committed offsets; 0 does not wait.
+	MirrorWait time.Duration
+	// DryRun translates and reports without committing.
+	DryRun bool
+	// AllowRewind commits translations below the group's current target
+	// offsets (the group consumed on the target since; moving it back
+	// makes it re-read). Without it, such a group is refused.
+	AllowRewind bool
+	// ToTimestamp, when not zero, replaces exact translation by the
+	// familiar reset: every partition goes to the first target offset
+	// whose timestamp is at or after it. Approximate.
+	ToTimestamp time.Time
+}
+
+// How a PartitionResult's offset was found.
+const (
+	MethodExact     = "exact"
+	MethodTimestamp = "timestamp (approximate)"
+)
+
+// GroupResult is what Migrate did (or, dry, would do) for one group.
+type GroupResult struct {
+	Group string `json:"group"`
+	// Method is MethodExact or MethodTimestamp.
+	Method string `json:"method"`
+	DryRun bool   `json:"dry_run"`
+	// Committed counts the partitions whose target offset was (or would
+	// be) changed; 0 on a re-run that found everything in place.
+	Committed int `json:"committed"`
+	// Partitions are the translated partitions, by topic and partition.
+	Partitions []PartitionResult `json:"partitions"`
+	// Unmirrored are committed offsets on topics the migration does not
+	// mirror: reported, not moved.
+	Unmirrored []Offset `json:"unmirrored,omitempty"`
+	// Warnings are for the user: expired ranges the group will not see,
+	// approximate translations.
+	Warnings []string `json:"warnings,omitempty"`
+	// Error is why the group was not migrated, "" when it was.
+	Error string `json:"error,omitempty"`
+}
+
+// Offset is a committed offset in one partition.
+type Offset struct {
+	Topic     string `json:"topic"`
+	Partition int32  `json:"partition"`
+	Offset    int64  `json:"offset"`
+}
+
+// PartitionResult is one partition's translation.
+type PartitionResult struct {
+	Topic     string `json:"topic"`
+	Partition int32  `json:"partition"`
+	// From is the committed offset on the cluster the group moves from.
+	From int64 `json:"from"`
+	// ToTopic and To are the topic and offset on the cluster it moves to.
+	ToTopic string `json:"to_topic"`
+	To      int64  `json:"to"`
+	// Kind is the translation's Kind by name, or "timestamp".
+	Kind    string `json:"kind"`
+	Skipped int64  `json:"skipped,omitempty"`
+	// Previous is the group's committed offset there before, -1 if none.
+	Previous int64 `json:"previous"`
+	// Changed says To differs from Previous (and was, unless dry, committed).
+	Changed bool `json:"changed"`
+	// Record is the record To points at; nil at the end of the data.
+	Record *Record `json:"record,omitempty"`
+	// Native counts, for a rollback, the records after To's counterpart
+	// on the target that were written there natively and that the source
+	// cannot replay.
+	Native int64 `json:"native,omitempty"`
+
+	// metadata is the commit metadata the group stored with From, copied
+	// with the commit.
+	metadata string
+}
+
+// maxPointers bounds the concurrent record reads of one group.
+const maxPointers = 8
+
+// Migrate moves one consumer group's committed offsets from the source to
+// the target: it requires the group to be inactive on the source (waiting
+// up to opts.WaitInactive) and to have no consumers on the target,
+// translates every committed offset of a mirrored topic exactly (waiting
+// up to opts.MirrorWait for the mirror to copy that far), reads the target
+// record each translation points at to check it is the copy the offset map
+// says, and commits the translations on the target. Only offsets are
+// written (with the metadata the group committed on the source); the
+// group's membership and protocol are left for the application to set
+// when it joins.
+//
+// Re-running is idempotent: partitions already at their translation are
+// not committed again. A translation below the group's current target
+// offset (it consumed on the target since) is refused with ErrRewind
+// unless opts.AllowRewind. After committing, Migrate checks that the
+// group is still inactive with the same offsets on the source, and returns
+// ErrMoved if not.
+//
+// The result is returned whatever happened; the error says why the group
+// was not (fully) migrated.
+func Migrate(ctx context.Context, c Clusters, group string, opts MigrateOptions) (*GroupResult, error) {
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	res := &GroupResult{Group: group, Method: MethodExact, DryRun: opts.DryRun, Partitions: []PartitionResult{}}
+	if !opts.ToTimestamp.IsZero() {
+		res.Method = MethodTimestamp
+	}
+	err := c.migrate(ctx, group, opts, res)
+	if err != nil {
+		res.Error = err.Error()
+	}
+	return res, err
+}
+
+func (c *Clusters) migrate(ctx context.Context, group string, opts MigrateOptions, res *GroupResult) error {
+	src, tgt := c.srcAdm(), c.tgtAdm()
+	if _, err := c.waitInactive(ctx, src, group, "source", opts.WaitInactive); err != nil {
+		return fmt.Errorf("%w: stop the application on the source first (or pass --wait to wait for it)", err)
+	}
+	if _, err := c.waitInactive(ctx, tgt, group, "target", 0); err != nil {
+		return fmt.Errorf("%w: stop the consumers using its name on the target first", err)
+	}
+	offsets, err := fetchCommitted(ctx, src, group)
+	if err != nil {
+		return err
+	}
+	if len(offsets) == 0 {
+		return fmt.Errorf("group %q has no committed offsets on the source: %w", group, ErrNoOffsets)
+	}
+	snap, err := c.State(ctx)
+	if err != nil {
+		return fmt.Errorf("read migration state: %w", err)
+	}
+	if snap == nil || snap.Meta == nil {
+		return fmt.Errorf("%w: run kmigrate mirror first", ErrNoState)
+	}
+	var mirrored []committed
+	for _, o := range offsets {
+		if _, ok := snap.Meta.Topics[o.TP.Topic]; ok {
+			mirrored = append(mirrored, o)
+		} else {
+			res.Unmirrored = append(res.Unmirrored, Offset{Topic: o.TP.Topic, Partition: o.TP.Partition, Offset: o.At})
+		}
+	}
+	if len(mirrored) == 0 {
+		return fmt.Errorf("none of the topics group %q committed offsets for is mirrored by migration %s: %w", group, snap.Meta.Migration, ErrNoOffsets)
+	}
+
+	if res.Method == MethodTimestamp {
+		err = c.byTimestamp(ctx, snap.Meta.Topics, mirrored, opts.ToTimestamp, res)
+	} else {
+		err = c.translateAll(ctx, snap, mirrored, opts, res)
+	}
+	if err != nil {
+		return err
+	}
+	if err := c.point(ctx, res, true); err != nil {
+		return err
+	}
+
+	prev, err := fetchCommitted(ctx, tgt, group)
+	if err != nil {
+		return err
+	}
+	commit, err := plan(res, prev, opts.AllowRewind, "target")
+	if err != nil {
+		return err
+	}
+	if opts.DryRun || len(commit) == 0 {
+		return nil
+	}
+	if err := commitOffsets(ctx, tgt, group, commit); err != nil {
+		return err
+	}
+	c.Logger.Info("migrated group offsets", "group", group, "partitions", res.Committed)
+
+	// The group may have restarted on the source while we translated: its
+	// new offsets would not be on the target.
+	after, err := fetchCommitted(ctx, src, group)
+	if err != nil {
+		return err
+	}
+	s, err := describeGroup(ctx, src, group)
+	if err != nil {
+		return err
+	}
+	if !s.inactive() || !slices.Equal(after, offsets) {
+		return fmt.Errorf("group %q: %w (now %s with %s): stop it and run groups migrate again", group, ErrMoved, s.State, members(s.Members))
+	}
+	return nil
+}
+
+// translateAll translates the mirrored offsets from the offset map,
+// reading the state again until the mirror has copied up to all of them
+// or opts.MirrorWait passes.
+func (c *Clusters) translateAll(ctx context.Context, snap *state.Snapshot, mirrored []committed, opts MigrateOptions, res *GroupResult) error {
+	deadline := time.Now().Add(opts.MirrorWait)
+	for {
+		parts, behind, err := translate(snap, mirrored)
+		if err != nil {
+			return err
+		}
+		if len(behind) == 0 {
+			res.Partitions = parts
+			for _, p := range parts {
+				if p.Kind == Expired.String() {
+					res.Warnings = append(res.Warnings, fmt.Sprintf("%s/%d: committed offset %d is below the first copied record: the group will not see the %d records of source offsets %d..%d, which expired from the source before they could be copied",
+						p.Topic, p.Partition, p.From, p.Skipped, p.From, p.From+p.Skipped-1))
+				}
+			}
+			return nil
+		}
+		if opts.DryRun || opts.MirrorWait <= 0 || time.Now().After(deadline) {
+			res.Partitions = parts
+			waited := ""
+			if opts.MirrorWait > 0 && !opts.DryRun {
+				waited = fmt.Sprintf(" after waiting %v", opts.MirrorWait)
+			}
+			return fmt.Errorf("the mirror has not copied up to the group's committed offsets%s on %s: %w: is kmigrate mirror running? (raise --mirror-wait to wait longer)",
+				waited, strings.Join(behind, ", "), ErrNotMirrored)
+		}
+		c.Logger.Info("waiting for the mirror to copy up to the group's offsets", "behind", strings.Join(behind, ", "))
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(c.Poll):
+		}
+		if snap, err = c.State(ctx); err != nil {
+			return fmt.Errorf("read migration state: %w", err)
+		}
+	}
+}
+
+// translate translates each committed offset from snap; behind describes
+// the partitions the mirror has not copied far enough.
+func translate(snap *state.Snapshot, mirrored []committed) (parts []PartitionResult, behind []string, err error) {
+	cache := map[state.TopicPartition]Partition{}
+	for _, o := range mirrored {
+		p, ok := cache[o.TP]
+		if !ok {
+			if p, err = FromSnapshot(snap, o.TP); err != nil {
+				return nil, nil, err
+			}
+			cache[o.TP] = p
+		}
+		r, err := Translate(p, o.At)
+		if err != nil {
+			return nil, nil, fmt.Errorf("translate %s: %w", o.TP, err)
+		}
+		if r.Kind == NotYetMirrored {
+			behind = append(behind, fmt.Sprintf("%s (committed %d, copied below %d)", o.TP, o.At, p.Checkpoint.Next))
+		}
+		parts = append(parts, PartitionResult{
+			Topic: o.TP.Topic, Partition: o.TP.Partition, From: o.At,
+			ToTopic: snap.Meta.Topics[o.TP.Topic], To: r.Offset, Kind: r.Kind.String(), Skipped: r.Skipped,
+			Previous: -1, metadata: o.Metadata,
+		})
+	}
+	return parts, behind, nil
+}
+
+// byTimestamp sets every partition to the first target offset at or after
+// ts (the end when there is none).
+func (c *Clusters) byTimestamp(ctx context.Context, topics map[string]string, mirrored []committed, ts time.Time, res *GroupResult) error {
+	var targets []string
+	for _, o := range mirrored {
+		if t := topics[o.TP.Topic]; !slices.Contains(targets, t) {
+			targets = append(targets, t)
+		}
+	}
+	listed, err := c.tgtAdm().ListOffsetsAfterMilli(ctx, ts.UnixMilli(), targets...)
+	if err != nil {
+		return fmt.Errorf("list target offsets by timestamp: %w", err)
+	}
+	for _, o := range mirrored {
+		to := topics[o.TP.Topic]
+		l, ok := listed.Lookup(to, o.TP.Partition)
+		if !ok || l.Err != nil {
+			return fmt.Errorf("list offset by timestamp of %s/%d on the target: %v", to, o.TP.Partition, l.Err)
+		}
+		res.Partitions = append(res.Partitions, PartitionResult{
+			Topic: o.TP.Topic, Partition: o.TP.Partition, From: o.At,
+			ToTopic: to, To: l.Offset, Kind: "timestamp", Previous: -1, metadata: o.Metadata,
+		})
+	}
+	res.Warnings = append(res.Warnings, fmt.Sprintf("offsets were reset to the first record at or after %s on the target, not translated: the group may re-read or skip records around that time", ts.UTC().Format(time.RFC3339Nano)))
+	return nil
+}
+
+// point reads the record each translation points at (on the target when
+// forward, else on the source) and, for exact translations with tracing
+// headers, checks it is the copy the map says: the copy of From itself
+// (exact) or of a later source offset (skipping a gap).
+func (c *Clusters) point(ctx context.Context, res *GroupResult, forward bool) error {
+	cl := c.Target
+	if !forward {
+		cl = c.Source
+	}
+	p := newPointer(cl)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(maxPointers)
+	for i := range res.Partitions {
+		pr := &res.Partitions[i]
+		if pr.To < 0 {
+			continue
+		}
+		g.Go(func() error {
+			rec, ok, err := p.at(gctx, pr.ToTopic, pr.Partition, pr.To)
+			if err != nil {
+				return fmt.Errorf("read the record at %s/%d offset %d: %w", pr.ToTopic, pr.Partition, pr.To, err)
+			}
+			if !ok {
+				if pr.Kind != End.String() && pr.Kind != "timestamp" {
+					return fmt.Errorf("%s/%d: no record at or after offset %d, which the map says holds a copy of source offset %d or later: %w", pr.ToTopic, pr.Partition, pr.To, pr.From, ErrMismatch)
+				}
+				return nil
+			}
+			pr.Record = &rec
+			if !forward || rec.Origin < 0 || pr.Kind == "timestamp" || pr.Kind == End.String() {
+				return nil
+			}
+			if rec.Offset != pr.To || (pr.Kind == Exact.String() && rec.Origin != pr.From) || rec.Origin < pr.From {
+				return fmt.Errorf("%s/%d: offset %d: the target holds the copy of source offset %d at offset %d, the map translates source offset %d to %d (%s): %w; was the target topic recreated? run kmigrate groups list to compare",
+					pr.ToTopic, pr.Partition, pr.To, rec.Origin, rec.Offset, pr.From, pr.To, pr.Kind, ErrMismatch)
+			}
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// plan compares the translations with the group's committed offsets prev
+// on the cluster it moves to, marks what changes and returns the offsets
+// to commit. A translation below a committed offset is ErrRewind unless
+// allowed.
+func plan(res *GroupResult, prev []committed, allowRewind bool, cluster string) (kadm.Offsets, error) {
+	at := map[state.TopicPartition]committed{}
+	for _, p := range prev {
+		at[p.TP] = p
+	}
+	commit := kadm.Offsets{}
+	var rewinds []string
+	for i := range res.Partitions {
+		pr := &res.Partitions[i]
+		if p, ok := at[state.TopicPartition{Topic: pr.ToTopic, Partition: pr.Partition}]; ok {
+			pr.Previous = p.At
+		}
+		if pr.Previous == pr.To {
+			continue
+		}
+		if pr.Previous > pr.To && !allowRewind {
+			rewinds = append(rewinds, fmt.Sprintf("%s/%d at %d, translation %d", pr.ToTopic, pr.Partition, pr.Previous, pr.To))
+		}
+		pr.Changed = true
+		res.Committed++
+		commit.Add(kadm.Offset{Topic: pr.ToTopic, Partition: pr.Partition, At: pr.To, LeaderEpoch: -1, Metadata: pr.metadata})
+	}
+	if len(rewinds) > 0 {
+		res.Committed = 0
+		for i := range res.Partitions {
+			res.Partitions[i].Changed = false
+		}
+		return nil, fmt.Errorf("the group has consumed further on the %s than the translation (%s): %w; it has run there since it was migrated: pass --force to move it back (it will re-read those records)",
+			cluster, strings.Join(rewinds, "; "), ErrRewind)
+	}
+	return commit, nil
+}

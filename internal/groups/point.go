@@ -1,0 +1,129 @@
+package groups
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kmigrate/kmigrate/internal/trace"
+)
+
+// Record describes the record a translated offset points at, read from
+// the cluster it was translated to: what Migrate prints, and its check
+// that the offset map matches the data.
+type Record struct {
+	// Offset is the record's offset.
+	Offset int64 `json:"offset"`
+	// Origin is the source offset its tracing header names; -1 without
+	// a tracing header (headers off, or a record written natively).
+	Origin int64 `json:"origin"`
+	// Key is the key, printable: UTF-8 as is (cut at 64 bytes), other
+	// bytes in hex; "" for a null key.
+	Key       string    `json:"key"`
+	Timestamp time.Time `json:"timestamp"`
+}
+
+// maxKey bounds the printed key.
+const maxKey = 64
+
+func printableKey(k []byte) string {
+	if k == nil {
+		return ""
+	}
+	cut := k
+	if len(cut) > maxKey {
+		cut = cut[:maxKey]
+	}
+	var s string
+	if utf8.Valid(cut) {
+		s = strconv.Quote(string(cut))
+	} else {
+		s = fmt.Sprintf("0x%x", cut)
+	}
+	if len(k) > maxKey {
+		s += "..."
+	}
+	return s
+}
+
+// pointer reads single records by offset, one fetch each, caching each
+// partition's leader.
+type pointer struct {
+	cl *kgo.Client
+
+	mu      sync.Mutex
+	readers map[string]map[int32]*partReader
+}
+
+func newPointer(cl *kgo.Client) *pointer {
+	return &pointer{cl: cl, readers: map[string]map[int32]*partReader{}}
+}
+
+func (p *pointer) reader(ctx context.Context, topic string, partition int32) (*partReader, error) {
+	p.mu.Lock()
+	r := p.readers[topic][partition]
+	p.mu.Unlock()
+	if r != nil {
+		return r, nil
+	}
+	// Only the first record is needed; a small response bounds the cost
+	// (brokers still return one whole batch).
+	r = newPartReader(p.cl, topic, partition, 64<<10)
+	if err := r.refreshLeader(ctx); err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.readers[topic] == nil {
+		p.readers[topic] = map[int32]*partReader{}
+	}
+	p.readers[topic][partition] = r
+	return r, nil
+}
+
+// at returns the first committed record at or after offset in
+// topic/partition, or ok = false when the partition holds none (offset is
+// at its end). It does not treat a first record past offset as an error:
+// the caller compares.
+func (p *pointer) at(ctx context.Context, topic string, partition int32, offset int64) (rec Record, ok bool, err error) {
+	r, err := p.reader(ctx, topic, partition)
+	if err != nil {
+		return Record{}, false, err
+	}
+	from := offset
+	for range probeFetches {
+		fp, next, err := r.fetch(ctx, from)
+		if errors.Is(err, kerr.OffsetOutOfRange) {
+			return Record{}, false, fmt.Errorf("%s/%d: offset %d is outside the partition's log: the cluster no longer holds it (deleted by retention or DeleteRecords): %w", topic, partition, offset, err)
+		}
+		if err != nil {
+			return Record{}, false, err
+		}
+		for _, kr := range fp.Records {
+			if kr.Offset < offset {
+				continue
+			}
+			rec = Record{Offset: kr.Offset, Origin: -1, Key: printableKey(kr.Key), Timestamp: kr.Timestamp.UTC()}
+			o, found, err := trace.FindRaw(kr.Headers)
+			if err != nil {
+				return Record{}, false, fmt.Errorf("%s/%d: offset %d: %w: %w", topic, partition, kr.Offset, ErrCorruptHeader, err)
+			}
+			if found {
+				rec.Origin = o.Offset
+			}
+			return rec, true, nil
+		}
+		if next <= from {
+			break // at the end of what is readable
+		}
+		from = next
+	}
+	return Record{}, false, nil
+}
