@@ -16,8 +16,8 @@ type Config struct {
 	Target Cluster `json:"target"`
 	// Topics selects the topics to migrate and shapes their target
 	// topics; Groups selects the consumer groups.
-	Topics Topics    `json:"topics"`
-	Groups Groups    `json:"groups"`
+	Topics Topics `json:"topics"`
+	Groups Groups `json:"groups"`
 	// Mirror holds the settings of record mirroring.
 	Mirror Mirror `json:"mirror"`
 	// SpecFile is the spec the configuration came from, or empty.
