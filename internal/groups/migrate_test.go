@@ -328,3 +328,65 @@ func TestMigrateToTimestamp(t *testing.T) {
 		t.Errorf("result %+v, partition %+v", res, p)
 	}
 }
+
+// TestRollback: a group migrated to the target consumes further there,
+// past native records, and is rolled back: it resumes on the source at the
+// first record it has not seen, and the native records after its position
+// are counted.
+func TestRollback(t *testing.T) {
+	pair := newPair(t)
+	createTopic(t, pair, "orders", 2, nil)
+	for p := range int32(2) {
+		produceN(t, pair.Source, "orders", p, 10, 5, fmt.Sprintf("s%d", p))
+	}
+	mirrorOnce(t, pair, "m1", "orders")
+	produceN(t, pair.Target, "orders", 0, 3, 1, "n") // producers switched: native records after the copies
+	pair.Source.CommitOffsets(t, "app", map[string]map[int32]int64{"orders": {0: 2, 1: 3}})
+	c := clusters(t, pair, "m1")
+	if _, err := groups.Migrate(t.Context(), c, "app", groups.MigrateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// The application read on to the copy of source 6 on orders/0 and to
+	// the end on orders/1, then stopped.
+	c0, c1 := copies(t, pair, "orders", 0), copies(t, pair, "orders", 1)
+	pair.Target.CommitOffsets(t, "app", map[string]map[int32]int64{"orders": {0: c0[6], 1: c1[9] + 2}})
+
+	dry, err := groups.Rollback(t.Context(), c, "app", groups.RollbackOptions{DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := pair.Source.CommittedOffsets(t, "app")["orders"]; got[0] != 2 || got[1] != 3 {
+		t.Fatalf("dry run moved the source group to %v", got)
+	}
+	res, err := groups.Rollback(t.Context(), c, "app", groups.RollbackOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []*groups.GroupResult{dry, res} {
+		for i := range r.Partitions {
+			if r.Partitions[i].Record != nil {
+				r.Partitions[i].Record.Timestamp = time.Time{}
+			}
+		}
+		want := []groups.PartitionResult{
+			{Topic: "orders", Partition: 0, From: c0[6], ToTopic: "orders", To: 6, Kind: "exact", Previous: 2, Changed: true, Native: 3,
+				Record: &groups.Record{Offset: 6, Origin: -1, Key: `"s0-6"`}},
+			{Topic: "orders", Partition: 1, From: c1[9] + 2, ToTopic: "orders", To: 10, Kind: "end", Previous: 3, Changed: true},
+		}
+		if !reflect.DeepEqual(r.Partitions, want) {
+			t.Errorf("dry %v:\ngot  %+v\nwant %+v", r.DryRun, r.Partitions, want)
+		}
+		wantWarn := fmt.Sprintf("orders/0: 3 records after the group's position (offset %d) were written natively on the target: the source does not have them, so the group will not see them after the rollback", c0[6])
+		if !slices.Equal(r.Warnings, []string{wantWarn}) {
+			t.Errorf("warnings %q", r.Warnings)
+		}
+	}
+	got := resume(t, pair.Source, "app", "orders")
+	if want := map[int32][]string{0: values("s0", 6, 10)}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("resumed on the source with %v, want %v", got, want)
+	}
+	// Rolled back, the group is where it was: a re-run changes nothing.
+	if again, err := groups.Rollback(t.Context(), c, "app", groups.RollbackOptions{}); err != nil || again.Committed != 0 {
+		t.Errorf("re-run: %+v, %v", again, err)
+	}
+}
