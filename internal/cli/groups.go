@@ -24,10 +24,12 @@ func (e *env) groupsCommand() *cobra.Command {
 groups section): their committed offsets on the source, translated exactly to
 the target from the migration's offset map.`,
 		Example: `  kmigrate groups list --source old:9092 --target new:9092
-  kmigrate groups list -f migration.yaml --groups 'billing-.*' --output json`,
+  kmigrate groups list -f migration.yaml --groups 'billing-.*' --output json
+  kmigrate groups migrate -f migration.yaml --group billing --wait 2m
+  kmigrate groups rollback -f migration.yaml --group billing --dry-run`,
 		Args: cobra.NoArgs,
 	}
-	cmd.AddCommand(e.groupsListCommand())
+	cmd.AddCommand(e.groupsListCommand(), e.groupsMigrateCommand(), e.groupsRollbackCommand())
 	return cmd
 }
 

@@ -19,8 +19,9 @@ import (
 
 func (e *env) mirrorCommand() *cobra.Command {
 	var (
-		httpAddr string
-		progress string
+		httpAddr  string
+		progress  string
+		groupSync bool
 	)
 	o := &e.overrides
 	cmd := &cobra.Command{
@@ -42,6 +43,13 @@ With --until end it copies up to the source end offsets recorded at start and
 exits (for migrations where producers have stopped). Without it, it mirrors
 continuously until Ctrl-C or SIGTERM, which commit what was copied before
 exiting; new source topics, added partitions and config changes follow.
+While mirroring continuously it also syncs consumer group offsets (unless
+--group-sync=false): every selected group that consumes on the source and has
+no consumers on the target gets its committed offsets translated exactly and
+committed on the target every groups.sync_interval (5s), so its application
+can move at any time. A group that becomes active on the target while stopped
+on the source has switched and is no longer synced; a group active on both
+clusters is reported as a warning.
 
 The migration's state lives on the target in the topic __kmigrate-<name>,
 where <name> is the spec's name or, without one, derived from the two cluster
@@ -58,6 +66,9 @@ ids: re-running the same command resumes.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if progress != "auto" && progress != "always" && progress != "never" {
 				return usageError{fmt.Errorf("--progress %q: use auto, always or never", progress)}
+			}
+			if cmd.Flags().Changed("group-sync") {
+				o.GroupSync = &groupSync
 			}
 			cfg, err := e.loadConfig()
 			if err != nil {
@@ -125,6 +136,7 @@ ids: re-running the same command resumes.`,
 	f.StringVar(&o.TopicPrefix, "topic-prefix", "", "prefix for target topic names (default: the source names)")
 	f.BoolVar(&o.AllowReuse, "allow-reuse", false, "accept existing empty target topics with the source's partition count")
 	f.IntVar(&o.ReplicationFactor, "replication-factor", 0, "replication factor of created topics (default: the target's default)")
+	f.BoolVar(&groupSync, "group-sync", true, "while mirroring continuously, keep the target offsets of the selected consumer groups in step with the source (default: the spec's groups.sync, true)")
 	f.StringVar(&httpAddr, "http", "", "serve /healthz, /readyz and Prometheus /metrics on this address, e.g. :9464")
 	f.StringVar(&progress, "progress", "auto", "progress display: auto (a bar on a terminal, log lines otherwise), always, never")
 	return cmd

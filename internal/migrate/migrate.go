@@ -19,6 +19,8 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -26,6 +28,7 @@ import (
 
 	"github.com/kmigrate/kmigrate/internal/cluster"
 	"github.com/kmigrate/kmigrate/internal/config"
+	"github.com/kmigrate/kmigrate/internal/groups"
 	"github.com/kmigrate/kmigrate/internal/mirror"
 	"github.com/kmigrate/kmigrate/internal/preflight"
 	"github.com/kmigrate/kmigrate/internal/state"
@@ -57,6 +60,7 @@ type Setup struct {
 	Plan *topics.Plan
 
 	srcCl, tgtCl *kgo.Client
+	syncer       atomic.Pointer[groups.Syncer]
 }
 
 // Close releases the setup's clients.
@@ -113,11 +117,7 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger) (_ *Setu
 	if s.Name == "" {
 		s.Name = DefaultName(s.Source.ClusterID, s.Target.ClusterID)
 	}
-	topts, err := cluster.Opts(&cfg.Target, nil)
-	if err != nil {
-		return nil, err
-	}
-	snap, err := state.Load(ctx, kadm.NewClient(s.tgtCl), state.TopicName(s.Name), topts)
+	snap, err := s.LoadState(ctx)
 	switch {
 	case errors.Is(err, state.ErrNoState):
 	case err != nil:
@@ -137,6 +137,24 @@ func (s *Setup) SourceAdmin() *kadm.Client { return kadm.NewClient(s.srcCl) }
 
 // TargetAdmin: see SourceAdmin.
 func (s *Setup) TargetAdmin() *kadm.Client { return kadm.NewClient(s.tgtCl) }
+
+// LoadState reads the migration's state from the target again.
+func (s *Setup) LoadState(ctx context.Context) (*state.Snapshot, error) {
+	topts, err := cluster.Opts(&s.Config.Target, nil)
+	if err != nil {
+		return nil, err
+	}
+	return state.Load(ctx, kadm.NewClient(s.tgtCl), state.TopicName(s.Name), topts)
+}
+
+// Groups returns what package groups needs to move this migration's
+// consumer groups: both connections and its state.
+func (s *Setup) Groups(logger *slog.Logger) groups.Clusters {
+	return groups.Clusters{
+		Source: s.srcCl, Target: s.tgtCl, SourceID: s.Source.ClusterID,
+		State: s.LoadState, Logger: orDiscard(logger),
+	}
+}
 
 // owned reports whether target is a topic this migration created.
 func (s *Setup) owned(target string) bool {
@@ -207,10 +225,27 @@ func Run(ctx context.Context, s *Setup, logger *slog.Logger, started func(*mirro
 		return m.Run(ctx)
 	}
 	syncCtx, stopSync := context.WithCancel(ctx)
-	defer stopSync()
-	go s.syncLoop(syncCtx, m, logger)
+	var wg sync.WaitGroup
+	defer func() {
+		stopSync()
+		wg.Wait()
+	}()
+	wg.Go(func() { s.syncLoop(syncCtx, m, logger) })
+	if g := s.Config.Groups; g.Sync {
+		syncer, err := groups.NewSyncer(s.Groups(logger), g.Selection, g.SyncInterval)
+		if err != nil {
+			return err
+		}
+		s.syncer.Store(syncer)
+		logger.Info("syncing consumer group offsets to the target", "interval", g.SyncInterval, "groups", g.Selection.String())
+		wg.Go(func() { syncer.Run(syncCtx) })
+	}
 	return m.Run(ctx)
 }
+
+// GroupSync returns the consumer group Syncer of a running continuous
+// mirror, nil before it starts or when group sync is off.
+func (s *Setup) GroupSync() *groups.Syncer { return s.syncer.Load() }
 
 func orDiscard(l *slog.Logger) *slog.Logger {
 	if l == nil {

@@ -28,7 +28,7 @@ func testConfig(t *testing.T, pair *kafkatest.Pair) *config.Config {
 	return &config.Config{
 		Source: pair.Source.Config, Target: pair.Target.Config,
 		Topics: config.Topics{Selection: all, SyncInterval: time.Second},
-		Groups: all, Mirror: m,
+		Groups: config.Groups{Selection: all, SyncInterval: time.Second}, Mirror: m,
 	}
 }
 
