@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kmigrate/kmigrate/internal/groups"
 	"github.com/kmigrate/kmigrate/internal/httpapi"
 	"github.com/kmigrate/kmigrate/internal/migrate"
 	"github.com/kmigrate/kmigrate/internal/mirror"
@@ -102,12 +103,17 @@ ids: re-running the same command resumes.`,
 			defer stop()
 			if httpAddr != "" {
 				mux := http.NewServeMux()
-				httpapi.Register(mux, stats)
+				httpapi.Register(mux, stats, func() (groups.SyncStatus, bool) {
+					if s := setup.GroupSync(); s != nil {
+						return s.Status(), true
+					}
+					return groups.SyncStatus{}, false
+				})
 				addr, err := httpapi.Serve(runCtx, httpAddr, mux, e.logger)
 				if err != nil {
 					return usageError{err}
 				}
-				e.logger.Info("serving /healthz, /readyz and /metrics", "addr", addr.String())
+				e.logger.Info("serving /healthz, /readyz, /metrics and /v1/groups", "addr", addr.String())
 			}
 			tty := progress == "always" || (progress == "auto" && isTerminal(e.stderr))
 			done := make(chan struct{})

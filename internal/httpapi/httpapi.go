@@ -1,6 +1,7 @@
 // Package httpapi serves what long-running kmigrate commands expose over
 // HTTP: liveness (/healthz), readiness (/readyz) and Prometheus metrics
-// (/metrics), and Go profiles under /debug/pprof/. It is an adapter: domain packages report progress as plain
+// (/metrics), the consumer group sync status (/v1/groups), and Go profiles
+// under /debug/pprof/. It is an adapter: domain packages report progress as plain
 // snapshots (mirror.Stats) and know nothing of HTTP or Prometheus; metrics
 // are computed from a snapshot at scrape time, so the copy loop pays
 // nothing for them.
@@ -11,6 +12,7 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -24,6 +26,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/kmigrate/kmigrate/internal/groups"
 	"github.com/kmigrate/kmigrate/internal/mirror"
 )
 
@@ -31,10 +34,30 @@ import (
 // none yet (the mirror has not started).
 type StatsFunc func() (mirror.Stats, bool)
 
-// Register adds the handlers to mux.
-func Register(mux *http.ServeMux, stats StatsFunc) {
+// GroupsFunc returns the consumer group sync status, or false while there
+// is none (group sync is off or has not started).
+type GroupsFunc func() (groups.SyncStatus, bool)
+
+// Register adds the handlers to mux. groups may be nil (no group sync).
+func Register(mux *http.ServeMux, stats StatsFunc, groupsFn GroupsFunc) {
+	if groupsFn == nil {
+		groupsFn = func() (groups.SyncStatus, bool) { return groups.SyncStatus{}, false }
+	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), &collector{stats: stats})
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		&collector{stats: stats}, &groupCollector{status: groupsFn})
+	// The group sync status as JSON: the same struct the Syncer reports.
+	mux.HandleFunc("GET /v1/groups", func(w http.ResponseWriter, _ *http.Request) {
+		st, ok := groupsFn()
+		if !ok {
+			http.Error(w, "group sync is not running", http.StatusNotFound)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(st)
+	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	// Profiles for diagnosing a slow or stuck mirror in production.
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
@@ -122,6 +145,35 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for k, n := range expired {
 		ch <- prometheus.MustNewConstMetric(descExpiredTotal, prometheus.CounterValue, float64(n), m, k[0], k[1])
+	}
+}
+
+var (
+	descGroupState   = prometheus.NewDesc("kmigrate_group_sync_state", "1 for the group's current sync state (syncing, switched, active-on-both, idle, error).", []string{"group", "state"}, nil)
+	descGroupCommits = prometheus.NewDesc("kmigrate_group_sync_commits_total", "Target offsets committed by group sync for the group.", []string{"group"}, nil)
+	descGroupBehind  = prometheus.NewDesc("kmigrate_group_sync_behind_partitions", "Partitions whose committed offset the mirror has not copied yet.", []string{"group"}, nil)
+	descGroupPasses  = prometheus.NewDesc("kmigrate_group_sync_passes_total", "Group sync passes completed.", nil, nil)
+)
+
+// groupCollector turns the group sync status into metrics at scrape time.
+type groupCollector struct{ status GroupsFunc }
+
+func (c *groupCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descGroupState, descGroupCommits, descGroupBehind, descGroupPasses} {
+		ch <- d
+	}
+}
+
+func (c *groupCollector) Collect(ch chan<- prometheus.Metric) {
+	st, ok := c.status()
+	if !ok {
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(descGroupPasses, prometheus.CounterValue, float64(st.Passes))
+	for _, g := range st.Groups {
+		ch <- prometheus.MustNewConstMetric(descGroupState, prometheus.GaugeValue, 1, g.Group, g.State)
+		ch <- prometheus.MustNewConstMetric(descGroupCommits, prometheus.CounterValue, float64(g.Commits), g.Group)
+		ch <- prometheus.MustNewConstMetric(descGroupBehind, prometheus.GaugeValue, float64(g.Behind), g.Group)
 	}
 }
 

@@ -1,12 +1,16 @@
 package httpapi_test
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/kmigrate/kmigrate/internal/groups"
 	"github.com/kmigrate/kmigrate/internal/httpapi"
 	"github.com/kmigrate/kmigrate/internal/mirror"
 )
@@ -31,7 +35,12 @@ func TestEndpoints(t *testing.T) {
 		stats mirror.Stats
 	)
 	mux := http.NewServeMux()
-	httpapi.Register(mux, func() (mirror.Stats, bool) { return stats, have })
+	var (
+		haveGroups bool
+		sync       groups.SyncStatus
+	)
+	httpapi.Register(mux, func() (mirror.Stats, bool) { return stats, have },
+		func() (groups.SyncStatus, bool) { return sync, haveGroups })
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 
@@ -77,5 +86,31 @@ func TestEndpoints(t *testing.T) {
 	}
 	if code, _ := get(t, srv, "/debug/pprof/"); code != 200 {
 		t.Errorf("/debug/pprof/ = %d, want 200", code)
+	}
+
+	if code, _ := get(t, srv, "/v1/groups"); code != http.StatusNotFound {
+		t.Errorf("/v1/groups without group sync = %d, want 404", code)
+	}
+	haveGroups = true
+	sync = groups.SyncStatus{Passes: 3, LastPass: time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC), Groups: []groups.SyncedGroup{
+		{Group: "billing", State: groups.SyncSyncing, Source: groups.Side{State: "Stable", Members: 2}, Target: groups.Side{State: "Dead"}, Commits: 12, Behind: 1},
+		{Group: "reports", State: groups.SyncActiveOnBoth, Source: groups.Side{State: "Stable", Members: 1}, Target: groups.Side{State: "Stable", Members: 1}},
+	}}
+	_, body = get(t, srv, "/metrics")
+	for _, want := range []string{
+		`kmigrate_group_sync_passes_total 3`,
+		`kmigrate_group_sync_state{group="billing",state="syncing"} 1`,
+		`kmigrate_group_sync_state{group="reports",state="active-on-both"} 1`,
+		`kmigrate_group_sync_commits_total{group="billing"} 12`,
+		`kmigrate_group_sync_behind_partitions{group="billing"} 1`,
+	} {
+		if !strings.Contains(body, want+"\n") {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	code, body := get(t, srv, "/v1/groups")
+	var got groups.SyncStatus
+	if err := json.Unmarshal([]byte(body), &got); code != 200 || err != nil || !reflect.DeepEqual(got, sync) {
+		t.Errorf("/v1/groups = %d %s (%v), want %+v", code, body, err, sync)
 	}
 }
