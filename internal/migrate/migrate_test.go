@@ -12,9 +12,11 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kmigrate/kmigrate/internal/config"
+	"github.com/kmigrate/kmigrate/internal/groups"
 	"github.com/kmigrate/kmigrate/internal/kafkatest"
 	"github.com/kmigrate/kmigrate/internal/migrate"
 	"github.com/kmigrate/kmigrate/internal/mirror"
+	"github.com/kmigrate/kmigrate/internal/trace"
 )
 
 func testConfig(t *testing.T, pair *kafkatest.Pair) *config.Config {
@@ -138,5 +140,51 @@ func TestDefaultNameIsStable(t *testing.T) {
 	}
 	if a != "m-"+a[2:] || len(a) != 14 {
 		t.Errorf("name %q: want m- and 12 hex digits", a)
+	}
+}
+
+// TestContinuousMirrorSyncsGroups checks that Run syncs the committed
+// offsets of a source group to the target while mirroring continuously.
+func TestContinuousMirrorSyncsGroups(t *testing.T) {
+	pair := kafkatest.NewPair(t, kafkatest.Brokers(1))
+	pair.Source.CreateTopic(t, "orders", 1, map[string]string{"retention.ms": "-1"})
+	produce(t, pair.Source, "orders", 1, 50)
+	pair.Source.CommitOffsets(t, "app", map[string]map[int32]int64{"orders": {0: 20}})
+	cfg := testConfig(t, pair)
+	cfg.Groups.Sync, cfg.Groups.SyncInterval = true, config.MinGroupSyncInterval
+	setup, err := migrate.Prepare(t.Context(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer setup.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- migrate.Run(ctx, setup, nil, nil) }()
+
+	copyOf := func(o int64) int64 {
+		for _, r := range pair.Target.ConsumeAll(t, "orders") {
+			if h, ok, _ := trace.Find(r.Headers); ok && h.Offset == o {
+				return r.Offset
+			}
+		}
+		return -2
+	}
+	target := func() int64 {
+		o, ok := pair.Target.CommittedOffsets(t, "app")["orders"][0]
+		if !ok {
+			return -1
+		}
+		return o
+	}
+	waitFor(t, "the group's offset on the target", func() bool { return target() >= 0 && target() == copyOf(20) })
+	pair.Source.CommitOffsets(t, "app", map[string]map[int32]int64{"orders": {0: 35}})
+	waitFor(t, "the group's new offset on the target", func() bool { return target() == copyOf(35) })
+	st := setup.GroupSync().Status()
+	if len(st.Groups) != 1 || st.Groups[0].Group != "app" || st.Groups[0].State != groups.SyncSyncing || st.Groups[0].Commits != 2 {
+		t.Errorf("sync status %+v", st)
+	}
+	cancel()
+	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run: %v", err)
 	}
 }
