@@ -1,7 +1,9 @@
 // Package groups migrates consumer groups: it translates the offsets they
-// committed on one cluster to the other, exactly. This file set holds the
-// translation core; committing offsets, the sync loop and rollback build on
-// it.
+// committed on one cluster to the other, exactly, and commits them there.
+// translate.go and search.go are the translation core; migrate.go
+// (Migrate: source to target), rollback.go (Rollback: target to source)
+// and sync.go (Syncer: continuous sync while mirroring) build on it;
+// list.go reports.
 //
 // # Exactness
 //
@@ -31,8 +33,9 @@
 //     Skipped counts the source offsets in between, for the caller to
 //     report.
 //   - NotYetMirrored: c is past the mirror's checkpoint; the copies the
-//     group needs do not exist yet. The caller waits and retries (the
-//     bounded wait belongs to the caller; it is not built yet).
+//     group needs do not exist yet. Migrate waits (bounded by
+//     MigrateOptions.MirrorWait, re-reading the state) and then fails with
+//     ErrNotMirrored; the Syncer skips the partition until a later pass.
 //
 // Offsets only translate from a partition's own mirrored records: a
 // target partition may hold copies of one source partition only (the
@@ -76,6 +79,42 @@
 // the same data (the tests check this for every offset of plain,
 // compacted, transactional and expired sources with native writes
 // interleaved).
+//
+// Migrate translates with the offset map (no fetch) and then reads the one
+// target record each translation points at (one fetch per partition): it
+// prints it, and, with tracing headers, checks that it is the copy of the
+// expected source offset, so a map that does not match the data (a target
+// topic recreated by hand) fails with ErrMismatch instead of moving a group
+// to the wrong place. Search is the map-free method, for verification and
+// for data whose state topic is gone.
+//
+// # Moving a group
+//
+// Migrate commits translated offsets as an administrator would (no member,
+// generation -1), which Kafka accepts only for a group without consumers:
+// the group must be inactive on the source (its application stopped) and
+// have no consumers on the target. Only offsets and their commit metadata
+// are written; the group's protocol and members are set by the application
+// when it joins. Partitions already at their translation are not committed
+// again (re-running is idempotent), and a translation below the group's
+// current target offset means the group has run on the target since: it is
+// refused (ErrRewind) unless forced. After committing, Migrate reads the
+// source group again and fails with ErrMoved if its application restarted
+// meanwhile.
+//
+// Rollback is the inverse: the committed target offset t translates to the
+// source offset of the first copy at or after t (the group consumed every
+// copy before t). Records written natively on the target after t have no
+// source counterpart; Rollback reads [t, end) of the target partition
+// (a scan of the tail after the group's position only) and counts them.
+//
+// The Syncer runs inside a continuous mirror: a group that consumes on the
+// source with no consumers on the target has its target offsets kept within
+// one sync interval of its source offsets, never moved backwards unless the
+// source moved backwards. When the group turns up active on the target and
+// inactive on the source it has switched, and the Syncer leaves it alone;
+// a group active on both is reported. The Syncer reads the whole state
+// topic once per pass that has a group to sync.
 //
 // Assumptions and limits: the target partition still holds the copies
 // (its log start has not passed the translated offset); tracing headers

@@ -390,3 +390,50 @@ func TestRollback(t *testing.T) {
 		t.Errorf("re-run: %+v, %v", again, err)
 	}
 }
+
+// TestMigrateTransactional: a committed offset on an aborted record
+// translates to the copy of the next committed record, a consumer resumes
+// there, and a rollback right after the migration writes nothing: the
+// source position is already the equivalent one.
+func TestMigrateTransactional(t *testing.T) {
+	pair := newPair(t)
+	createTopic(t, pair, "payments", 1, nil)
+	cl := pair.Source.Client(t, kgo.TransactionalID("app"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	txn := func(commit bool, prefix string, n int) {
+		t.Helper()
+		if err := cl.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		var rs []*kgo.Record
+		for i := range n {
+			rs = append(rs, &kgo.Record{Topic: "payments", Value: fmt.Appendf(nil, "%s-%d", prefix, i)})
+		}
+		if err := cl.ProduceSync(t.Context(), rs...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+		if err := cl.EndTransaction(t.Context(), kgo.TransactionEndTry(commit)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	txn(true, "a", 3)  // 0..2, marker 3
+	txn(false, "x", 2) // aborted 4..5, marker 6
+	txn(true, "b", 2)  // 7..8, marker 9
+	mirrorOnce(t, pair, "m1", "payments")
+	pair.Source.CommitOffsets(t, "app", map[string]map[int32]int64{"payments": {0: 4}})
+	c := clusters(t, pair, "m1")
+	res, err := groups.Migrate(t.Context(), c, "app", groups.MigrateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := res.Partitions[0]
+	if p.Kind != "next-copied" || p.To != copyOf(t, pair, "payments", 7) || p.Record.Origin != 7 || p.Record.Key != "" {
+		t.Errorf("partition %+v, record %+v", p, p.Record)
+	}
+	back, err := groups.Rollback(t.Context(), c, "app", groups.RollbackOptions{})
+	if err != nil || back.Committed != 0 || back.Partitions[0].To != 4 || back.Partitions[0].Record.Offset != 7 {
+		t.Errorf("rollback after migrate: %+v, %v", back, err)
+	}
+	if got := resume(t, pair.Target, "app", "payments"); !slices.Equal(got[0], values("b", 0, 2)) {
+		t.Errorf("resumed with %v", got[0])
+	}
+}

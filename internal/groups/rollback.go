@@ -79,6 +79,7 @@ func (c *Clusters) rollback(ctx context.Context, group string, opts RollbackOpti
 	for s, t := range snap.Meta.Topics {
 		sourceOf[t] = s
 	}
+	var parts []Partition // the state of each result's source partition
 	for _, o := range offsets {
 		st, ok := sourceOf[o.TP.Topic]
 		if !ok {
@@ -102,15 +103,17 @@ func (c *Clusters) rollback(ctx context.Context, group string, opts RollbackOpti
 				o.TP.Topic, o.TP.Partition, pr.Native, o.At))
 		}
 		res.Partitions = append(res.Partitions, pr)
+		parts = append(parts, p)
 	}
 	if len(res.Partitions) == 0 {
 		return fmt.Errorf("none of the topics group %q committed offsets for on the target is mirrored by migration %s: %w", group, snap.Meta.Migration, ErrNoOffsets)
 	}
-	if err := c.point(ctx, res, false); err != nil {
-		return err
-	}
 	prev, err := fetchCommitted(ctx, src, group)
 	if err != nil {
+		return err
+	}
+	keepEquivalent(res, prev, parts)
+	if err := c.point(ctx, res, false); err != nil {
 		return err
 	}
 	commit, err := plan(res, prev, opts.AllowRewind, "source")
@@ -125,6 +128,25 @@ func (c *Clusters) rollback(ctx context.Context, group string, opts RollbackOpti
 	}
 	c.Logger.Info("rolled group offsets back to the source", "group", group, "partitions", res.Committed)
 	return nil
+}
+
+// keepEquivalent leaves a partition's source offset as it is when it
+// already translates to the group's target position: the offsets between
+// them held nothing the group can read (markers, aborted or removed
+// records), so the source position is the same one. A migration followed
+// at once by a rollback then writes nothing.
+func keepEquivalent(res *GroupResult, prev []committed, parts []Partition) {
+	for i := range res.Partitions {
+		pr := &res.Partitions[i]
+		for _, p := range prev {
+			if p.TP.Topic != pr.ToTopic || p.TP.Partition != pr.Partition || p.At == pr.To {
+				continue
+			}
+			if r, err := Translate(parts[i], p.At); err == nil && r.Kind != NotYetMirrored && r.Offset == pr.From {
+				pr.To = p.At
+			}
+		}
+	}
 }
 
 // back translates a committed target offset t of a source partition's
