@@ -268,7 +268,7 @@ func printMoves(w io.Writer, r *moveReport) {
 				if p.To < 0 {
 					to = "-"
 				}
-				fmt.Fprintf(tw, "  %s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\n", p.Topic, p.Partition, p.From, p.ToTopic, to, p.Kind, was, recordText(p))
+				fmt.Fprintf(tw, "  %s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\n", p.Topic, p.Partition, p.From, p.ToTopic, to, p.Kind, was, recordText(p, r.Direction))
 			}
 			tw.Flush()
 		}
@@ -298,7 +298,7 @@ func groupOutcome(g *groups.GroupResult) string {
 	return fmt.Sprintf("committed %d partitions", g.Committed)
 }
 
-func recordText(p groups.PartitionResult) string {
+func recordText(p groups.PartitionResult, direction string) string {
 	var parts []string
 	switch r := p.Record; {
 	case r == nil && p.Kind == "not-yet-mirrored":
@@ -307,6 +307,9 @@ func recordText(p groups.PartitionResult) string {
 		parts = append(parts, "end of the data: the next record written")
 	default:
 		s := fmt.Sprintf("offset %d", r.Offset)
+		if p.Native > 0 && direction == "source-to-target" {
+			s = fmt.Sprintf("then offset %d", r.Offset)
+		}
 		if r.Origin >= 0 {
 			s += fmt.Sprintf(" (copy of source offset %d)", r.Origin)
 		}
@@ -319,8 +322,11 @@ func recordText(p groups.PartitionResult) string {
 	if p.Skipped > 0 {
 		parts = append(parts, fmt.Sprintf("%d expired offsets skipped", p.Skipped))
 	}
-	if p.Native > 0 {
-		parts = append(parts, fmt.Sprintf("%d native target records after it", p.Native))
+	switch {
+	case p.Native > 0 && direction == "target-to-source":
+		parts = append(parts, fmt.Sprintf("%d native target records after the group's position are not on the source", p.Native))
+	case p.Native > 0:
+		parts = append(parts, fmt.Sprintf("%d native target records before it, read first", p.Native))
 	}
 	return strings.Join(parts, "; ")
 }

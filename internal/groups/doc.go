@@ -15,8 +15,18 @@
 // the copy of the first copied record after c. Nothing is received twice
 // and nothing is skipped. Records written natively on the target (by
 // producers that already switched) carry no tracing header and are never
-// the answer: the translated offset always holds a mirrored record, unless
-// the group is caught up (Kind End).
+// the answer of Translate and Search: the translated offset always holds a
+// mirrored record, unless the group is caught up (Kind End).
+//
+// Native records matter to the group, though: it has never seen them (they
+// are not on the source). Migrate and the Syncer therefore look at the
+// stretch between the last copy the group consumed and the copy of its next
+// record (Map.Before; it holds no copy, only markers, aborted records and
+// native records) and, when it holds native records, commit the offset of
+// the first of them: the group reads them, then the copy of c. Natives
+// written before the last copy the group consumed cannot be reached with
+// one offset per partition; moving consumers before producers (or draining
+// the source first) avoids them.
 //
 // The special cases, each a Kind:
 //

@@ -85,14 +85,21 @@ type PartitionResult struct {
 	Changed bool `json:"changed"`
 	// Record is the record To points at; nil at the end of the data.
 	Record *Record `json:"record,omitempty"`
-	// Native counts, for a rollback, the records after To's counterpart
-	// on the target that were written there natively and that the source
-	// cannot replay.
+	// Native counts records written natively on the target. Migrating:
+	// those between the last copy the group consumed and the copy of its
+	// next record, which it has not seen; To is then the first of them,
+	// so that it reads them before the copy. Rolling back: those after
+	// the group's target position, which the source cannot replay.
 	Native int64 `json:"native,omitempty"`
 
 	// metadata is the commit metadata the group stored with From, copied
 	// with the commit.
 	metadata string
+	// lower is, for a forward exact translation, one past the last copy
+	// before To (0 when there is none): [lower, To) holds no copy of the
+	// partition, and whatever records it holds were written natively on
+	// the target. -1 when not applicable.
+	lower int64
 }
 
 // maxPointers bounds the concurrent record reads of one group.
@@ -177,6 +184,12 @@ func (c *Clusters) migrate(ctx context.Context, group string, opts MigrateOption
 	}
 	if err := c.point(ctx, res, true); err != nil {
 		return err
+	}
+	for _, p := range res.Partitions {
+		if p.Native > 0 {
+			res.Warnings = append(res.Warnings, fmt.Sprintf("%s/%d: %d records were written natively on the target between the last copy the group consumed and the copy of source offset %d: the group has not seen them, so it resumes at offset %d and reads them first",
+				p.ToTopic, p.Partition, p.Native, p.From, p.To))
+		}
 	}
 
 	prev, err := fetchCommitted(ctx, tgt, group)
@@ -271,10 +284,18 @@ func translate(snap *state.Snapshot, mirrored []committed) (parts []PartitionRes
 		if r.Kind == NotYetMirrored {
 			behind = append(behind, fmt.Sprintf("%s (committed %d, copied below %d)", o.TP, o.At, p.Checkpoint.Next))
 		}
+		lower := int64(-1)
+		switch r.Kind {
+		case Exact, NextCopied, Expired:
+			lower = 0
+			if b, ok := p.Map.Before(r.Offset); ok {
+				lower = b + 1
+			}
+		}
 		parts = append(parts, PartitionResult{
 			Topic: o.TP.Topic, Partition: o.TP.Partition, From: o.At,
 			ToTopic: snap.Meta.Topics[o.TP.Topic], To: r.Offset, Kind: r.Kind.String(), Skipped: r.Skipped,
-			Previous: -1, metadata: o.Metadata,
+			Previous: -1, metadata: o.Metadata, lower: lower,
 		})
 	}
 	return parts, behind, nil
@@ -301,7 +322,7 @@ func (c *Clusters) byTimestamp(ctx context.Context, topics map[string]string, mi
 		}
 		res.Partitions = append(res.Partitions, PartitionResult{
 			Topic: o.TP.Topic, Partition: o.TP.Partition, From: o.At,
-			ToTopic: to, To: l.Offset, Kind: "timestamp", Previous: -1, metadata: o.Metadata,
+			ToTopic: to, To: l.Offset, Kind: "timestamp", Previous: -1, metadata: o.Metadata, lower: -1,
 		})
 	}
 	res.Warnings = append(res.Warnings, fmt.Sprintf("offsets were reset to the first record at or after %s on the target, not translated: the group may re-read or skip records around that time", ts.UTC().Format(time.RFC3339Nano)))
@@ -337,17 +358,38 @@ func (c *Clusters) point(ctx context.Context, res *GroupResult, forward bool) er
 				return nil
 			}
 			pr.Record = &rec
-			if !forward || rec.Origin < 0 || pr.Kind == "timestamp" || pr.Kind == End.String() {
+			if !forward || pr.Kind == "timestamp" || pr.Kind == End.String() {
 				return nil
+			}
+			if rec.Origin < 0 { // tracing headers off: nothing to check
+				return nativesFirst(gctx, p, pr)
 			}
 			if rec.Offset != pr.To || (pr.Kind == Exact.String() && rec.Origin != pr.From) || rec.Origin < pr.From {
 				return fmt.Errorf("%s/%d: offset %d: the target holds the copy of source offset %d at offset %d, the map translates source offset %d to %d (%s): %w; was the target topic recreated? run kmigrate groups list to compare",
 					pr.ToTopic, pr.Partition, pr.To, rec.Origin, rec.Offset, pr.From, pr.To, pr.Kind, ErrMismatch)
 			}
-			return nil
+			return nativesFirst(gctx, p, pr)
 		})
 	}
 	return g.Wait()
+}
+
+// nativesFirst moves a forward translation back over records written
+// natively on the target between the last copy the group consumed and the
+// copy of its next record: the group has not seen them (they are not on
+// the source), so it must read them, and no copy lies among them.
+func nativesFirst(ctx context.Context, p *pointer, pr *PartitionResult) error {
+	if pr.lower < 0 || pr.lower >= pr.To {
+		return nil
+	}
+	n, first, err := p.natives(ctx, pr.ToTopic, pr.Partition, pr.lower, pr.To)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		pr.Native, pr.To = n, first
+	}
+	return nil
 }
 
 // plan compares the translations with the group's committed offsets prev

@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -126,4 +127,45 @@ func (p *pointer) at(ctx context.Context, topic string, partition int32, offset 
 		from = next
 	}
 	return Record{}, false, nil
+}
+
+// natives counts the committed records in [from, to) of topic/partition
+// and returns the offset of the first. Migrate calls it on the stretch
+// between the last copy a group consumed and the copy of its next record:
+// any record there was written natively on the target (the stretch holds
+// no copy of the group's partition), so the group has not seen it. A from
+// below the log start reads from the log start.
+func (p *pointer) natives(ctx context.Context, topic string, partition int32, from, to int64) (n, first int64, err error) {
+	r, err := p.reader(ctx, topic, partition)
+	if err != nil {
+		return 0, 0, err
+	}
+	first = -1
+	for from < to {
+		fp, next, err := r.fetch(ctx, from)
+		if errors.Is(err, kerr.OffsetOutOfRange) {
+			starts, lerr := kadm.NewClient(p.cl).ListStartOffsets(ctx, topic)
+			if s, ok := starts.Lookup(topic, partition); lerr == nil && ok && s.Err == nil && s.Offset > from {
+				from = s.Offset
+				continue
+			}
+		}
+		if err != nil {
+			return 0, 0, fmt.Errorf("read %s/%d from offset %d: %w", topic, partition, from, err)
+		}
+		for _, kr := range fp.Records {
+			if kr.Offset < from || kr.Offset >= to {
+				continue
+			}
+			if first < 0 {
+				first = kr.Offset
+			}
+			n++
+		}
+		if next <= from {
+			break
+		}
+		from = next
+	}
+	return n, first, nil
 }

@@ -265,6 +265,7 @@ func (s *Syncer) syncGroup(ctx context.Context, snap *state.Snapshot, group stri
 	}
 	commit := kadm.Offsets{}
 	var synced []PartitionResult
+	ptr := newPointer(s.c.Target)
 	for _, p := range parts {
 		stp := state.TopicPartition{Topic: p.Topic, Partition: p.Partition}
 		if p.Kind == NotYetMirrored.String() {
@@ -272,6 +273,13 @@ func (s *Syncer) syncGroup(ctx context.Context, snap *state.Snapshot, group stri
 			continue
 		}
 		cur, ok := at[state.TopicPartition{Topic: p.ToTopic, Partition: p.Partition}]
+		if !ok || cur != p.To {
+			// As Migrate: records written natively on the target since
+			// the last copy the group consumed come first.
+			if err := nativesFirst(ctx, ptr, &p); err != nil {
+				return 0, behind, err
+			}
+		}
 		if ok && cur == p.To {
 			last[stp] = p.From
 			continue

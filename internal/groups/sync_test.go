@@ -160,7 +160,9 @@ func TestSync(t *testing.T) {
 	// ...but follows the source back when the group resets there.
 	var commitErr error
 	app.CommitOffsetsSync(t.Context(), map[string]map[int32]kgo.EpochOffset{"orders": {0: {Epoch: -1, Offset: 3}}},
-		func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, _ *kmsg.OffsetCommitResponse, err error) { commitErr = err })
+		func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, _ *kmsg.OffsetCommitResponse, err error) {
+			commitErr = err
+		})
 	if commitErr != nil {
 		t.Fatal(commitErr)
 	}

@@ -205,6 +205,18 @@ func (m *Map) Reverse(target int64) (source int64, exact, ok bool) {
 	return r.Source + (target - r.Target), true, true
 }
 
+// Before returns the highest mapped target offset below target, or ok =
+// false when no mapped record lies before it. Migrate uses it to find where
+// a group's consumed copies end: everything between that and the next copy
+// is markers, aborted records or records written natively on the target.
+func (m *Map) Before(target int64) (int64, bool) {
+	j := sort.Search(len(m.runs), func(j int) bool { return m.runs[j].Target >= target })
+	if j == 0 {
+		return 0, false
+	}
+	return min(m.runs[j-1].TargetEnd(), target) - 1, true
+}
+
 // Since returns the runs that cover source offsets >= source, the first one
 // cut to start at source if source falls inside it. The result is a copy.
 func (m *Map) Since(source int64) []Run {

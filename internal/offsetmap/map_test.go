@@ -280,3 +280,21 @@ func TestRunsAndCloneAreCopies(t *testing.T) {
 	checkMap(t, m, []offsetmap.Run{{Source: 0, Target: 0, Len: 4}}, 4)
 	checkMap(t, c, []offsetmap.Run{{Source: 0, Target: 0, Len: 3}, {Source: 10, Target: 10, Len: 1}}, 4)
 }
+
+func TestBefore(t *testing.T) {
+	var m offsetmap.Map
+	for _, r := range []offsetmap.Run{{Source: 0, Target: 3, Len: 4}, {Source: 10, Target: 9, Len: 2}} {
+		if err := m.AddRun(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		target, want int64
+		ok           bool
+	}{{0, 0, false}, {3, 0, false}, {4, 3, true}, {7, 6, true}, {8, 6, true}, {9, 6, true}, {10, 9, true}, {11, 10, true}, {100, 10, true}} {
+		got, ok := m.Before(tc.target)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("Before(%d) = %d, %v; want %d, %v", tc.target, got, ok, tc.want, tc.ok)
+		}
+	}
+}
