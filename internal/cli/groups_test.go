@@ -121,4 +121,55 @@ func TestGroupsList(t *testing.T) {
 	if code, _, stderr := kmigrate(t, "groups", "list", "--source", src, "--target", tgt, "--output", "yaml"); code != 2 || !strings.Contains(stderr, `--output "yaml": use text or json`) {
 		t.Errorf("--output yaml: exit %d, stderr %q", code, stderr)
 	}
+
+	// Migrate billing to the renamed topic: the table names both topics,
+	// the record the offset points at, and the unmirrored offset.
+	code, stdout, stderr = kmigrate(t, "groups", "migrate", "--source", src, "--target", tgt, "--group", "billing", "--log-level", "warn")
+	if code != 0 {
+		t.Fatalf("groups migrate: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	wantLines := []string{
+		"Migrating consumer groups of migration " + migrate.DefaultName(pair.Source.ID, pair.Target.ID),
+		"",
+		"Group billing (exact): committed 1 partitions",
+		"TOPIC PARTITION SOURCE OFFSET TARGET TOPIC TARGET OFFSET KIND WAS RECORD",
+		fmt.Sprintf("orders 0 4 old.orders %d exact - offset %d (copy of source offset 4) at", copy4, copy4),
+		"not mirrored, left alone: logs/0 at offset 1",
+	}
+	if len(lines) != len(wantLines) {
+		t.Fatalf("groups migrate printed\n%s\nwant %d lines", stdout, len(wantLines))
+	}
+	for i, l := range lines {
+		l = strings.Join(strings.Fields(l), " ")
+		if i == 4 { // ends with the record's timestamp
+			l = l[:strings.LastIndex(l, " ")]
+		}
+		if l != wantLines[i] {
+			t.Errorf("line %d: %q, want %q", i, l, wantLines[i])
+		}
+	}
+	if got := pair.Target.CommittedOffsets(t, "billing"); fmt.Sprint(got) != fmt.Sprint(map[string]map[int32]int64{"old.orders": {0: copy4}}) {
+		t.Errorf("target offsets %v", got)
+	}
+}
+
+func TestGroupsMigrateUsage(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"groups", "migrate", "--source", "a:1", "--target", "b:1"}, "name the groups to move with --group G (repeatable), or pass --all for every selected group"},
+		{[]string{"groups", "migrate", "--source", "a:1", "--target", "b:1", "--group", "g", "--all"}, "--group and --all are mutually exclusive"},
+		{[]string{"groups", "migrate", "--source", "a:1", "--target", "b:1", "--group", " "}, "--group: a group name must not be empty"},
+		{[]string{"groups", "migrate", "--source", "a:1", "--target", "b:1", "--group", "g", "--wait", "-1s"}, "--wait must not be negative"},
+		{[]string{"groups", "migrate", "--source", "a:1", "--target", "b:1", "--group", "g", "--to-timestamp", "yesterday"}, `--to-timestamp: "yesterday" is not an RFC 3339 time (2026-11-21T09:00:00Z) or Unix milliseconds`},
+		{[]string{"groups", "migrate", "--source", "a:1", "--target", "b:1", "--group", "g", "--mirror-wait", "-5s"}, "--mirror-wait must not be negative"},
+		{[]string{"groups", "rollback", "--source", "a:1", "--target", "b:1", "--all", "--output", "xml"}, `--output "xml": use text or json`},
+	} {
+		code, _, stderr := kmigrate(t, tc.args...)
+		if code != 2 || strings.TrimSpace(stderr) != "kmigrate: "+tc.want {
+			t.Errorf("%q: exit %d, stderr %q; want 2, %q", tc.args, code, stderr, tc.want)
+		}
+	}
 }
