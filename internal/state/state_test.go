@@ -43,10 +43,17 @@ func TestEnsureAndLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	want := map[string]string{"cleanup.policy": "compact", "retention.ms": "-1", "segment.ms": "3600000"}
 	for _, cfg := range rcs[0].Configs {
-		if cfg.Key == "cleanup.policy" && (cfg.Value == nil || *cfg.Value != "compact") {
-			t.Errorf("cleanup.policy = %v, want compact", cfg.Value)
+		if w, ok := want[cfg.Key]; ok {
+			if cfg.Value == nil || *cfg.Value != w {
+				t.Errorf("%s = %v, want %s", cfg.Key, cfg.Value, w)
+			}
+			delete(want, cfg.Key)
 		}
+	}
+	if len(want) > 0 {
+		t.Errorf("state topic configs lack %v", want)
 	}
 	if snap, err := load(t, c, topic); err != nil || snap.Meta != nil || len(snap.Checkpoints) != 0 {
 		t.Fatalf("empty state: %+v, %v", snap, err)

@@ -19,6 +19,11 @@ func Ensure(ctx context.Context, adm *kadm.Client, topic string, rf int16) (bool
 		// with their segment; compaction keeps the newest per key, and a
 		// long retention keeps nothing else from deleting them.
 		"retention.ms": kadm.StringPtr("-1"),
+		// Compaction never touches the active segment: roll it hourly so
+		// that the superseded checkpoints and heartbeats of a long
+		// migration are cleaned, and every reader of the state (group
+		// sync, status) reads a topic about the size of its keys.
+		"segment.ms": kadm.StringPtr("3600000"),
 	}
 	resp, err := adm.CreateTopic(ctx, 1, rf, cfg, topic)
 	switch {
