@@ -210,7 +210,9 @@ func (e *env) move(ctx context.Context, cfg *config.Config, f moveFlags, directi
 		if res == nil {
 			return err
 		}
-		if err != nil {
+		// With --all, a selected group with nothing on a mirrored topic is
+		// reported, not a failure; a group named with --group is.
+		if err != nil && !(f.all && res.NothingToMove) {
 			rep.OK = false
 		}
 		rep.Groups = append(rep.Groups, res)
@@ -278,7 +280,10 @@ func printMoves(w io.Writer, r *moveReport) {
 		for _, warn := range g.Warnings {
 			fmt.Fprintf(w, "  warning: %s\n", warn)
 		}
-		if g.Error != "" {
+		switch {
+		case g.NothingToMove:
+			fmt.Fprintf(w, "  %s\n", g.Error)
+		case g.Error != "":
 			fmt.Fprintf(w, "  error: %s\n", g.Error)
 		}
 	}
@@ -286,6 +291,8 @@ func printMoves(w io.Writer, r *moveReport) {
 
 func groupOutcome(g *groups.GroupResult) string {
 	switch {
+	case g.NothingToMove:
+		return "nothing to move"
 	case g.Error != "":
 		return "NOT MOVED"
 	case g.DryRun && g.Committed == 0:

@@ -152,6 +152,28 @@ func TestGroupsList(t *testing.T) {
 	if got := pair.Target.CommittedOffsets(t, "billing"); fmt.Sprint(got) != fmt.Sprint(map[string]map[int32]int64{"old.orders": {0: copy4}}) {
 		t.Errorf("target offsets %v", got)
 	}
+
+	// --all: billing is in place, audit has nothing on a mirrored topic
+	// (reported, not a failure); naming audit alone is a failure.
+	code, stdout, stderr = kmigrate(t, "groups", "migrate", "--source", src, "--target", tgt, "--all", "--output", "json", "--log-level", "warn")
+	var rep struct {
+		OK     bool `json:"ok"`
+		Groups []struct {
+			Group         string `json:"group"`
+			Committed     int    `json:"committed"`
+			NothingToMove bool   `json:"nothing_to_move"`
+			Error         string `json:"error"`
+		} `json:"groups"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &rep); code != 0 || err != nil || !rep.OK || len(rep.Groups) != 2 ||
+		rep.Groups[0].Group != "audit" || !rep.Groups[0].NothingToMove ||
+		rep.Groups[0].Error != `none of the topics group "audit" committed offsets for is mirrored by migration `+migrate.DefaultName(pair.Source.ID, pair.Target.ID)+": no committed offsets" ||
+		rep.Groups[1].Group != "billing" || rep.Groups[1].Committed != 0 || rep.Groups[1].Error != "" {
+		t.Errorf("groups migrate --all: exit %d, %v\n%s\n%s", code, err, stdout, stderr)
+	}
+	if code, _, _ := kmigrate(t, "groups", "migrate", "--source", src, "--target", tgt, "--group", "audit", "--log-level", "warn"); code != 1 {
+		t.Errorf("groups migrate --group audit: exit %d, want 1", code)
+	}
 }
 
 func TestGroupsMigrateUsage(t *testing.T) {

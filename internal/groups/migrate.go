@@ -2,6 +2,7 @@ package groups
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -58,6 +59,10 @@ type GroupResult struct {
 	Warnings []string `json:"warnings,omitempty"`
 	// Error is why the group was not migrated, "" when it was.
 	Error string `json:"error,omitempty"`
+	// NothingToMove is set with Error when the group has no committed
+	// offset on a mirrored topic (ErrNoOffsets): not a failure when
+	// moving every selected group.
+	NothingToMove bool `json:"nothing_to_move,omitempty"`
 }
 
 // Offset is a committed offset in one partition.
@@ -135,7 +140,7 @@ func Migrate(ctx context.Context, c Clusters, group string, opts MigrateOptions)
 	}
 	err := c.migrate(ctx, group, opts, res)
 	if err != nil {
-		res.Error = err.Error()
+		res.Error, res.NothingToMove = err.Error(), errors.Is(err, ErrNoOffsets)
 	}
 	return res, err
 }

@@ -48,7 +48,7 @@ func Rollback(ctx context.Context, c Clusters, group string, opts RollbackOption
 	res := &GroupResult{Group: group, Method: MethodExact, DryRun: opts.DryRun, Partitions: []PartitionResult{}}
 	err := c.rollback(ctx, group, opts, res)
 	if err != nil {
-		res.Error = err.Error()
+		res.Error, res.NothingToMove = err.Error(), errors.Is(err, ErrNoOffsets)
 	}
 	return res, err
 }
