@@ -9,7 +9,7 @@ STATICCHECK_VER := v0.8.2
 TEST_TIMEOUT    ?= 14m
 FUZZTIME        ?= 15s
 
-.PHONY: all build test lint fmt vet staticcheck bench bench-mirror fuzz clean
+.PHONY: all build test lint fmt vet staticcheck bench bench-mirror bench-groups fuzz clean
 
 all: build lint test
 
@@ -47,6 +47,14 @@ bench:
 ## MIRRORBENCH_FLAGS='--records 20000' for a quick check.
 bench-mirror:
 	$(GO) run ./bench/cmd/mirrorbench $(MIRRORBENCH_FLAGS)
+
+## bench-groups: translating one consumer group over 1,000 partitions of
+## 100,000 records: the offset map, the tracing-header search and
+## groups.Migrate --dry-run, with fetches per partition (bench/README.md).
+## Takes about 7 minutes and ~20 GB of disk; pass flags with
+## GROUPBENCH_FLAGS, e.g. GROUPBENCH_FLAGS=--quick for a smoke run.
+bench-groups:
+	$(GO) run ./bench/cmd/groupbench $(GROUPBENCH_FLAGS)
 
 ## fuzz: a short run of every fuzz target.
 fuzz:

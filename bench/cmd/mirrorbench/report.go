@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kmigrate/kmigrate/bench/internal/proc"
+	"github.com/kmigrate/kmigrate/bench/internal/runinfo"
 	"github.com/kmigrate/kmigrate/bench/internal/workload"
 )
 
@@ -108,14 +109,7 @@ type Report struct {
 }
 
 // Host describes where the run happened.
-type Host struct {
-	CPUs      int    `json:"cpus"`
-	CPUModel  string `json:"cpu_model,omitempty"`
-	MemTotal  string `json:"mem_total,omitempty"`
-	GoVersion string `json:"go_version"`
-	Kmigrate  string `json:"kmigrate_version,omitempty"`
-	Kcat      string `json:"kcat_version,omitempty"`
-}
+type Host = runinfo.Host
 
 func (rep *Report) result(name string) *Result {
 	for i := range rep.Results {

@@ -1,25 +1,19 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kmigrate/kmigrate/bench/internal/proc"
+	"github.com/kmigrate/kmigrate/bench/internal/runinfo"
 	"github.com/kmigrate/kmigrate/bench/internal/workload"
 )
 
@@ -41,8 +35,8 @@ type bench struct {
 
 func run(ctx context.Context, o options) (err error) {
 	begin := time.Now()
-	rep := &Report{Started: begin, Brokers: o.brokers, Host: host()}
-	root, err := moduleRoot()
+	rep := &Report{Started: begin, Brokers: o.brokers, Host: runinfo.ThisHost()}
+	root, err := runinfo.ModuleRoot()
 	if err != nil {
 		return err
 	}
@@ -78,22 +72,16 @@ func run(ctx context.Context, o options) (err error) {
 	}()
 	// The source, the target copy being checked, and the next one; kfake
 	// stores a little more than the record bytes.
-	if err := checkDisk(dir, 3*spec.Bytes()+(1<<30)); err != nil {
+	if err := runinfo.CheckDisk(dir, 3*spec.Bytes()+(1<<30), "use fewer --records"); err != nil {
 		return err
 	}
 	b := &bench{o: o, self: self, dir: dir, spec: spec, runID: begin.UTC().Format("20060102t150405")}
 
 	logf("building kmigrate from %s", root)
-	b.bin = filepath.Join(dir, "kmigrate")
-	build := exec.CommandContext(ctx, "go", "build", "-o", b.bin, "./cmd/kmigrate")
-	build.Dir, build.Stdout, build.Stderr = root, os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		return fmt.Errorf("go build ./cmd/kmigrate: %w", err)
+	if b.bin, rep.Host.Kmigrate, err = runinfo.BuildKmigrate(ctx, root, dir); err != nil {
+		return err
 	}
-	if out, err := exec.Command(b.bin, "version").Output(); err == nil {
-		rep.Host.Kmigrate = strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0])
-	}
-	if rep.SourceDigest, err = sourceDigest(root); err != nil {
+	if rep.SourceDigest, err = runinfo.SourceDigest(root); err != nil {
 		return err
 	}
 
@@ -187,77 +175,7 @@ func errSuffix(s string) string {
 	return "; error: " + s
 }
 
-func logf(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
-}
-
-// moduleRoot finds the kmigrate module's directory from the working
-// directory, as `go run ./bench/cmd/mirrorbench` and make are run there.
-func moduleRoot() (string, error) {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
-	}
-	mod := strings.TrimSpace(string(out))
-	if mod == "" || mod == os.DevNull {
-		return "", errors.New("not inside the kmigrate module: run from its directory")
-	}
-	data, err := os.ReadFile(mod)
-	if err != nil {
-		return "", err
-	}
-	if !bytes.Contains(data, []byte("module github.com/kmigrate/kmigrate\n")) {
-		return "", fmt.Errorf("%s is not the kmigrate module: run from its directory", mod)
-	}
-	return filepath.Dir(mod), nil
-}
-
-// checkDisk refuses to start when dir's file system has less than need
-// bytes free.
-func checkDisk(dir string, need int64) error {
-	var st syscall.Statfs_t
-	if err := syscall.Statfs(dir, &st); err != nil {
-		return fmt.Errorf("free space of %s: %w", dir, err)
-	}
-	if free := int64(st.Bavail) * int64(st.Bsize); free < need {
-		return fmt.Errorf("%s has %.1f GB free, the run needs about %.1f GB: free space, pass --dir, or use fewer --records",
-			dir, float64(free)/1e9, float64(need)/1e9)
-	}
-	return nil
-}
-
-// sourceDigest hashes the Go sources kmigrate is built from (every .go
-// file outside bench/, go.mod, go.sum), so that two runs of a tree that
-// is being edited can tell whether they measured the same code.
-func sourceDigest(root string) (string, error) {
-	h := sha256.New()
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, path)
-		if d.IsDir() {
-			if rel == "bench" || (rel != "." && strings.HasPrefix(d.Name(), ".")) {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if !strings.HasSuffix(rel, ".go") && rel != "go.mod" && rel != "go.sum" {
-			return nil
-		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(h, "%s\x00%d\x00", rel, len(data))
-		h.Write(data)
-		return nil
-	})
-	if err != nil {
-		return "", fmt.Errorf("hash the sources: %w", err)
-	}
-	return hex.EncodeToString(h.Sum(nil))[:16], nil
-}
+func logf(format string, args ...any) { runinfo.Logf(format, args...) }
 
 func kcatVersion(kcat string) (string, error) {
 	path, err := exec.LookPath(kcat)
@@ -271,29 +189,4 @@ func kcatVersion(kcat string) (string, error) {
 		}
 	}
 	return strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0]), nil
-}
-
-func host() Host {
-	h := Host{CPUs: runtime.NumCPU(), GoVersion: runtime.Version()}
-	h.CPUModel = procField("/proc/cpuinfo", "model name")
-	h.MemTotal = procField("/proc/meminfo", "MemTotal")
-	return h
-}
-
-// procField returns the value of the first "key: value" line of a /proc
-// file, or "".
-func procField(path, key string) string {
-	f, err := os.Open(path)
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), ":")
-		if ok && strings.TrimSpace(k) == key {
-			return strings.TrimSpace(v)
-		}
-	}
-	return ""
 }
