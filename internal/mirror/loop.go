@@ -88,6 +88,8 @@ func (s *session) fill(ctx context.Context) (stop bool, err error) {
 		if err := s.fetchErrors(ctx, fs); err != nil {
 			return false, err
 		}
+		var n int
+		var bytes int64
 		fs.EachPartition(func(fp kgo.FetchTopicPartition) {
 			p := s.parts[state.TopicPartition{Topic: fp.Topic, Partition: fp.Partition}]
 			if p == nil {
@@ -97,7 +99,17 @@ func (s *session) fill(ctx context.Context) (stop bool, err error) {
 			if len(fp.Records) > 0 {
 				s.carry = append(s.carry, carried{p: p, recs: fp.Records})
 			}
+			for _, r := range fp.Records {
+				n++
+				bytes += int64(len(r.Key) + len(r.Value))
+				for _, h := range r.Headers {
+					bytes += int64(len(h.Key) + len(h.Value))
+				}
+			}
 		})
+		if size, changed := s.fetchSize.observe(n, bytes); changed {
+			s.src.UpdateFetchMaxBytes(size, min(size, 8<<20))
+		}
 		room := s.drainCarry()
 		switch {
 		case s.produceFailed():
@@ -217,7 +229,7 @@ func (s *session) route(p *part, r *kgo.Record) {
 	p.pos = src + 1
 	p.recs = append(p.recs, pending{src: src, r: r})
 	p.bytes += int64(size)
-	s.txnBytes += int64(size)
+	s.txnBytes += memSize(size)
 	s.prod.Produce(context.WithoutCancel(context.Background()), r, s.promise)
 }
 

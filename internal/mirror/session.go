@@ -76,6 +76,8 @@ type session struct {
 	batchLimits atomic.Pointer[map[string]int]
 
 	buffers buffers
+	// fetchSize adapts the fetch size to the record size.
+	fetchSize *fetchSizer
 	// carry holds polled records that did not fit in the last transaction.
 	carry []carried
 
@@ -226,6 +228,7 @@ func (s *session) resume(ctx context.Context) error {
 	}
 	s.buffers.fetch = fetchBytes(s.settings.MemoryBudget, len(brokers.Brokers))
 	fetchMax := s.buffers.fetch
+	s.fetchSize = newFetchSizer(fetchMax)
 	copts, err := cluster.Opts(o.Source, o.Logger)
 	if err != nil {
 		return err
