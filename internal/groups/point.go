@@ -69,21 +69,33 @@ func newPointer(cl *kgo.Client) *pointer {
 
 func (p *pointer) reader(ctx context.Context, topic string, partition int32) (*partReader, error) {
 	p.mu.Lock()
-	r := p.readers[topic][partition]
-	p.mu.Unlock()
-	if r != nil {
+	defer p.mu.Unlock()
+	if r := p.readers[topic][partition]; r != nil {
 		return r, nil
 	}
-	// Only the first record is needed; a small response bounds the cost
-	// (brokers still return one whole batch).
-	r = newPartReader(p.cl, topic, partition, 64<<10)
+	// One metadata request per topic, not per partition: a group can
+	// span a thousand partitions of one topic. A partition it did not
+	// name (no leader at the time) gets its own request.
+	if p.readers[topic] == nil {
+		leaders, id, err := topicLeaders(ctx, p.cl, topic)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", topic, err)
+		}
+		p.readers[topic] = map[int32]*partReader{}
+		for part, l := range leaders {
+			// Only the first records are needed; a small response bounds
+			// the cost (brokers still return one whole batch).
+			r := newPartReader(p.cl, topic, part, 64<<10)
+			r.leader, r.topicID = l, id
+			p.readers[topic][part] = r
+		}
+		if r := p.readers[topic][partition]; r != nil {
+			return r, nil
+		}
+	}
+	r := newPartReader(p.cl, topic, partition, 64<<10)
 	if err := r.refreshLeader(ctx); err != nil {
 		return nil, err
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.readers[topic] == nil {
-		p.readers[topic] = map[int32]*partReader{}
 	}
 	p.readers[topic][partition] = r
 	return r, nil

@@ -32,32 +32,44 @@ func newPartReader(cl *kgo.Client, topic string, partition, maxBytes int32) *par
 }
 
 func (s *partReader) refreshLeader(ctx context.Context) error {
+	leaders, id, err := topicLeaders(ctx, s.cl, s.topic)
+	if err != nil {
+		return fmt.Errorf("search %s/%d: %w", s.topic, s.partition, err)
+	}
+	l, ok := leaders[s.partition]
+	if !ok {
+		return fmt.Errorf("search %s/%d: %w", s.topic, s.partition, kerr.UnknownTopicOrPartition)
+	}
+	s.leader, s.topicID = l, id
+	return nil
+}
+
+// topicLeaders returns the leader of each partition of topic, and the
+// topic's id, from one metadata request. Partitions with an error (no
+// leader right now) are left out.
+func topicLeaders(ctx context.Context, cl *kgo.Client, topic string) (map[int32]int32, [16]byte, error) {
 	req := kmsg.NewPtrMetadataRequest()
 	t := kmsg.NewMetadataRequestTopic()
-	t.Topic = kmsg.StringPtr(s.topic)
+	t.Topic = kmsg.StringPtr(topic)
 	req.Topics = append(req.Topics, t)
-	resp, err := req.RequestWith(ctx, s.cl)
+	resp, err := req.RequestWith(ctx, cl)
 	if err != nil {
-		return fmt.Errorf("search %s/%d: metadata: %w", s.topic, s.partition, err)
+		return nil, [16]byte{}, fmt.Errorf("metadata: %w", err)
 	}
 	if len(resp.Topics) != 1 {
-		return fmt.Errorf("search %s/%d: metadata returned %d topics", s.topic, s.partition, len(resp.Topics))
+		return nil, [16]byte{}, fmt.Errorf("metadata returned %d topics", len(resp.Topics))
 	}
 	rt := resp.Topics[0]
 	if err := kerr.ErrorForCode(rt.ErrorCode); err != nil {
-		return fmt.Errorf("search %s/%d: metadata: %w", s.topic, s.partition, err)
+		return nil, [16]byte{}, fmt.Errorf("metadata: %w", err)
 	}
+	out := make(map[int32]int32, len(rt.Partitions))
 	for _, p := range rt.Partitions {
-		if p.Partition != s.partition {
-			continue
+		if kerr.ErrorForCode(p.ErrorCode) == nil {
+			out[p.Partition] = p.Leader
 		}
-		if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
-			return fmt.Errorf("search %s/%d: metadata: %w", s.topic, s.partition, err)
-		}
-		s.leader, s.topicID = p.Leader, rt.TopicID
-		return nil
 	}
-	return fmt.Errorf("search %s/%d: %w", s.topic, s.partition, kerr.UnknownTopicOrPartition)
+	return out, rt.TopicID, nil
 }
 
 // fetch sends one read_committed fetch for offset to the partition's
