@@ -709,9 +709,9 @@ func (f *groupFixture) expectRollback(t *testing.T, committed, previous map[tp]i
 		}
 		// A source offset the group already has that is equivalent (it
 		// translates to the same target position: only markers, aborted
-		// or removed records lie between) is kept.
-		if p.Previous >= 0 && f.forward(k, p.Previous) == at {
-			p.To = p.Previous
+		// or removed records lie between) is kept; its record is then the next one.
+		if p.Previous >= 0 && f.forward(k, p.Previous) == at && p.Previous != p.To {
+			p.To, p.Kind = p.Previous, "next-copied"
 		}
 		if src, ok := f.sourceAtOrAfter(k, p.To); ok {
 			p.Record = &movedRecord{Offset: src.Offset, Origin: -1, Key: printableKey(src.Key), Timestamp: src.Timestamp}

@@ -367,13 +367,13 @@ func (c *Clusters) point(ctx context.Context, res *GroupResult, forward bool) er
 				return nil
 			}
 			if rec.Origin < 0 { // tracing headers off: nothing to check
-				return nativesFirst(gctx, p, pr)
+				return nativesFirst(gctx, p, c.SourceID, pr)
 			}
 			if rec.Offset != pr.To || (pr.Kind == Exact.String() && rec.Origin != pr.From) || rec.Origin < pr.From {
 				return fmt.Errorf("%s/%d: offset %d: the target holds the copy of source offset %d at offset %d, the map translates source offset %d to %d (%s): %w; was the target topic recreated? run kmigrate groups list to compare",
 					pr.ToTopic, pr.Partition, pr.To, rec.Origin, rec.Offset, pr.From, pr.To, pr.Kind, ErrMismatch)
 			}
-			return nativesFirst(gctx, p, pr)
+			return nativesFirst(gctx, p, c.SourceID, pr)
 		})
 	}
 	return g.Wait()
@@ -383,11 +383,11 @@ func (c *Clusters) point(ctx context.Context, res *GroupResult, forward bool) er
 // natively on the target between the last copy the group consumed and the
 // copy of its next record: the group has not seen them (they are not on
 // the source), so it must read them, and no copy lies among them.
-func nativesFirst(ctx context.Context, p *pointer, pr *PartitionResult) error {
+func nativesFirst(ctx context.Context, p *pointer, sourceID string, pr *PartitionResult) error {
 	if pr.lower < 0 || pr.lower >= pr.To {
 		return nil
 	}
-	n, first, err := p.natives(ctx, pr.ToTopic, pr.Partition, pr.lower, pr.To)
+	n, first, err := p.natives(ctx, pr.ToTopic, pr.Partition, pr.lower, pr.To, SourcePartition{ClusterID: sourceID, Topic: pr.Topic, Partition: pr.Partition})
 	if err != nil {
 		return err
 	}

@@ -147,7 +147,10 @@ func (p *pointer) at(ctx context.Context, topic string, partition int32, offset 
 // any record there was written natively on the target (the stretch holds
 // no copy of the group's partition), so the group has not seen it. A from
 // below the log start reads from the log start.
-func (p *pointer) natives(ctx context.Context, topic string, partition int32, from, to int64) (n, first int64, err error) {
+//
+// A record there whose tracing header names src is a copy the offset map
+// does not know: ErrMismatch.
+func (p *pointer) natives(ctx context.Context, topic string, partition int32, from, to int64, src SourcePartition) (n, first int64, err error) {
 	r, err := p.reader(ctx, topic, partition)
 	if err != nil {
 		return 0, 0, err
@@ -168,6 +171,14 @@ func (p *pointer) natives(ctx context.Context, topic string, partition int32, fr
 		for _, kr := range fp.Records {
 			if kr.Offset < from || kr.Offset >= to {
 				continue
+			}
+			o, found, err := trace.FindRaw(kr.Headers)
+			if err != nil {
+				return 0, 0, fmt.Errorf("%s/%d: offset %d: %w: %w", topic, partition, kr.Offset, ErrCorruptHeader, err)
+			}
+			if found && o.Partition == src.Partition && string(o.Topic) == src.Topic && string(o.ClusterID) == src.ClusterID {
+				return 0, 0, fmt.Errorf("%s/%d: offset %d holds the copy of source offset %d, which the offset map does not place there: %w; was the target topic recreated?",
+					topic, partition, kr.Offset, o.Offset, ErrMismatch)
 			}
 			if first < 0 {
 				first = kr.Offset

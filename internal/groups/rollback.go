@@ -143,7 +143,9 @@ func keepEquivalent(res *GroupResult, prev []committed, parts []Partition) {
 				continue
 			}
 			if r, err := Translate(parts[i], p.At); err == nil && r.Kind != NotYetMirrored && r.Offset == pr.From {
-				pr.To = p.At
+				// The group's source offset holds nothing it can read;
+				// the record shown is the next one.
+				pr.To, pr.Kind = p.At, NextCopied.String()
 			}
 		}
 	}

@@ -276,7 +276,7 @@ func (s *Syncer) syncGroup(ctx context.Context, snap *state.Snapshot, group stri
 		if !ok || cur != p.To {
 			// As Migrate: records written natively on the target since
 			// the last copy the group consumed come first.
-			if err := nativesFirst(ctx, ptr, &p); err != nil {
+			if err := nativesFirst(ctx, ptr, s.c.SourceID, &p); err != nil {
 				return 0, behind, err
 			}
 		}
