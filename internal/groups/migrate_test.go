@@ -2,9 +2,9 @@ package groups_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"encoding/json"
 	"slices"
 	"testing"
 	"time"
