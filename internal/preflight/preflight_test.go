@@ -51,7 +51,7 @@ func TestRunReportsPermissions(t *testing.T) {
 	src.CreateTopic(t, "hidden", 1, nil)
 	src.CommitOffsets(t, "app", map[string]map[int32]int64{"orders": {0: 0}})
 
-	cfg := &config.Config{Source: src.Config, Target: tgt.Config, Topics: config.Topics{Selection: selectAll(t)}, Groups: selectAll(t)}
+	cfg := &config.Config{Source: src.Config, Target: tgt.Config, Topics: config.Topics{Selection: selectAll(t)}, Groups: config.Groups{Selection: selectAll(t)}}
 	cfg.Source.SASL = config.SASL{Mechanism: config.Plain, Username: "reader", Password: "reader-pw"}
 	cfg.Target.SASL = config.SASL{Mechanism: config.Plain, Username: "writer", Password: "writer-pw"}
 
@@ -105,7 +105,7 @@ func TestRunReportsPermissions(t *testing.T) {
 func TestRunCleanPairIsOK(t *testing.T) {
 	pair := kafkatest.NewPair(t, kafkatest.Brokers(1))
 	pair.Source.CreateTopic(t, "orders", 3, nil)
-	cfg := &config.Config{Source: pair.Source.Config, Target: pair.Target.Config, Topics: config.Topics{Selection: selectAll(t)}, Groups: selectAll(t)}
+	cfg := &config.Config{Source: pair.Source.Config, Target: pair.Target.Config, Topics: config.Topics{Selection: selectAll(t)}, Groups: config.Groups{Selection: selectAll(t)}}
 	rep, err := preflight.Run(t.Context(), cfg, nil)
 	if err != nil {
 		t.Fatal(err)
