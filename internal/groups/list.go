@@ -106,27 +106,9 @@ type Translation struct {
 // has not yet copied up to one of its committed offsets. Groups come sorted
 // by name.
 func List(ctx context.Context, src, tgt *kadm.Client, snap *state.Snapshot, sel config.Selection) ([]GroupInfo, error) {
-	listed, err := src.ListGroups(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("list source groups: %w", err)
-	}
-	var names []string
-	for _, g := range listed.Groups() {
-		if sel.Match(g) {
-			names = append(names, g)
-		}
-	}
-	slices.Sort(names)
-	if len(names) == 0 {
-		return nil, nil
-	}
-	srcSides, err := describe(ctx, src, names)
-	if err != nil {
-		return nil, fmt.Errorf("describe source groups: %w", err)
-	}
-	tgtSides, err := describe(ctx, tgt, names)
-	if err != nil {
-		return nil, fmt.Errorf("describe target groups: %w", err)
+	names, srcSides, tgtSides, err := describeSelected(ctx, src, tgt, sel)
+	if err != nil || len(names) == 0 {
+		return nil, err
 	}
 
 	fetched := src.FetchManyOffsets(ctx, names...)
@@ -166,6 +148,27 @@ func List(ctx context.Context, src, tgt *kadm.Client, snap *state.Snapshot, sel 
 		out = append(out, g)
 	}
 	return out, nil
+}
+
+// describeSelected lists the source groups sel selects, sorted, and
+// describes each on both clusters.
+func describeSelected(ctx context.Context, src, tgt *kadm.Client, sel config.Selection) (names []string, srcSides, tgtSides map[string]Side, err error) {
+	listed, err := src.ListGroups(ctx)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("list source groups: %w", err)
+	}
+	names = slices.DeleteFunc(listed.Groups(), func(g string) bool { return !sel.Match(g) })
+	slices.Sort(names)
+	if len(names) == 0 {
+		return nil, nil, nil, nil
+	}
+	if srcSides, err = describe(ctx, src, names); err != nil {
+		return nil, nil, nil, fmt.Errorf("describe source groups: %w", err)
+	}
+	if tgtSides, err = describe(ctx, tgt, names); err != nil {
+		return nil, nil, nil, fmt.Errorf("describe target groups: %w", err)
+	}
+	return names, srcSides, tgtSides, nil
 }
 
 // describe returns the state of each group on one cluster. Groups the

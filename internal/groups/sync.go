@@ -153,23 +153,9 @@ func (s *Syncer) Sync(ctx context.Context) error {
 }
 
 func (s *Syncer) pass(ctx context.Context) ([]SyncedGroup, error) {
-	src, tgt := s.c.srcAdm(), s.c.tgtAdm()
-	listed, err := src.ListGroups(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("list source groups: %w", err)
-	}
-	names := slices.DeleteFunc(listed.Groups(), func(g string) bool { return !s.sel.Match(g) })
-	slices.Sort(names)
-	if len(names) == 0 {
-		return nil, nil
-	}
-	srcSides, err := describe(ctx, src, names)
-	if err != nil {
-		return nil, fmt.Errorf("describe source groups: %w", err)
-	}
-	tgtSides, err := describe(ctx, tgt, names)
-	if err != nil {
-		return nil, fmt.Errorf("describe target groups: %w", err)
+	names, srcSides, tgtSides, err := describeSelected(ctx, s.c.srcAdm(), s.c.tgtAdm(), s.sel)
+	if err != nil || len(names) == 0 {
+		return nil, err
 	}
 	out := make([]SyncedGroup, 0, len(names))
 	var toSync []int
