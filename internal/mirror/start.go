@@ -30,7 +30,7 @@ func (s *session) resolveStarts(ctx context.Context, snap *state.Snapshot) error
 		}
 	}
 	if len(fresh) > 0 {
-		rule, err := s.startOffsets(ctx, topics, starts)
+		rule, err := StartOffsets(ctx, s.srcAdm, topics, s.settings, s.m.opts.Groups, starts)
 		if err != nil {
 			return err
 		}
@@ -52,8 +52,15 @@ func (s *session) resolveStarts(ctx context.Context, snap *state.Snapshot) error
 	return nil
 }
 
-// startOffsets applies the start rule to every partition.
-func (s *session) startOffsets(ctx context.Context, topics []string, starts kadm.ListedOffsets) (map[state.TopicPartition]int64, error) {
+// StartOffsets applies the start rule of settings (Start, StartFallback)
+// to every partition of topics on the source (adm), for partitions that
+// have no checkpoint yet: earliest is the log start (starts, the source's
+// log start offsets), latest the last stable offset, a timestamp the first
+// record at or after it, committed the lowest offset any group of sel
+// committed (StartFallback for partitions none did). Positions below the
+// log start are the caller's to handle (they expired). `kmigrate plan`
+// shows what a run would do with the same function.
+func StartOffsets(ctx context.Context, adm *kadm.Client, topics []string, settings config.Mirror, sel config.Selection, starts kadm.ListedOffsets) (map[state.TopicPartition]int64, error) {
 	out := map[state.TopicPartition]int64{}
 	from := func(lo kadm.ListedOffsets) {
 		lo.Each(func(o kadm.ListedOffset) {
@@ -71,8 +78,8 @@ func (s *session) startOffsets(ctx context.Context, topics []string, starts kadm
 		from(lo)
 		return nil
 	}
-	latest := func() (kadm.ListedOffsets, error) { return s.srcAdm.ListCommittedOffsets(ctx, topics...) }
-	st := s.settings.Start
+	latest := func() (kadm.ListedOffsets, error) { return adm.ListCommittedOffsets(ctx, topics...) }
+	st := settings.Start
 	switch st.Kind {
 	case config.StartEarliest:
 		from(starts)
@@ -89,7 +96,7 @@ func (s *session) startOffsets(ctx context.Context, topics []string, starts kadm
 		ends := out
 		out = map[state.TopicPartition]int64{}
 		if err := list("timestamp", func() (kadm.ListedOffsets, error) {
-			return s.srcAdm.ListOffsetsAfterMilli(ctx, st.Timestamp.UnixMilli(), topics...)
+			return adm.ListOffsetsAfterMilli(ctx, st.Timestamp.UnixMilli(), topics...)
 		}); err != nil {
 			return nil, err
 		}
@@ -99,12 +106,12 @@ func (s *session) startOffsets(ctx context.Context, topics []string, starts kadm
 			}
 		}
 	case config.StartCommitted:
-		committed, err := s.committedOffsets(ctx)
+		committed, err := committedOffsets(ctx, adm, topics, sel)
 		if err != nil {
 			return nil, err
 		}
 		fallback := starts
-		if s.settings.StartFallback == config.StartLatest {
+		if settings.StartFallback == config.StartLatest {
 			if fallback, err = latest(); err == nil {
 				err = fallback.Error()
 			}
@@ -127,21 +134,21 @@ func (s *session) startOffsets(ctx context.Context, topics []string, starts kadm
 // committedOffsets returns, per source partition, the lowest offset
 // committed by any selected consumer group: everything from there on has
 // not been consumed by at least one of them.
-func (s *session) committedOffsets(ctx context.Context) (map[state.TopicPartition]int64, error) {
-	listed, err := s.srcAdm.ListGroups(ctx)
+func committedOffsets(ctx context.Context, adm *kadm.Client, topics []string, sel config.Selection) (map[state.TopicPartition]int64, error) {
+	listed, err := adm.ListGroups(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list source groups: %w", err)
 	}
 	want := map[string]bool{}
-	for _, t := range s.topics {
-		want[t.Source] = true
+	for _, t := range topics {
+		want[t] = true
 	}
 	out := map[state.TopicPartition]int64{}
 	for _, g := range listed.Sorted() {
-		if !s.m.opts.Groups.Match(g.Group) {
+		if !sel.Match(g.Group) {
 			continue
 		}
-		offs, err := s.srcAdm.FetchOffsets(ctx, g.Group)
+		offs, err := adm.FetchOffsets(ctx, g.Group)
 		if err != nil {
 			return nil, fmt.Errorf("committed offsets of group %s: %w", g.Group, err)
 		}
