@@ -17,6 +17,15 @@ func checkOutput(output string) error {
 // writeJSON prints v as indented JSON, the form of every --output json.
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // "a -> b", not "a -\u003e b"
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// plural prints "1 topic", "2 topics".
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }

@@ -135,6 +135,7 @@ librdkafka dialect. See docs/configuration.md for every setting.`,
 		e.sandboxCommand(),
 		e.mirrorCommand(),
 		e.groupsCommand(),
+		e.planCommand(),
 	)
 	return root
 }
