@@ -23,6 +23,14 @@ type Snapshot struct {
 	// Segments holds the encoded offset map segments by start offset.
 	Segments map[TopicPartition]map[int64][]byte
 	Expired  map[TopicPartition][]Expired
+
+	// Cutover facts (cutover.go): the last recorded phase (nil before
+	// any), promoted topics and switched groups by name, and the history,
+	// oldest first.
+	Phase    *Phase
+	Promoted map[string]Promoted
+	Switched map[string]Switched
+	Events   []Event
 }
 
 func newSnapshot() *Snapshot {
@@ -30,6 +38,8 @@ func newSnapshot() *Snapshot {
 		Checkpoints: map[TopicPartition]Checkpoint{},
 		Segments:    map[TopicPartition]map[int64][]byte{},
 		Expired:     map[TopicPartition][]Expired{},
+		Promoted:    map[string]Promoted{},
+		Switched:    map[string]Switched{},
 	}
 }
 
@@ -104,6 +114,9 @@ func Load(ctx context.Context, adm *kadm.Client, topic string, opts []kgo.Opt) (
 }
 
 func (s *Snapshot) apply(r *kgo.Record) error {
+	if ok, err := s.applyCutover(string(r.Key), r.Value); ok {
+		return err
+	}
 	k, known, err := parseKey(string(r.Key))
 	if err != nil || !known {
 		return err
