@@ -1,0 +1,273 @@
+package status
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kmigrate/kmigrate/internal/config"
+	"github.com/kmigrate/kmigrate/internal/groups"
+	"github.com/kmigrate/kmigrate/internal/state"
+)
+
+// SchemaVersion is the version of Report's JSON form (docs/status.md).
+const SchemaVersion = 1
+
+// Where producers write to a topic, as Topic.Producers reports it.
+const (
+	ProducersSource = "source" // the source had writes within the quiet period
+	ProducersTarget = "target" // the source is quiet and the target has native writes: switched
+	ProducersNone   = "none"   // quiet on both sides
+)
+
+// Report is the state of a migration: what `kmigrate status` prints and
+// GET /v1/status serves.
+type Report struct {
+	SchemaVersion int       `json:"schema_version"`
+	Migration     string    `json:"migration"`
+	Time          time.Time `json:"time"`
+	// Phase is the furthest phase reached (state.Phase*), from what the
+	// clusters show and the recorded cutover facts.
+	Phase string `json:"phase"`
+	// Next is the next step; Blockers what stands in its way.
+	Next     string   `json:"next"`
+	Blockers []string `json:"blockers"`
+	Mirror   Mirror   `json:"mirror"`
+	Topics   []Topic  `json:"topics"`
+	Groups   []Group  `json:"groups"`
+	// History is the recorded cutover history, oldest first.
+	History  []state.Event `json:"history"`
+	Warnings []string      `json:"warnings"`
+}
+
+// Mirror says whether a mirror process is running.
+type Mirror struct {
+	// Running is true when the last heartbeat or checkpoint is recent
+	// (within StaleAfter).
+	Running bool `json:"running"`
+	// LastSeen is the newest heartbeat or checkpoint time.
+	LastSeen time.Time `json:"last_seen,omitzero"`
+	Host     string    `json:"host,omitempty"`
+}
+
+// Topic is one mirrored topic.
+type Topic struct {
+	Source string `json:"source"`
+	Target string `json:"target"`
+	// State is "promoted", "caught-up" (lag 0) or "mirroring".
+	State    string     `json:"state"`
+	Promoted *time.Time `json:"promoted,omitempty"`
+	// Lag sums the partitions' records not yet copied; LagSeconds is the
+	// largest age of a partition's oldest uncopied record.
+	Lag        int64   `json:"lag"`
+	LagSeconds float64 `json:"lag_seconds"`
+	// SourceLastWrite is the newest record timestamp on the source
+	// (KIP-734 max timestamp), TargetLastNativeWrite the newest record
+	// written natively on the target, among its last records.
+	SourceLastWrite       time.Time `json:"source_last_write,omitzero"`
+	TargetLastNativeWrite time.Time `json:"target_last_native_write,omitzero"`
+	// SourceWriteRate and TargetNativeRate are records per second over
+	// the sample interval.
+	SourceWriteRate  float64     `json:"source_write_rate"`
+	TargetNativeRate float64     `json:"target_native_rate"`
+	Producers        string      `json:"producers"`
+	Partitions       []Partition `json:"partitions"`
+}
+
+// Partition is one mirrored partition.
+type Partition struct {
+	Partition int32 `json:"partition"`
+	// SourceEnd is the source's last stable offset; Next the next
+	// source offset to copy (the checkpoint); Lag the difference.
+	SourceEnd  int64   `json:"source_end"`
+	Next       int64   `json:"next"`
+	Lag        int64   `json:"lag"`
+	LagSeconds float64 `json:"lag_seconds"`
+	TargetEnd  int64   `json:"target_end"`
+}
+
+// Group is one selected consumer group.
+type Group struct {
+	groups.GroupInfo
+	// Switched says the group moved to the target: recorded (migrated,
+	// or seen by group sync) or seen now (active on the target, inactive
+	// on the source).
+	Switched    bool   `json:"switched"`
+	SwitchedHow string `json:"switched_how,omitempty"`
+}
+
+// Options tune Make.
+type Options struct {
+	// Quiet is how long a source topic must have had no writes for its
+	// producers to count as moved.
+	Quiet time.Duration
+	// Sample is the interval over which write rates are measured (two
+	// reads of the end offsets); 0 skips rates.
+	Sample time.Duration
+	// StaleAfter is how old a heartbeat or checkpoint may be for the
+	// mirror to count as running.
+	StaleAfter time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// DefaultQuiet is the default quiet period for producer switchover.
+const DefaultQuiet = 30 * time.Second
+
+// Inputs are the clusters and the migration's state.
+type Inputs struct {
+	Source, Target *kgo.Client
+	SourceID       string
+	Groups         config.Selection
+	// State reads the migration's state from the target.
+	State func(ctx context.Context) (*state.Snapshot, error)
+}
+
+// ErrNoState is returned when the migration has no state on the target.
+var ErrNoState = errors.New("the migration has no state on the target: run kmigrate mirror first")
+
+// Make builds the status report. It only reads.
+func Make(ctx context.Context, in Inputs, o Options) (*Report, error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.StaleAfter <= 0 {
+		o.StaleAfter = 30 * time.Second
+	}
+	snap, err := in.State(ctx)
+	if errors.Is(err, state.ErrNoState) || (err == nil && snap.Meta == nil) {
+		return nil, ErrNoState
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read migration state: %w", err)
+	}
+	src, tgt := kadm.NewClient(in.Source), kadm.NewClient(in.Target)
+	r := &Report{SchemaVersion: SchemaVersion, Migration: snap.Meta.Migration, Time: o.Now().UTC(),
+		Topics: []Topic{}, Groups: []Group{}, Blockers: []string{}, Warnings: []string{}, History: snap.Events}
+	if r.History == nil {
+		r.History = []state.Event{}
+	}
+	r.Mirror = mirrorState(snap, o)
+
+	sources := sortedKeys(snap.Meta.Topics)
+	targets := make([]string, 0, len(sources))
+	for _, s := range sources {
+		targets = append(targets, snap.Meta.Topics[s])
+	}
+	first, err := sample(ctx, src, tgt, sources, targets)
+	if err != nil {
+		return nil, err
+	}
+	last := first
+	var after *state.Snapshot
+	if o.Sample > 0 {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(o.Sample):
+		}
+		if last, err = sample(ctx, src, tgt, sources, targets); err != nil {
+			return nil, err
+		}
+		if after, err = in.State(ctx); err != nil {
+			return nil, fmt.Errorf("read migration state: %w", err)
+		}
+	}
+	if after == nil {
+		after = snap
+	}
+	for i, s := range sources {
+		t, err := topicStatus(ctx, in, s, targets[i], after, first, last, o)
+		if err != nil {
+			return nil, err
+		}
+		r.Topics = append(r.Topics, t)
+	}
+
+	infos, err := groups.List(ctx, src, tgt, after, in.Groups)
+	if err != nil {
+		return nil, err
+	}
+	for _, g := range infos {
+		gs := Group{GroupInfo: g}
+		if sw, ok := after.Switched[g.Group]; ok && sw.How != "rolled-back" {
+			gs.Switched, gs.SwitchedHow = true, sw.How
+		} else if g.Target.Members > 0 && g.Source.Members == 0 && g.Source.Err == "" {
+			gs.Switched, gs.SwitchedHow = true, "active on the target"
+		}
+		if g.Source.Members > 0 && g.Target.Members > 0 {
+			r.Warnings = append(r.Warnings, fmt.Sprintf("group %q is active on both clusters (%d consumers on the source, %d on the target): it will process records twice; stop one side", g.Group, g.Source.Members, g.Target.Members))
+		}
+		r.Groups = append(r.Groups, gs)
+	}
+	r.Phase = phase(r)
+	r.Next, r.Blockers = next(r, o)
+	return r, nil
+}
+
+// offsets is one read of end offsets and max timestamps on both sides.
+type offsets struct {
+	at                   time.Time
+	srcEnds, tgtEnds     kadm.ListedOffsets
+	srcMaxTS             kadm.ListedOffsets
+	srcStarts, tgtStarts kadm.ListedOffsets
+}
+
+func sample(ctx context.Context, src, tgt *kadm.Client, sources, targets []string) (offsets, error) {
+	o := offsets{at: time.Now()}
+	var err error
+	list := func(what string, fn func() (kadm.ListedOffsets, error)) (kadm.ListedOffsets, error) {
+		lo, err := fn()
+		if err == nil {
+			err = lo.Error()
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+		return lo, nil
+	}
+	if o.srcEnds, err = list("source end offsets", func() (kadm.ListedOffsets, error) { return src.ListCommittedOffsets(ctx, sources...) }); err != nil {
+		return o, err
+	}
+	if o.srcStarts, err = list("source start offsets", func() (kadm.ListedOffsets, error) { return src.ListStartOffsets(ctx, sources...) }); err != nil {
+		return o, err
+	}
+	if o.tgtEnds, err = list("target end offsets", func() (kadm.ListedOffsets, error) { return tgt.ListEndOffsets(ctx, targets...) }); err != nil {
+		return o, err
+	}
+	if o.tgtStarts, err = list("target start offsets", func() (kadm.ListedOffsets, error) { return tgt.ListStartOffsets(ctx, targets...) }); err != nil {
+		return o, err
+	}
+	// Max timestamps need Kafka 3.0 (KIP-734); without them the last
+	// write time is unknown and only rates tell.
+	o.srcMaxTS, _ = src.ListMaxTimestampOffsets(ctx, sources...)
+	return o, nil
+}
+
+func mirrorState(snap *state.Snapshot, o Options) Mirror {
+	var m Mirror
+	if h := snap.Heartbeat; h != nil {
+		m.LastSeen, m.Host = h.Time, h.Host
+	}
+	for _, c := range snap.Checkpoints {
+		if c.Updated.After(m.LastSeen) {
+			m.LastSeen = c.Updated
+		}
+	}
+	m.Running = !m.LastSeen.IsZero() && o.Now().Sub(m.LastSeen) <= o.StaleAfter
+	return m
+}
+
+func sortedKeys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
