@@ -16,6 +16,7 @@ import (
 	"github.com/kmigrate/kmigrate/internal/httpapi"
 	"github.com/kmigrate/kmigrate/internal/migrate"
 	"github.com/kmigrate/kmigrate/internal/mirror"
+	"github.com/kmigrate/kmigrate/internal/status"
 )
 
 func (e *env) mirrorCommand() *cobra.Command {
@@ -103,17 +104,21 @@ ids: re-running the same command resumes.`,
 			defer stop()
 			if httpAddr != "" {
 				mux := http.NewServeMux()
-				httpapi.Register(mux, stats, func() (groups.SyncStatus, bool) {
-					if s := setup.GroupSync(); s != nil {
-						return s.Status(), true
-					}
-					return groups.SyncStatus{}, false
+				httpapi.Register(mux, httpapi.Sources{
+					Stats: stats,
+					Groups: func() (groups.SyncStatus, bool) {
+						if s := setup.GroupSync(); s != nil {
+							return s.Status(), true
+						}
+						return groups.SyncStatus{}, false
+					},
+					Status: statusFunc(setup, status.Options{Quiet: status.DefaultQuiet, Sample: 2 * time.Second}),
 				})
 				addr, err := httpapi.Serve(runCtx, httpAddr, mux, e.logger)
 				if err != nil {
 					return usageError{err}
 				}
-				e.logger.Info("serving /healthz, /readyz, /metrics and /v1/groups", "addr", addr.String())
+				e.logger.Info("serving /healthz, /readyz, /metrics, /v1/status and /v1/groups", "addr", addr.String())
 			}
 			tty := progress == "always" || (progress == "auto" && isTerminal(e.stderr))
 			done := make(chan struct{})

@@ -136,6 +136,8 @@ librdkafka dialect. See docs/configuration.md for every setting.`,
 		e.mirrorCommand(),
 		e.groupsCommand(),
 		e.planCommand(),
+		e.statusCommand(),
+		e.promoteCommand(),
 	)
 	return root
 }

@@ -27,6 +27,10 @@ type Clusters struct {
 	// State reads the migration's current state from the target (a fresh
 	// read on every call: waiting for the mirror calls it again).
 	State func(ctx context.Context) (*state.Snapshot, error)
+	// StateTopic, when set, is the migration's state topic on the target:
+	// Migrate, Rollback and the Syncer record there which groups switched
+	// (state.Switched) and an event per move.
+	StateTopic string
 	// Logger receives progress; nil discards.
 	Logger *slog.Logger
 	// Poll is how often waits re-check; 0 means DefaultPoll.
@@ -179,4 +183,23 @@ func compareTP(a, b state.TopicPartition) int {
 		return c
 	}
 	return cmp.Compare(a.Partition, b.Partition)
+}
+
+// record writes that group switched (how: "migrated", "detected",
+// "rolled-back") and an event, when the state topic is known. A failure is
+// logged, not returned: the offsets are committed, which is what matters.
+func (c *Clusters) record(ctx context.Context, group, how, detail string) {
+	if c.StateTopic == "" {
+		return
+	}
+	now := time.Now().UTC()
+	sw, err1 := state.SwitchedRecord(c.StateTopic, state.Switched{Group: group, Time: now, How: how})
+	ev, err2 := state.EventRecord(c.StateTopic, state.Event{Time: now, Action: "group " + how, Detail: group + ": " + detail})
+	err := errors.Join(err1, err2)
+	if err == nil {
+		err = state.Write(ctx, c.Target, sw, ev)
+	}
+	if err != nil {
+		c.Logger.Warn("could not record the group's switch in the migration state", "group", group, "err", err)
+	}
 }

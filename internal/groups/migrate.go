@@ -226,6 +226,7 @@ func (c *Clusters) migrate(ctx context.Context, group string, opts MigrateOption
 	if !s.inactive() || !slices.Equal(after, offsets) {
 		return fmt.Errorf("group %q: %w (now %s with %s): stop it and run groups migrate again", group, ErrMoved, s.State, members(s.Members))
 	}
+	c.record(ctx, group, "migrated", fmt.Sprintf("%d partitions committed on the target", res.Committed))
 	return nil
 }
 

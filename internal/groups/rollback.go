@@ -127,6 +127,7 @@ func (c *Clusters) rollback(ctx context.Context, group string, opts RollbackOpti
 		return err
 	}
 	c.Logger.Info("rolled group offsets back to the source", "group", group, "partitions", res.Committed)
+	c.record(ctx, group, "rolled-back", fmt.Sprintf("%d partitions committed on the source", res.Committed))
 	return nil
 }
 

@@ -157,6 +157,23 @@ func (s *Syncer) pass(ctx context.Context) ([]SyncedGroup, error) {
 	if err != nil || len(names) == 0 {
 		return nil, err
 	}
+	snap, err := s.c.State(ctx)
+	if errors.Is(err, state.ErrNoState) {
+		return nil, nil // the mirror has not started yet
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read migration state: %w", err)
+	}
+	// Switches recorded in the state (groups migrate, an earlier sync)
+	// count as seen; a rollback recorded after a switch undoes it.
+	for g, sw := range snap.Switched {
+		switch {
+		case sw.How == "rolled-back" && !s.switched[g].IsZero() && sw.Time.After(s.switched[g]):
+			delete(s.switched, g)
+		case sw.How != "rolled-back" && s.switched[g].IsZero():
+			s.switched[g] = sw.Time
+		}
+	}
 	out := make([]SyncedGroup, 0, len(names))
 	var toSync []int
 	for _, name := range names {
@@ -172,6 +189,7 @@ func (s *Syncer) pass(ctx context.Context) ([]SyncedGroup, error) {
 			g.State, g.SwitchedAt = SyncSwitched, now
 			s.c.Logger.Info("consumer group switched to the target: no longer syncing its offsets", "group", name,
 				"target_state", g.Target.State, "target_members", g.Target.Members)
+			s.c.record(ctx, name, "detected", fmt.Sprintf("active on the target (%s), inactive on the source", members(g.Target.Members)))
 		case !tgtIn:
 			g.State = SyncActiveOnBoth
 			if !s.warned[name] {
@@ -189,13 +207,6 @@ func (s *Syncer) pass(ctx context.Context) ([]SyncedGroup, error) {
 	}
 	if len(toSync) == 0 {
 		return out, nil
-	}
-	snap, err := s.c.State(ctx)
-	if errors.Is(err, state.ErrNoState) {
-		return out, nil // the mirror has not started yet
-	}
-	if err != nil {
-		return out, fmt.Errorf("read migration state: %w", err)
 	}
 	if snap == nil || snap.Meta == nil {
 		return out, nil

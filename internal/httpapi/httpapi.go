@@ -1,7 +1,8 @@
 // Package httpapi serves what long-running kmigrate commands expose over
 // HTTP: liveness (/healthz), readiness (/readyz) and Prometheus metrics
-// (/metrics), the consumer group sync status (/v1/groups), and Go profiles
-// under /debug/pprof/. It is an adapter: domain packages report progress as plain
+// (/metrics), the migration status (/v1/status, as kmigrate status --output
+// json prints it), the consumer group sync status (/v1/groups), and Go
+// profiles under /debug/pprof/. It is an adapter: domain packages report progress as plain
 // snapshots (mirror.Stats) and know nothing of HTTP or Prometheus; metrics
 // are computed from a snapshot at scrape time, so the copy loop pays
 // nothing for them.
@@ -38,8 +39,31 @@ type StatsFunc func() (mirror.Stats, bool)
 // is none (group sync is off or has not started).
 type GroupsFunc func() (groups.SyncStatus, bool)
 
-// Register adds the handlers to mux. groups may be nil (no group sync).
-func Register(mux *http.ServeMux, stats StatsFunc, groupsFn GroupsFunc) {
+// StatusFunc computes the migration status served as GET /v1/status (the
+// same report as kmigrate status --output json).
+type StatusFunc func(ctx context.Context) (any, error)
+
+// Sources are what the handlers serve. Stats is required; Groups and
+// Status may be nil (not served).
+type Sources struct {
+	Stats  StatsFunc
+	Groups GroupsFunc
+	Status StatusFunc
+}
+
+// Register adds the handlers to mux.
+func Register(mux *http.ServeMux, src Sources) {
+	stats, groupsFn := src.Stats, src.Groups
+	if src.Status != nil {
+		mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
+			st, err := src.Status(r.Context())
+			if err != nil {
+				http.Error(w, "status: "+err.Error(), http.StatusServiceUnavailable)
+				return
+			}
+			writeJSON(w, st)
+		})
+	}
 	if groupsFn == nil {
 		groupsFn = func() (groups.SyncStatus, bool) { return groups.SyncStatus{}, false }
 	}
@@ -53,10 +77,7 @@ func Register(mux *http.ServeMux, stats StatsFunc, groupsFn GroupsFunc) {
 			http.Error(w, "group sync is not running", http.StatusNotFound)
 			return
 		}
-		w.Header().Set("Content-Type", "application/json")
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(st)
+		writeJSON(w, st)
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	// Profiles for diagnosing a slow or stuck mirror in production.
@@ -74,6 +95,14 @@ func Register(mux *http.ServeMux, stats StatsFunc, groupsFn GroupsFunc) {
 		}
 		fmt.Fprintln(w, "ready")
 	})
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
 }
 
 // Serve serves mux on addr until ctx ends, then shuts down gracefully. It

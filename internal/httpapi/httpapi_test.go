@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -39,8 +40,11 @@ func TestEndpoints(t *testing.T) {
 		haveGroups bool
 		sync       groups.SyncStatus
 	)
-	httpapi.Register(mux, func() (mirror.Stats, bool) { return stats, have },
-		func() (groups.SyncStatus, bool) { return sync, haveGroups })
+	httpapi.Register(mux, httpapi.Sources{
+		Stats:  func() (mirror.Stats, bool) { return stats, have },
+		Groups: func() (groups.SyncStatus, bool) { return sync, haveGroups },
+		Status: func(context.Context) (any, error) { return map[string]any{"phase": "sync", "next": "a -> b"}, nil },
+	})
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 
@@ -88,6 +92,9 @@ func TestEndpoints(t *testing.T) {
 		t.Errorf("/debug/pprof/ = %d, want 200", code)
 	}
 
+	if code, body := get(t, srv, "/v1/status"); code != 200 || body != "{\n  \"next\": \"a -> b\",\n  \"phase\": \"sync\"\n}\n" {
+		t.Errorf("/v1/status = %d %q", code, body)
+	}
 	if code, _ := get(t, srv, "/v1/groups"); code != http.StatusNotFound {
 		t.Errorf("/v1/groups without group sync = %d, want 404", code)
 	}

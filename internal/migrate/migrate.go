@@ -32,6 +32,7 @@ import (
 	"github.com/kmigrate/kmigrate/internal/mirror"
 	"github.com/kmigrate/kmigrate/internal/preflight"
 	"github.com/kmigrate/kmigrate/internal/state"
+	"github.com/kmigrate/kmigrate/internal/status"
 	"github.com/kmigrate/kmigrate/internal/topics"
 )
 
@@ -61,6 +62,9 @@ type Setup struct {
 
 	srcCl, tgtCl *kgo.Client
 	syncer       atomic.Pointer[groups.Syncer]
+	// promotedNow is the set of promoted topics last read by the
+	// running mirror's watcher; nil before (Snapshot's then).
+	promotedNow atomic.Pointer[map[string]bool]
 }
 
 // Close releases the setup's clients.
@@ -152,7 +156,7 @@ func (s *Setup) LoadState(ctx context.Context) (*state.Snapshot, error) {
 func (s *Setup) Groups(logger *slog.Logger) groups.Clusters {
 	return groups.Clusters{
 		Source: s.srcCl, Target: s.tgtCl, SourceID: s.Source.ClusterID,
-		State: s.LoadState, Logger: orDiscard(logger),
+		State: s.LoadState, StateTopic: state.TopicName(s.Name), Logger: orDiscard(logger),
 	}
 }
 
@@ -211,7 +215,7 @@ func Run(ctx context.Context, s *Setup, logger *slog.Logger, started func(*mirro
 	m, err := mirror.New(mirror.Options{
 		Name: s.Name, Source: &s.Config.Source, Target: &s.Config.Target,
 		SourceID: s.Source.ClusterID, TargetID: s.Target.ClusterID,
-		Topics: mirrorTopics(s.Plan.Mappings()), Groups: s.Config.Groups.Selection,
+		Topics: s.mirrorTopics(s.Plan.Mappings()), Groups: s.Config.Groups.Selection,
 		Settings: s.Config.Mirror, StateReplicationFactor: stateRF(s.Config.Topics.ReplicationFactor),
 		Logger: logger,
 	})
@@ -231,6 +235,7 @@ func Run(ctx context.Context, s *Setup, logger *slog.Logger, started func(*mirro
 		wg.Wait()
 	}()
 	wg.Go(func() { s.syncLoop(syncCtx, m, logger) })
+	wg.Go(func() { s.watchPromotions(syncCtx, m, PromotionCheck, logger) })
 	if g := s.Config.Groups; g.Sync {
 		syncer, err := groups.NewSyncer(s.Groups(logger), g.Selection, g.SyncInterval)
 		if err != nil {
@@ -241,6 +246,16 @@ func Run(ctx context.Context, s *Setup, logger *slog.Logger, started func(*mirro
 		wg.Go(func() { syncer.Run(syncCtx) })
 	}
 	return m.Run(ctx)
+}
+
+// PromotionCheck is how often a continuous mirror checks the state for
+// newly promoted topics.
+var PromotionCheck = 2 * time.Second
+
+// StatusInputs returns what package status (and cutover) needs.
+func (s *Setup) StatusInputs() status.Inputs {
+	return status.Inputs{Source: s.srcCl, Target: s.tgtCl, SourceID: s.Source.ClusterID,
+		Groups: s.Config.Groups.Selection, State: s.LoadState}
 }
 
 // GroupSync returns the consumer group Syncer of a running continuous
@@ -261,12 +276,73 @@ func stateRF(rf int16) int16 {
 	return rf
 }
 
-func mirrorTopics(ms []topics.Mapping) []mirror.Topic {
+// mirrorTopics returns the topics to copy: the mappings less the promoted
+// topics, whose mirroring has stopped for good.
+func (s *Setup) mirrorTopics(ms []topics.Mapping) []mirror.Topic {
+	promoted := s.promoted()
 	out := make([]mirror.Topic, 0, len(ms))
 	for _, m := range ms {
-		out = append(out, mirror.Topic{Source: m.Source, Target: m.Target})
+		if !promoted[m.Source] {
+			out = append(out, mirror.Topic{Source: m.Source, Target: m.Target})
+		}
 	}
 	return out
+}
+
+// promoted returns the promoted source topics as last read from the state.
+func (s *Setup) promoted() map[string]bool {
+	out := map[string]bool{}
+	if p := s.promotedNow.Load(); p != nil {
+		for t := range *p {
+			out[t] = true
+		}
+		return out
+	}
+	if s.Snapshot != nil {
+		for t := range s.Snapshot.Promoted {
+			out[t] = true
+		}
+	}
+	return out
+}
+
+// watchPromotions re-reads the promoted topics every interval and, when
+// one was promoted since, makes the mirror stop copying it: the session
+// commits what it copied (a final checkpoint) and the next one leaves the
+// topic out.
+func (s *Setup) watchPromotions(ctx context.Context, m *mirror.Mirror, interval time.Duration, logger *slog.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		snap, err := s.LoadState(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				logger.Warn("could not read promoted topics; retrying", "err", err)
+			}
+			continue
+		}
+		before := s.promoted()
+		now := map[string]bool{}
+		for t := range snap.Promoted {
+			now[t] = true
+		}
+		s.promotedNow.Store(&now)
+		changed := false
+		for t := range now {
+			if !before[t] {
+				changed = true
+				logger.Info("topic promoted: mirroring of it stops", "topic", t)
+			}
+		}
+		if changed {
+			m.SetTopics(s.mirrorTopics(s.Plan.Mappings()))
+		}
+	}
 }
 
 // syncLoop keeps the target in step with the source while mirroring
@@ -323,7 +399,10 @@ func (s *Setup) syncOnce(ctx context.Context, m *mirror.Mirror, logger *slog.Log
 			logger.Info("mirroring new source topic", "source", t.Source, "target", t.Target, "partitions", t.Partitions)
 		}
 	}
-	ms := plan.Mappings()
+	// Promoted topics are the target's own now: partitions and configs no
+	// longer follow the source.
+	promoted := s.promoted()
+	ms := slices.DeleteFunc(plan.Mappings(), func(m topics.Mapping) bool { return promoted[m.Source] })
 	added, err := topics.SyncPartitions(ctx, srcAdm, tgtAdm, ms)
 	if err != nil {
 		return err
@@ -340,7 +419,7 @@ func (s *Setup) syncOnce(ctx context.Context, m *mirror.Mirror, logger *slog.Log
 	}
 	s.Plan = plan
 	if len(fresh) > 0 {
-		m.SetTopics(mirrorTopics(ms))
+		m.SetTopics(s.mirrorTopics(ms))
 	} else if len(added) > 0 {
 		m.Reload()
 	}

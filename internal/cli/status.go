@@ -1,0 +1,264 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kmigrate/kmigrate/internal/cutover"
+	"github.com/kmigrate/kmigrate/internal/migrate"
+	"github.com/kmigrate/kmigrate/internal/state"
+	"github.com/kmigrate/kmigrate/internal/status"
+)
+
+// cutoverFlags are the flags status and promote share.
+type cutoverFlags struct {
+	quiet  time.Duration
+	sample time.Duration
+}
+
+func (f *cutoverFlags) add(cmd *cobra.Command) {
+	cmd.Flags().DurationVar(&f.quiet, "quiet-period", status.DefaultQuiet, "how long a source topic must have had no writes for its producers to count as moved to the target")
+	cmd.Flags().DurationVar(&f.sample, "sample", 2*time.Second, "interval over which write rates are measured (0 skips rates)")
+}
+
+func (f *cutoverFlags) options() (status.Options, error) {
+	if f.quiet < 0 || f.sample < 0 {
+		return status.Options{}, usageError{errors.New("--quiet-period and --sample must not be negative")}
+	}
+	return status.Options{Quiet: f.quiet, Sample: f.sample}, nil
+}
+
+func (e *env) statusCommand() *cobra.Command {
+	var (
+		f      cutoverFlags
+		output string
+		watch  time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Where the migration stands: lag, producers, groups, phase and the next step (writes nothing)",
+		Long: `status reads the migration's state from the target (so it works from any
+machine) and both clusters, and prints:
+
+- per topic: mirroring state (mirroring, caught-up, promoted), lag in records
+  and in time per partition, the source write rate (producers still there?)
+  and the native write rate on the target (producers switched?);
+- per consumer group: its state on each cluster, its translated position,
+  and whether it switched to the target;
+- the overall phase (sync, producers, consumers, promote, done), the next
+  step and what blocks it;
+- the history of cutover actions.
+
+A topic's producers count as moved when the source has had no write for
+--quiet-period while the target has records written natively. --watch
+repeats every interval until Ctrl-C. --output json prints the same as
+GET /v1/status of kmigrate mirror --http.`,
+		Example: `  kmigrate status -f migration.yaml
+  kmigrate status -f migration.yaml --watch 10s
+  kmigrate status --source old:9092 --target new:9092 --output json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			o, err := f.options()
+			if err != nil {
+				return err
+			}
+			if watch < 0 {
+				return usageError{errors.New("--watch must not be negative")}
+			}
+			cfg, err := e.loadConfig()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			setup, err := migrate.Open(ctx, cfg, e.logger)
+			if err != nil {
+				return err
+			}
+			defer setup.Close()
+			for {
+				r, err := status.Make(ctx, setup.StatusInputs(), o)
+				if err != nil {
+					return err
+				}
+				if output == "json" {
+					if err := writeJSON(e.stdout, r); err != nil {
+						return err
+					}
+				} else {
+					printStatus(e.stdout, r)
+				}
+				if watch == 0 {
+					return nil
+				}
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-time.After(watch):
+				}
+				if output != "json" {
+					fmt.Fprintln(e.stdout)
+				}
+			}
+		},
+	}
+	e.addClusterFlags(cmd)
+	f.add(cmd)
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	cmd.Flags().DurationVar(&watch, "watch", 0, "repeat every interval (e.g. 10s) until Ctrl-C")
+	return cmd
+}
+
+func (e *env) promoteCommand() *cobra.Command {
+	var (
+		f      cutoverFlags
+		topics []string
+		force  bool
+		output string
+	)
+	cmd := &cobra.Command{
+		Use:   "promote",
+		Short: "Stop mirroring topics for good: the target becomes where they live",
+		Long: `promote ends the mirroring of topics (all of the migration's topics, or
+those named with --topic) because nothing writes to them on the source any
+more. A running kmigrate mirror stops copying them within seconds, committing
+a final checkpoint, and every later command knows they are promoted.
+
+Preconditions, per topic: replication lag zero; the source quiet for
+--quiet-period (no writes: its producers moved to the target); every selected
+consumer group that reads the topic switched to the target (migrated with
+kmigrate groups migrate, or seen active on the target). promote refuses with
+the list of unmet preconditions, writing nothing, unless --force, which
+promotes anyway and records the override.
+
+Rolling back after a promotion means mirroring in the reverse direction
+(swap --source and --target): records that came from the old cluster carry
+tracing headers naming it and are never copied back.`,
+		Example: `  kmigrate promote -f migration.yaml --topic orders
+  kmigrate promote -f migration.yaml            # every topic
+  kmigrate promote -f migration.yaml --topic orders --force`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			o, err := f.options()
+			if err != nil {
+				return err
+			}
+			cfg, err := e.loadConfig()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			setup, err := migrate.Open(ctx, cfg, e.logger)
+			if err != nil {
+				return err
+			}
+			defer setup.Close()
+			res, err := cutover.Promote(ctx, setup.StatusInputs(), state.TopicName(setup.Name), topics, force, o)
+			if err != nil {
+				return err
+			}
+			if res.Forced {
+				e.logger.Warn("promoted with unmet preconditions (--force)", "unmet", strings.Join(res.Unmet, "; "))
+			}
+			if output == "json" {
+				return writeJSON(e.stdout, res)
+			}
+			printPromote(e.stdout, res)
+			return nil
+		},
+	}
+	e.addClusterFlags(cmd)
+	f.add(cmd)
+	cmd.Flags().StringArrayVar(&topics, "topic", nil, "source topic to promote (repeatable; default: every topic of the migration)")
+	cmd.Flags().BoolVar(&force, "force", false, "promote even when preconditions are not met (recorded, with a warning)")
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	return cmd
+}
+
+func printPromote(w io.Writer, r *cutover.PromoteResult) {
+	if len(r.Promoted) > 0 {
+		fmt.Fprintf(w, "Promoted: %s\n", strings.Join(r.Promoted, ", "))
+	}
+	if len(r.Already) > 0 {
+		fmt.Fprintf(w, "Already promoted: %s\n", strings.Join(r.Already, ", "))
+	}
+	if r.Forced {
+		fmt.Fprintln(w, "WARNING: promoted with unmet preconditions (--force):")
+		for _, u := range r.Unmet {
+			fmt.Fprintf(w, "- %s\n", u)
+		}
+	}
+	fmt.Fprintf(w, "Phase: %s\n", r.Phase)
+}
+
+func printStatus(w io.Writer, r *status.Report) {
+	mirror := "not running"
+	if r.Mirror.Running {
+		mirror = "running"
+		if r.Mirror.Host != "" {
+			mirror += " on " + r.Mirror.Host
+		}
+	}
+	fmt.Fprintf(w, "Migration %s at %s: phase %s, mirror %s\n\n", r.Migration, r.Time.Format(time.RFC3339), r.Phase, mirror)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TOPIC\tTARGET\tSTATE\tLAG\tLAG TIME\tSOURCE WRITES/S\tTARGET NATIVE/S\tPRODUCERS")
+	for _, t := range r.Topics {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%.1fs\t%.1f\t%.1f\t%s\n", t.Source, t.Target, t.State, t.Lag, t.LagSeconds, t.SourceWriteRate, t.TargetNativeRate, t.Producers)
+	}
+	tw.Flush()
+	for _, t := range r.Topics {
+		if t.Lag == 0 {
+			continue
+		}
+		for _, p := range t.Partitions {
+			if p.Lag > 0 {
+				fmt.Fprintf(w, "  %s/%d: next %d of %d, lag %d (%.1fs)\n", t.Source, p.Partition, p.Next, p.SourceEnd, p.Lag, p.LagSeconds)
+			}
+		}
+	}
+	if len(r.Groups) > 0 {
+		fmt.Fprintln(w)
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "GROUP\tSOURCE\tTARGET\tSWITCHED\tLAG")
+		for _, g := range r.Groups {
+			sw := "no"
+			if g.Switched {
+				sw = "yes (" + g.SwitchedHow + ")"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", g.Group, side(g.Source), side(g.Target), sw, g.Lag)
+		}
+		tw.Flush()
+	}
+	fmt.Fprintf(w, "\nNext: %s\n", r.Next)
+	for _, b := range r.Blockers {
+		fmt.Fprintf(w, "- %s\n", b)
+	}
+	for _, warn := range r.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", warn)
+	}
+	if len(r.History) > 0 {
+		fmt.Fprintln(w, "\nHistory:")
+		for _, ev := range r.History {
+			fmt.Fprintf(w, "  %s  %s  %s\n", ev.Time.Format(time.RFC3339), ev.Action, ev.Detail)
+		}
+	}
+}
+
+// statusFunc serves GET /v1/status for a long-running command.
+func statusFunc(setup *migrate.Setup, o status.Options) func(ctx context.Context) (any, error) {
+	return func(ctx context.Context) (any, error) {
+		return status.Make(ctx, setup.StatusInputs(), o)
+	}
+}
