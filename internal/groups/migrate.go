@@ -205,7 +205,13 @@ func (c *Clusters) migrate(ctx context.Context, group string, opts MigrateOption
 	if err != nil {
 		return err
 	}
-	if opts.DryRun || len(commit) == 0 {
+	if opts.DryRun {
+		return nil
+	}
+	if len(commit) == 0 {
+		// Already in place (a re-run, or group sync got there first):
+		// the group is migrated all the same.
+		c.record(ctx, group, "migrated", "offsets already in place on the target")
 		return nil
 	}
 	if err := commitOffsets(ctx, tgt, group, commit); err != nil {

@@ -320,7 +320,10 @@ func (s *Setup) watchPromotions(ctx context.Context, m *mirror.Mirror, interval 
 		case <-t.C:
 		}
 		snap, err := s.LoadState(ctx)
-		if err != nil {
+		switch {
+		case errors.Is(err, state.ErrNoState):
+			continue // the mirror is creating it
+		case err != nil:
 			if ctx.Err() == nil {
 				logger.Warn("could not read promoted topics; retrying", "err", err)
 			}
