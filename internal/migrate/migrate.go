@@ -59,6 +59,10 @@ type Setup struct {
 	Meta     *state.Meta
 	// Plan is the topic plan; Open leaves it nil, Prepare fills it.
 	Plan *topics.Plan
+	// Reverse is the meta of the migration in the other direction, from
+	// this target to this source, when this one mirrors back after it
+	// (found in the source's state topics); nil otherwise.
+	Reverse *state.Meta
 
 	srcCl, tgtCl *kgo.Client
 	syncer       atomic.Pointer[groups.Syncer]
@@ -133,7 +137,39 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger) (_ *Setu
 		return nil, fmt.Errorf("%w: state topic %s belongs to migration %q from cluster %s to %s: give this migration another name",
 			mirror.ErrStateMismatch, state.TopicName(s.Name), s.Meta.Migration, s.Meta.SourceClusterID, s.Meta.TargetClusterID)
 	}
+	if s.Reverse, err = reverseOf(ctx, s); err != nil {
+		return nil, err
+	}
 	return s, nil
+}
+
+// reverseOf finds, on the source, the state of a migration in the other
+// direction (from this target to this source): mirroring back after a
+// promotion. Its source topics, which hold the records it copied, are then
+// this migration's to write to. nil when there is none.
+func reverseOf(ctx context.Context, s *Setup) (*state.Meta, error) {
+	adm := kadm.NewClient(s.srcCl)
+	listed, err := adm.ListTopics(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list source topics: %w", err)
+	}
+	topts, err := cluster.Opts(&s.Config.Source, nil)
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range listed.Names() {
+		if !strings.HasPrefix(name, state.TopicPrefix) {
+			continue
+		}
+		snap, err := state.Load(ctx, adm, name, topts)
+		if err != nil {
+			return nil, fmt.Errorf("read state topic %s on the source: %w", name, err)
+		}
+		if m := snap.Meta; m != nil && m.SourceClusterID == s.Target.ClusterID && m.TargetClusterID == s.Source.ClusterID {
+			return m, nil
+		}
+	}
+	return nil, nil
 }
 
 // SourceAdmin and TargetAdmin are admin clients on the setup's connections.
@@ -162,6 +198,11 @@ func (s *Setup) Groups(logger *slog.Logger) groups.Clusters {
 
 // owned reports whether target is a topic this migration created.
 func (s *Setup) owned(target string) bool {
+	if s.Reverse != nil && s.Reverse.Topics[target] != "" {
+		// The reverse migration copied this topic from here: mirroring
+		// back into it is what rolling back after a promotion means.
+		return true
+	}
 	if s.Meta == nil {
 		return false
 	}
