@@ -181,6 +181,20 @@ func endOffset(t *testing.T, c *kafkatest.Cluster, topic string, p int32) int64 
 	return e.Offset
 }
 
+// startOffset is the log start offset of topic/p on c.
+func startOffset(t *testing.T, c *kafkatest.Cluster, topic string, p int32) int64 {
+	t.Helper()
+	starts, err := c.Admin(t).ListStartOffsets(t.Context(), topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, ok := starts.Lookup(topic, p)
+	if !ok || s.Err != nil {
+		t.Fatalf("start of %s/%d: %v", topic, p, s.Err)
+	}
+	return s.Offset
+}
+
 // partition returns the report of topic/p.
 func partition(t *testing.T, rep *verify.Report, topic string, p int32) verify.PartitionReport {
 	t.Helper()
