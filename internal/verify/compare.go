@@ -3,8 +3,10 @@ package verify
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding"
 	"encoding/binary"
 	"encoding/hex"
+	"fmt"
 	"hash"
 	"hash/maphash"
 
@@ -185,3 +187,69 @@ func appendLen(b, v []byte) []byte {
 }
 
 func (d *digester) sum() string { return hex.EncodeToString(d.h.Sum(nil)) }
+
+// clone returns an independent digester in the same state.
+func (d *digester) clone() *digester {
+	state, err := d.h.(encoding.BinaryMarshaler).MarshalBinary()
+	if err != nil {
+		panic(fmt.Sprintf("verify: sha256 state: %v", err)) // crypto/sha256 always marshals
+	}
+	h := sha256.New()
+	if err := h.(encoding.BinaryUnmarshaler).UnmarshalBinary(state); err != nil {
+		panic(fmt.Sprintf("verify: sha256 state: %v", err))
+	}
+	return &digester{h: h, buf: make([]byte, 0, 64), n: d.n}
+}
+
+// digests are a partition's two digests: of the source records, in source
+// order, and of their copies, in target order.
+//
+// Hashing is most of a full walk's CPU, so the target digest is not
+// computed twice over equal bytes: while the copies so far are, in order,
+// exactly the source records so far (each compared field by field, which
+// covers everything the digest encodes), the target digest shares the
+// source digest's state, since hashing equal bytes gives the same state.
+// The first difference of any kind (a gap, a mismatch, a copy out of order,
+// a duplicate) forks it: it continues from a copy of the state at that
+// point, over the target's own records. The tests compare the result with
+// an independent digest of the target records.
+type digests struct {
+	src, tgt *digester
+	shared   bool
+}
+
+func newDigests() *digests { return &digests{src: newDigester(), shared: true} }
+
+func (d *digests) fork() {
+	if d.shared {
+		d.tgt, d.shared = d.src.clone(), false
+	}
+}
+
+// same adds a source record and its copy, equal in every field.
+func (d *digests) same(src, copy *kgo.Record) {
+	d.src.add(src)
+	if !d.shared {
+		d.tgt.add(copy)
+	}
+}
+
+// source adds a source record without a copy at this point.
+func (d *digests) source(r *kgo.Record) {
+	d.fork()
+	d.src.add(r)
+}
+
+// target adds a copy that is not an equal copy of the next source record.
+func (d *digests) target(r *kgo.Record) {
+	d.fork()
+	d.tgt.add(r)
+}
+
+func (d *digests) sums() (src, tgt string) {
+	src = d.src.sum()
+	if d.shared {
+		return src, src
+	}
+	return src, d.tgt.sum()
+}

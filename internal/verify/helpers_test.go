@@ -24,9 +24,6 @@ import (
 // migration is the name every test fixture mirrors under.
 const migration = "verify-test"
 
-// noRetention keeps kfake from deleting records with old timestamps.
-var noRetention = map[string]string{"retention.ms": "-1"}
-
 func newPair(t *testing.T) *kafkatest.Pair {
 	t.Helper()
 	return kafkatest.NewPair(t, kafkatest.Brokers(1))

@@ -1,9 +1,11 @@
 package verify
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -24,8 +26,9 @@ func (v *Verifier) sample(ctx context.Context, p *partition, res *PartitionRepor
 	v.deletedOnTarget(p, res)
 
 	seen := map[int64]bool{}
+	srcCur, tgtCur := v.src.cursor(p.tp.Topic, p.tp.Partition), v.tgt.cursor(p.target, p.tp.Partition)
 	for _, s := range samplePoints(p.src, v.o.Sample) {
-		r, err := v.firstRecord(ctx, p, s)
+		r, err := firstRecord(ctx, srcCur, p, s)
 		if err != nil {
 			return err
 		}
@@ -34,7 +37,7 @@ func (v *Verifier) sample(ctx context.Context, p *partition, res *PartitionRepor
 		}
 		seen[r.Offset] = true
 		c.Sampled++
-		if err := v.sampleOne(ctx, p, res, r); err != nil {
+		if err := v.sampleOne(ctx, tgtCur, p, res, r); err != nil {
 			return err
 		}
 	}
@@ -49,7 +52,7 @@ func (v *Verifier) sample(ctx context.Context, p *partition, res *PartitionRepor
 }
 
 // sampleOne checks the copy of source record r.
-func (v *Verifier) sampleOne(ctx context.Context, p *partition, res *PartitionReport, r *kgo.Record) error {
+func (v *Verifier) sampleOne(ctx context.Context, tgt *cursor, p *partition, res *PartitionReport, r *kgo.Record) error {
 	c := &res.Counts
 	o := r.Offset
 	t, exact, _ := p.m.Lookup(o)
@@ -61,7 +64,7 @@ func (v *Verifier) sampleOne(ctx context.Context, p *partition, res *PartitionRe
 	case t < p.tgt.From:
 		return nil // counted by deletedOnTarget
 	}
-	q, err := v.recordAt(ctx, p.target, p.tp.Partition, t)
+	q, err := tgt.at(ctx, t, t+1)
 	if err != nil {
 		return err
 	}
@@ -193,47 +196,67 @@ func samplePoints(r Range, n int) []int64 {
 	return out
 }
 
-// firstRecord returns the first source record at or after offset s and
-// before the end of p's source range that the mirror copies, nil if none
-// (or if the source deleted it meanwhile).
-func (v *Verifier) firstRecord(ctx context.Context, p *partition, s int64) (*kgo.Record, error) {
-	for pos := s; pos < p.src.Until; {
-		fp, next, err := v.src.fetch(ctx, p.tp.Topic, p.tp.Partition, pos, sampleFetchBytes)
-		if errors.Is(err, kerr.OffsetOutOfRange) {
-			return nil, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		for _, r := range fp.Records {
-			if r.Offset >= p.src.Until {
+// cursor reads one partition at increasing offsets, keeping the last
+// fetch response: a broker returns whole record batches (up to a
+// megabyte), so the samples that fall into the batch already read cost no
+// fetch.
+type cursor struct {
+	f         *fetcher
+	topic     string
+	partition int32
+	// recs are the committed records of [from, next), from the last
+	// response.
+	recs       []*kgo.Record
+	from, next int64
+}
+
+func (f *fetcher) cursor(topic string, partition int32) *cursor {
+	return &cursor{f: f, topic: topic, partition: partition, from: -1, next: -1}
+}
+
+// at returns the first committed record at or after offset o and before
+// until, nil if there is none (or the partition no longer holds o).
+func (c *cursor) at(ctx context.Context, o, until int64) (*kgo.Record, error) {
+	for o < until {
+		if o < c.from || o >= c.next {
+			fp, next, err := c.f.fetch(ctx, c.topic, c.partition, o, sampleFetchBytes)
+			if errors.Is(err, kerr.OffsetOutOfRange) {
 				return nil, nil
 			}
-			if h, ok, err := trace.FindRaw(r.Headers); err == nil && ok && string(h.ClusterID) == p.targetID {
-				continue
+			if err != nil {
+				return nil, err
 			}
-			return r, nil
+			if next <= o {
+				return nil, nil // nothing readable at o
+			}
+			c.recs, c.from, c.next = fp.Records, o, next
 		}
-		if next <= pos {
+		i, _ := slices.BinarySearchFunc(c.recs, o, func(r *kgo.Record, o int64) int { return cmp.Compare(r.Offset, o) })
+		if i < len(c.recs) {
+			if r := c.recs[i]; r.Offset < until {
+				return r, nil
+			}
 			return nil, nil
 		}
-		pos = next
+		o = c.next
 	}
 	return nil, nil
 }
 
-// recordAt returns the committed record at target offset t, nil if there
-// is none.
-func (v *Verifier) recordAt(ctx context.Context, topic string, partition int32, t int64) (*kgo.Record, error) {
-	fp, _, err := v.tgt.fetch(ctx, topic, partition, t, sampleFetchBytes)
-	if errors.Is(err, kerr.OffsetOutOfRange) {
-		return nil, nil
+// firstRecord returns the first source record at or after offset s and
+// before the end of p's source range that the mirror copies, nil if none
+// (or if the source deleted it meanwhile).
+func firstRecord(ctx context.Context, c *cursor, p *partition, s int64) (*kgo.Record, error) {
+	for o := s; o < p.src.Until; {
+		r, err := c.at(ctx, o, p.src.Until)
+		if r == nil || err != nil {
+			return nil, err
+		}
+		if h, ok, err := trace.FindRaw(r.Headers); err == nil && ok && string(h.ClusterID) == p.targetID {
+			o = r.Offset + 1
+			continue
+		}
+		return r, nil
 	}
-	if err != nil {
-		return nil, err
-	}
-	if len(fp.Records) == 0 || fp.Records[0].Offset != t {
-		return nil, nil
-	}
-	return fp.Records[0], nil
+	return nil, nil
 }

@@ -58,7 +58,7 @@ type walker struct {
 	cur     *kgo.Record // the next source record not yet matched or passed
 	srcDone bool
 
-	srcDigest, tgtDigest *digester
+	digests *digests
 
 	// seen maps the source offsets whose first copy came in order to
 	// that copy (source and target increase together, so it stays as
@@ -80,7 +80,7 @@ type walker struct {
 func newWalker(p *partition, res *PartitionReport, src feed) *walker {
 	return &walker{
 		partition: p, res: res, fp: newFingerprinter(), srcFeed: src,
-		srcDigest: newDigester(), tgtDigest: newDigester(),
+		digests: newDigests(),
 		lastSrc: -1, lastTgt: -1,
 		late: map[int64]int64{}, pending: map[int64]fingerprint{}, keyWait: map[uint64][]int64{},
 	}
@@ -139,7 +139,6 @@ func (w *walker) pull() error {
 			continue
 		}
 		w.res.Counts.SourceRecords++
-		w.srcDigest.add(r)
 		w.cur = r
 		return nil
 	}
@@ -237,10 +236,12 @@ func (w *walker) inOrder(r *kgo.Record, o int64) error {
 	switch {
 	case src != nil:
 		c.Copies++
-		w.tgtDigest.add(r)
 		if f := diff(src, r); len(f) > 0 {
+			w.digests.source(src)
+			w.digests.target(r)
 			w.mismatch(o, t, f)
 		} else {
+			w.digests.same(src, r)
 			c.Matched++
 		}
 		if w.headers {
@@ -252,7 +253,7 @@ func (w *walker) inOrder(r *kgo.Record, o int64) error {
 		c.CompactedOnSource++
 	default:
 		c.Copies++
-		w.tgtDigest.add(r)
+		w.digests.target(r)
 		w.problem(Problem{Kind: KindUnexpected, SourceOffset: o, TargetOffset: t,
 			Detail: fmt.Sprintf("target offset %d is a copy of source offset %d, which holds no committed record on the source", t, o)}, &c.Unexpected)
 	}
@@ -276,7 +277,7 @@ func (w *walker) outOfOrder(r *kgo.Record, o int64) {
 	}
 	if exact {
 		c.Copies++
-		w.tgtDigest.add(r)
+		w.digests.target(r)
 		w.problem(Problem{Kind: KindDuplicate, SourceOffset: o, TargetOffset: t, OtherTargetOffset: first,
 			Detail: fmt.Sprintf("source offset %d is copied twice: at target offsets %d and %d", o, first, t)}, &c.Duplicates)
 		return
@@ -285,7 +286,7 @@ func (w *walker) outOfOrder(r *kgo.Record, o int64) {
 	switch {
 	case ok:
 		c.Copies++
-		w.tgtDigest.add(r)
+		w.digests.target(r)
 		delete(w.pending, o)
 		w.problem(Problem{Kind: KindOutOfOrder, SourceOffset: o, TargetOffset: t, OtherTargetOffset: w.lastTgt,
 			Detail: fmt.Sprintf("the copy of source offset %d (target offset %d) comes after the copy of source offset %d (target offset %d)", o, t, w.lastSrc, w.lastTgt)}, &c.OutOfOrder)
@@ -301,7 +302,7 @@ func (w *walker) outOfOrder(r *kgo.Record, o int64) {
 		c.CompactedOnSource++
 	default:
 		c.Copies++
-		w.tgtDigest.add(r)
+		w.digests.target(r)
 		detail := fmt.Sprintf("target offset %d is a copy of source offset %d, which holds no committed record on the source", t, o)
 		if w.overflow > 0 {
 			detail = fmt.Sprintf("target offset %d is a copy of source offset %d, after the copy of source offset %d: out of order or a copy of a record the source does not hold (too many gaps were pending to tell)", t, o, w.lastSrc)
@@ -331,6 +332,7 @@ func (w *walker) mismatch(o, t int64, fields []string) {
 
 // gap registers a source record passed without a copy.
 func (w *walker) gap(r *kgo.Record) {
+	w.digests.source(r)
 	if len(w.pending) >= w.maxPending {
 		w.overflow++
 		w.finalGap(r.Offset)
@@ -386,7 +388,8 @@ func (w *walker) finish() {
 		w.finalGap(o)
 	}
 	w.pending = nil
-	d := &Digest{Source: w.srcDigest.sum(), Target: w.tgtDigest.sum(), Comparable: w.res.Counts.CompactedOnTarget == 0}
+	src, tgt := w.digests.sums()
+	d := &Digest{Source: src, Target: tgt, Comparable: w.res.Counts.CompactedOnTarget == 0}
 	d.Match = d.Source == d.Target
 	w.res.Digest = d
 	w.res.Status = StatusOK

@@ -117,6 +117,19 @@ type walkCase struct {
 	wantProblems     []Problem
 	wantStatus       string
 	wantDigestsMatch bool
+	// digestOf are the records each digest must be of, in order; nil:
+	// every source record, and every target record that is a copy of a
+	// source offset in the range.
+	srcDigestOf, tgtDigestOf []*kgo.Record
+}
+
+// digestOf digests records independently of the walk.
+func digestOf(rs []*kgo.Record) string {
+	d := newDigester()
+	for _, r := range rs {
+		d.add(r)
+	}
+	return d.sum()
 }
 
 func (c walkCase) run(t *testing.T) *PartitionReport {
@@ -160,6 +173,26 @@ func (c walkCase) run(t *testing.T) *PartitionReport {
 	}
 	if res.Digest.Match != c.wantDigestsMatch {
 		t.Errorf("digests match = %v, want %v (%+v)", res.Digest.Match, c.wantDigestsMatch, res.Digest)
+	}
+	if c.srcDigestOf == nil {
+		c.srcDigestOf = c.source
+	}
+	if c.tgtDigestOf == nil {
+		for _, r := range c.target {
+			o, exact, _ := c.m.Reverse(r.Offset)
+			if h, ok, _ := trace.Find(r.Headers); c.headers {
+				o, exact = h.Offset, ok
+			}
+			if exact && o >= c.srcRange.From && o < c.srcRange.Until {
+				c.tgtDigestOf = append(c.tgtDigestOf, r)
+			}
+		}
+	}
+	if got, want := res.Digest.Source, digestOf(c.srcDigestOf); got != want {
+		t.Errorf("source digest %s, want %s", got, want)
+	}
+	if got, want := res.Digest.Target, digestOf(c.tgtDigestOf); got != want {
+		t.Errorf("target digest %s, want %s", got, want)
 	}
 	return res
 }
@@ -293,8 +326,9 @@ func TestWalkCompaction(t *testing.T) {
 		headers: true, srcRange: Range{0, 10}, tgtRange: Range{0, 10}, targetNext: 10, m: m,
 		srcCompacted: true, tgtCompacted: true,
 		source: source, target: target, tail: []*kgo.Record{native(11, "x"), native(12, "k0")},
-		wantCounts: Counts{SourceRecords: 9, Copies: 5, Matched: 5, CompactedOnSource: 1, CompactedOnTarget: 4},
-		wantStatus: StatusOK,
+		tgtDigestOf: []*kgo.Record{copies[1], copies[3], copies[5], copies[6], copies[7]},
+		wantCounts:  Counts{SourceRecords: 9, Copies: 5, Matched: 5, CompactedOnSource: 1, CompactedOnTarget: 4},
+		wantStatus:  StatusOK,
 	}.run(t)
 	if res.Digest.Comparable {
 		t.Errorf("digests comparable after compaction on the target: %+v", res.Digest)
@@ -309,8 +343,9 @@ func TestWalkSourceDeleted(t *testing.T) {
 	walkCase{
 		headers: true, srcRange: Range{4, 10}, srcStart: 4, tgtRange: Range{0, 10}, targetNext: 10, m: m,
 		source: slices.Concat(all[4:6], all[7:]), deletedOnSource: []Range{{6, 7}}, target: copies,
-		wantCounts: Counts{SourceRecords: 5, Copies: 5, Matched: 5, SourceDeleted: 5},
-		wantStatus: StatusOK, wantDigestsMatch: true,
+		tgtDigestOf: slices.Concat(copies[4:6], copies[7:]),
+		wantCounts:  Counts{SourceRecords: 5, Copies: 5, Matched: 5, SourceDeleted: 5},
+		wantStatus:  StatusOK, wantDigestsMatch: true,
 	}.run(t)
 }
 
@@ -330,7 +365,8 @@ func TestWalkLoopedBackUnexpectedAndOverflow(t *testing.T) {
 	walkCase{
 		headers: true, srcRange: Range{0, 6}, tgtRange: Range{0, 4}, targetNext: 4, m: m, maxPending: 1,
 		source: append(source, src(3, 4)...), target: []*kgo.Record{copyAt(source[0], 0), ghost},
-		wantCounts: Counts{SourceRecords: 4, Copies: 2, Matched: 1, LoopedBack: 1, Gaps: 3, Unexpected: 1},
+		srcDigestOf: []*kgo.Record{source[0], source[2], source[3], src(3, 4)[0]},
+		wantCounts:  Counts{SourceRecords: 4, Copies: 2, Matched: 1, LoopedBack: 1, Gaps: 3, Unexpected: 1},
 		wantProblems: []Problem{
 			gapAt(2, 1), gapAt(3, 2),
 			{Kind: KindGap, SourceOffset: 4, TargetOffset: -1, ExpectedTargetOffset: -1, OtherTargetOffset: -1},
