@@ -29,7 +29,8 @@ func TestVerifyUsage(t *testing.T) {
 	}
 }
 
-// TestVerifyTable mirrors a topic with `kmigrate mirror`, migrates a group,
+// TestVerifyTable mirrors a topic with `kmigrate mirror` (to a renamed
+// target topic), migrates a group,
 // and checks the table `kmigrate verify` prints for the clean copy (exit 0)
 // and after the first two copies are deleted from the target (exit 1, the
 // gaps listed by source and target offset).
@@ -45,7 +46,7 @@ func TestVerifyTable(t *testing.T) {
 	if code, _, stderr := kmigrate(t, "verify", "--source", src, "--target", tgt); code != 1 || !strings.Contains(stderr, "has no state on the target (__kmigrate-m-") {
 		t.Errorf("verify before mirroring: exit %d, %s", code, stderr)
 	}
-	if code, _, stderr := kmigrate(t, "mirror", "--source", src, "--target", tgt, "--until", "end", "--progress", "never", "--log-level", "warn"); code != 0 {
+	if code, _, stderr := kmigrate(t, "mirror", "--source", src, "--target", tgt, "--topic-prefix", "old.", "--until", "end", "--progress", "never", "--log-level", "warn"); code != 0 {
 		t.Fatalf("mirror: exit %d\n%s", code, stderr)
 	}
 	pair.Source.CommitOffsets(t, "billing", map[string]map[int32]int64{"orders": {0: 4}})
@@ -70,8 +71,8 @@ func TestVerifyTable(t *testing.T) {
 	code, stdout, stderr := kmigrate(t, "verify", "--source", src, "--target", tgt, "--log-level", "warn")
 	want := `Verifying migration ` + name + `: full check, tracing headers on, exactly-once; state read at T
 
-TOPIC   PARTITION  TARGET  SOURCE RANGE  RECORDS  COPIES  NATIVE  GAPS  DUPS  ORDER  MISMATCH  MAP  DIGEST              RESULT
-orders  0          orders  0-9           10       10      0       0     0     0      0         0    match DDDDDDDDDDDD  ok
+TOPIC   PARTITION  TARGET      SOURCE RANGE  RECORDS  COPIES  NATIVE  GAPS  DUPS  ORDER  MISMATCH  MAP  DIGEST              RESULT
+orders  0          old.orders  0-9           10       10      0       0     0     0      0         0    match DDDDDDDDDDDD  ok
 
 Groups:
   GROUP    TOPIC   PARTITION  SOURCE OFFSET  TRANSLATION  TARGET OFFSET  RESULT  DETAIL
@@ -84,15 +85,15 @@ OK: 10 of 10 source records verified in 1 partition, every copy matches; S.
 	}
 
 	var os kadm.Offsets
-	os.AddOffset("orders", 0, 2, -1)
+	os.AddOffset("old.orders", 0, 2, -1)
 	if resp, err := pair.Target.Admin(t).DeleteRecords(t.Context(), os); err != nil || resp.Error() != nil {
 		t.Fatalf("delete records: %v, %v", err, resp.Error())
 	}
 	code, stdout, _ = kmigrate(t, "verify", "--source", src, "--target", tgt, "--log-level", "warn")
 	want = `Verifying migration ` + name + `: full check, tracing headers on, exactly-once; state read at T
 
-TOPIC   PARTITION  TARGET  SOURCE RANGE  RECORDS  COPIES  NATIVE  GAPS  DUPS  ORDER  MISMATCH  MAP  DIGEST   RESULT
-orders  0          orders  0-9           10       8       0       2     0     0      0         0    DIFFERS  failed
+TOPIC   PARTITION  TARGET      SOURCE RANGE  RECORDS  COPIES  NATIVE  GAPS  DUPS  ORDER  MISMATCH  MAP  DIGEST   RESULT
+orders  0          old.orders  0-9           10       8       0       2     0     0      0         0    DIFFERS  failed
 
 Problems:
   orders/0: gap: source offset 0 has no copy on the target: the offset map puts it at target offset 0, below the target's log start 2 (deleted on the target)
