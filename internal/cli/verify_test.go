@@ -30,10 +30,10 @@ func TestVerifyUsage(t *testing.T) {
 }
 
 // TestVerifyTable mirrors a topic with `kmigrate mirror` (to a renamed
-// target topic), migrates a group,
-// and checks the table `kmigrate verify` prints for the clean copy (exit 0)
-// and after the first two copies are deleted from the target (exit 1, the
-// gaps listed by source and target offset).
+// target topic), migrates a group, and checks the table `kmigrate verify`
+// prints for the clean copy (exit 0) and after the first two copies are
+// deleted from the target (exit 1, the gaps listed by source and target
+// offset).
 func TestVerifyTable(t *testing.T) {
 	pair := kafkatest.NewPair(t, kafkatest.Brokers(1))
 	src, tgt := pair.Source.Addrs[0], pair.Target.Addrs[0]
