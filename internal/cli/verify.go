@@ -140,7 +140,7 @@ func printVerify(w io.Writer, r *verify.Report) {
 		if r.Mode == verify.ModeSample {
 			fmt.Fprintf(w, " (%d sampled)", t.SampledRecords)
 		}
-		fmt.Fprintf(w, "; %.1fs.\n", r.Seconds)
+		fmt.Fprintf(w, "; %.2fs.\n", r.Seconds)
 		return
 	}
 	var what []string
@@ -241,18 +241,22 @@ func printVerifyGroups(w io.Writer, gs []verify.GroupReport) {
 	}
 	fmt.Fprintln(w, "\nGroups:")
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "  GROUP\tTOPIC\tPARTITION\tSOURCE OFFSET\tTRANSLATION\tTARGET OFFSET\tRESULT\tDETAIL")
+	rows := 0
 	var other []string
 	for _, g := range gs {
 		switch g.Status {
 		case verify.GroupNotMigrated:
-			other = append(other, fmt.Sprintf("  %s: not migrated (no committed offset on a mirrored target topic)", g.Group))
+			other = append(other, fmt.Sprintf("  %s: not migrated (no committed offset on a verified target topic)", g.Group))
 			continue
 		case verify.GroupError:
 			other = append(other, fmt.Sprintf("  %s: not verified: %s", g.Group, g.Error))
 			continue
 		}
 		for _, p := range g.Partitions {
+			if rows == 0 {
+				fmt.Fprintln(tw, "  GROUP\tTOPIC\tPARTITION\tSOURCE OFFSET\tTRANSLATION\tTARGET OFFSET\tRESULT\tDETAIL")
+			}
+			rows++
 			detail := p.Detail
 			if detail == "" {
 				detail = "-"

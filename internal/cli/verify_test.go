@@ -55,7 +55,7 @@ func TestVerifyTable(t *testing.T) {
 	}
 	name := migrate.DefaultName(pair.Source.ID, pair.Target.ID)
 	// Times, durations and digests vary.
-	vary := regexp.MustCompile(`state read at \S+|\d+\.\ds\.|match [0-9a-f]{12}`)
+	vary := regexp.MustCompile(`state read at \S+|\d+\.\d+s\.|match [0-9a-f]{12}`)
 	normal := func(s string) string {
 		return vary.ReplaceAllStringFunc(s, func(m string) string {
 			switch {
