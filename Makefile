@@ -9,7 +9,7 @@ STATICCHECK_VER := v0.8.2
 TEST_TIMEOUT    ?= 14m
 FUZZTIME        ?= 15s
 
-.PHONY: all build test lint fmt vet staticcheck bench bench-mirror bench-groups fuzz clean
+.PHONY: all build test lint fmt vet staticcheck bench bench-mirror bench-groups bench-verify fuzz clean
 
 all: build lint test
 
@@ -55,6 +55,14 @@ bench-mirror:
 ## GROUPBENCH_FLAGS, e.g. GROUPBENCH_FLAGS=--quick for a smoke run.
 bench-groups:
 	$(GO) run ./bench/cmd/groupbench $(GROUPBENCH_FLAGS)
+
+## bench-verify: `kmigrate verify` (full and --sample) over mirrorbench's
+## topic (1,000,000 x 1 KiB, copied with kmigrate mirror) against bare
+## franz-go consumers of the source, the target and both at once
+## (bench/README.md). Takes about 2 minutes and ~2.5 GB of disk; pass flags
+## with VERIFYBENCH_FLAGS, e.g. VERIFYBENCH_FLAGS='--records 20000'.
+bench-verify:
+	$(GO) run ./bench/cmd/verifybench $(VERIFYBENCH_FLAGS)
 
 ## fuzz: a short run of every fuzz target.
 fuzz:
