@@ -167,37 +167,49 @@ func (w *walker) advance(o int64) error {
 	}
 }
 
-// identify says whether r is a copy of the source partition, and of which
-// offset.
-func (w *walker) identify(r *kgo.Record) (o int64, isCopy bool) {
+// What a target record is.
+type identity uint8
+
+const (
+	isNative  identity = iota // no copy of this partition: written on the target, or copied from another cluster
+	isCopy                    // a copy of this partition
+	isInvalid                 // a tracing header that does not decode, or names another partition of the source: reported
+)
+
+// identify says what r is and, for a copy, of which source offset.
+func (w *walker) identify(r *kgo.Record) (int64, identity) {
 	if !w.headers {
-		o, exact, _ := w.m.Reverse(r.Offset)
-		return o, exact
+		if o, exact, _ := w.m.Reverse(r.Offset); exact {
+			return o, isCopy
+		}
+		return 0, isNative
 	}
 	h, ok, err := trace.FindRaw(r.Headers)
 	switch {
 	case err != nil:
 		w.problem(Problem{Kind: KindUnexpected, SourceOffset: -1, TargetOffset: r.Offset,
 			Detail: fmt.Sprintf("target offset %d: %v", r.Offset, err)}, &w.res.Counts.Unexpected)
-		return 0, false
+		return 0, isInvalid
 	case !ok || string(h.ClusterID) != w.sourceID:
-		return 0, false
+		return 0, isNative
 	case string(h.Topic) != w.tp.Topic || h.Partition != w.tp.Partition:
 		w.problem(Problem{Kind: KindUnexpected, SourceOffset: h.Offset, TargetOffset: r.Offset,
 			Detail: fmt.Sprintf("target offset %d is a copy of %s/%d offset %d, not of this partition", r.Offset, h.Topic, h.Partition, h.Offset)}, &w.res.Counts.Unexpected)
-		return 0, false
+		return 0, isInvalid
 	}
-	return h.Offset, true
+	return h.Offset, isCopy
 }
 
 // target handles the next target record.
 func (w *walker) target(r *kgo.Record) error {
 	defer w.resolveKey(r)
 	t := r.Offset
-	o, isCopy := w.identify(r)
+	o, id := w.identify(r)
 	c := &w.res.Counts
 	switch {
-	case !isCopy:
+	case id == isInvalid:
+		return nil
+	case id == isNative:
 		c.Native++
 		return nil
 	case o >= w.src.Until && t >= w.targetNext:

@@ -376,6 +376,30 @@ func TestWalkLoopedBackUnexpectedAndOverflow(t *testing.T) {
 	}.run(t)
 }
 
+// A tracing header that does not decode, and a copy of another partition
+// of the source, are unexpected (and not counted as native); a copy from
+// another cluster is native.
+func TestWalkForeignAndCorruptHeaders(t *testing.T) {
+	source := src(3, 0, 1)
+	copies, m := inOrder(source, 0)
+	corrupt := native(2, "c")
+	corrupt.Headers = []kgo.RecordHeader{{Key: trace.HeaderKey, Value: []byte{9, 9}}}
+	otherPartition := native(3, "p")
+	otherPartition.Headers = []kgo.RecordHeader{{Key: trace.HeaderKey, Value: enc.Append(nil, 7, 0, 0)}}
+	otherCluster := native(4, "o")
+	otherCluster.Headers = []kgo.RecordHeader{{Key: trace.HeaderKey, Value: trace.NewEncoder("elsewhere", "orders").Append(nil, 0, 0, 0)}}
+	walkCase{
+		headers: true, srcRange: Range{0, 2}, tgtRange: Range{0, 5}, targetNext: 2, m: m,
+		source: source, target: slices.Concat(copies, []*kgo.Record{corrupt, otherPartition, otherCluster}), tgtDigestOf: copies,
+		wantCounts: Counts{SourceRecords: 2, Copies: 2, Matched: 2, Native: 1, Unexpected: 2},
+		wantProblems: []Problem{
+			{Kind: KindUnexpected, SourceOffset: -1, TargetOffset: 2, ExpectedTargetOffset: -1, OtherTargetOffset: -1},
+			{Kind: KindUnexpected, SourceOffset: 0, TargetOffset: 3, ExpectedTargetOffset: -1, OtherTargetOffset: -1},
+		},
+		wantStatus: StatusFailed, wantDigestsMatch: true,
+	}.run(t)
+}
+
 func TestSamplePoints(t *testing.T) {
 	for _, c := range []struct {
 		r    Range
