@@ -138,6 +138,7 @@ librdkafka dialect. See docs/configuration.md for every setting.`,
 		e.planCommand(),
 		e.statusCommand(),
 		e.promoteCommand(),
+		e.demoCommand(),
 		e.verifyCommand(),
 	)
 	return root

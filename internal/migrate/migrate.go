@@ -172,6 +172,10 @@ func reverseOf(ctx context.Context, s *Setup) (*state.Meta, error) {
 	return nil, nil
 }
 
+// Clients returns the setup's connections to the source and the target,
+// for readers that need raw clients (verify). The Setup owns them.
+func (s *Setup) Clients() (src, tgt *kgo.Client) { return s.srcCl, s.tgtCl }
+
 // SourceAdmin and TargetAdmin are admin clients on the setup's connections.
 func (s *Setup) SourceAdmin() *kadm.Client { return kadm.NewClient(s.srcCl) }
 
@@ -253,6 +257,10 @@ func Run(ctx context.Context, s *Setup, logger *slog.Logger, started func(*mirro
 	for _, c := range changed {
 		logger.Info("copied topic config change", "change", fmt.Sprint(c))
 	}
+	if len(s.Plan.Mappings()) > 0 && len(s.mirrorTopics(s.Plan.Mappings())) == 0 {
+		logger.Info("every topic of the migration is promoted: there is nothing left to mirror")
+		return nil
+	}
 	m, err := mirror.New(mirror.Options{
 		Name: s.Name, Source: &s.Config.Source, Target: &s.Config.Target,
 		SourceID: s.Source.ClusterID, TargetID: s.Target.ClusterID,
@@ -270,13 +278,17 @@ func Run(ctx context.Context, s *Setup, logger *slog.Logger, started func(*mirro
 		return m.Run(ctx)
 	}
 	syncCtx, stopSync := context.WithCancel(ctx)
+	// The mirror stops by itself, committing, once every topic is
+	// promoted.
+	runCtx, stopRun := context.WithCancel(ctx)
+	defer stopRun()
 	var wg sync.WaitGroup
 	defer func() {
 		stopSync()
 		wg.Wait()
 	}()
 	wg.Go(func() { s.syncLoop(syncCtx, m, logger) })
-	wg.Go(func() { s.watchPromotions(syncCtx, m, PromotionCheck, logger) })
+	wg.Go(func() { s.watchPromotions(syncCtx, m, PromotionCheck, stopRun, logger) })
 	if g := s.Config.Groups; g.Sync {
 		syncer, err := groups.NewSyncer(s.Groups(logger), g.Selection, g.SyncInterval)
 		if err != nil {
@@ -286,7 +298,7 @@ func Run(ctx context.Context, s *Setup, logger *slog.Logger, started func(*mirro
 		logger.Info("syncing consumer group offsets to the target", "interval", g.SyncInterval, "groups", g.Selection.String())
 		wg.Go(func() { syncer.Run(syncCtx) })
 	}
-	return m.Run(ctx)
+	return m.Run(runCtx)
 }
 
 // PromotionCheck is how often a continuous mirror checks the state for
@@ -351,7 +363,7 @@ func (s *Setup) promoted() map[string]bool {
 // one was promoted since, makes the mirror stop copying it: the session
 // commits what it copied (a final checkpoint) and the next one leaves the
 // topic out.
-func (s *Setup) watchPromotions(ctx context.Context, m *mirror.Mirror, interval time.Duration, logger *slog.Logger) {
+func (s *Setup) watchPromotions(ctx context.Context, m *mirror.Mirror, interval time.Duration, allDone func(), logger *slog.Logger) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -383,9 +395,16 @@ func (s *Setup) watchPromotions(ctx context.Context, m *mirror.Mirror, interval 
 				logger.Info("topic promoted: mirroring of it stops", "topic", t)
 			}
 		}
-		if changed {
-			m.SetTopics(s.mirrorTopics(s.Plan.Mappings()))
+		if !changed {
+			continue
 		}
+		left := s.mirrorTopics(s.Plan.Mappings())
+		if len(left) == 0 {
+			logger.Info("every topic of the migration is promoted: mirroring is done")
+			allDone()
+			return
+		}
+		m.SetTopics(left)
 	}
 }
 
