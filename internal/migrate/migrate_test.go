@@ -223,8 +223,8 @@ func TestReverseMirror(t *testing.T) {
 		slices.Sort(out)
 		return out
 	}
-	run(pair.Source, pair.Target)            // forward: old -> new
-	var natives []*kgo.Record // producers switched: native writes on the new cluster
+	run(pair.Source, pair.Target) // forward: old -> new
+	var natives []*kgo.Record     // producers switched: native writes on the new cluster
 	for i := range 10 {
 		natives = append(natives, &kgo.Record{Topic: "orders", Partition: int32(i % 2), Value: fmt.Appendf(nil, "native-%d", i)})
 	}

@@ -106,7 +106,6 @@ func Write(ctx context.Context, cl *kgo.Client, records ...*kgo.Record) error {
 	return nil
 }
 
-
 // applyCutover applies a cutover record; ok is false for other keys.
 func (s *Snapshot) applyCutover(k string, value []byte) (ok bool, err error) {
 	kind, name, _ := strings.Cut(k, "/")
