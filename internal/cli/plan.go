@@ -98,6 +98,9 @@ func printPlan(w io.Writer, r *plan.Report) {
 		if t.PartitionsToAdd > 0 {
 			action += fmt.Sprintf(" (+%d partitions)", t.PartitionsToAdd)
 		}
+		if t.Promoted {
+			action = "promoted"
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\t%d\n", t.Source, t.Target, t.SelectedBy, action, t.Partitions, t.Records, bytesText(t.Bytes), t.ExpiredRecords)
 	}
 	tw.Flush()

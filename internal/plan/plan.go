@@ -76,6 +76,9 @@ type Topic struct {
 	Partitions int32         `json:"partitions"`
 	// PartitionsToAdd are partitions a resumed target topic gains.
 	PartitionsToAdd int32 `json:"partitions_to_add,omitempty"`
+	// Promoted says the topic was promoted (kmigrate promote): nothing
+	// more is copied, so it has no ranges.
+	Promoted bool `json:"promoted,omitempty"`
 	// Configs are the configs the target topic gets; Dropped the source
 	// configs it does not, with the reason.
 	Configs  map[string]string `json:"configs"`
@@ -218,7 +221,10 @@ func (r *Report) planTopics(ctx context.Context, s *migrate.Setup) error {
 		if pt.Warnings == nil {
 			pt.Warnings = []string{}
 		}
-		if t.Action != topics.Conflict {
+		if s.Snapshot != nil {
+			_, pt.Promoted = s.Snapshot.Promoted[t.Source]
+		}
+		if t.Action != topics.Conflict && !pt.Promoted {
 			pt.Ranges = rs[t.Source]
 			for _, rg := range pt.Ranges {
 				pt.Records += rg.Records
