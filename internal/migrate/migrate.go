@@ -66,6 +66,9 @@ type Setup struct {
 
 	srcCl, tgtCl *kgo.Client
 	syncer       atomic.Pointer[groups.Syncer]
+	// planMu guards Plan once Run's goroutines run: the topic sync
+	// replaces it, the promotion watcher reads it.
+	planMu sync.Mutex
 	// promotedNow is the set of promoted topics last read by the
 	// running mirror's watcher; nil before (Snapshot's then).
 	promotedNow atomic.Pointer[map[string]bool]
@@ -342,6 +345,13 @@ func (s *Setup) mirrorTopics(ms []topics.Mapping) []mirror.Topic {
 	return out
 }
 
+// mappings returns the current plan's mappings.
+func (s *Setup) mappings() []topics.Mapping {
+	s.planMu.Lock()
+	defer s.planMu.Unlock()
+	return s.Plan.Mappings()
+}
+
 // promoted returns the promoted source topics as last read from the state.
 func (s *Setup) promoted() map[string]bool {
 	out := map[string]bool{}
@@ -398,7 +408,7 @@ func (s *Setup) watchPromotions(ctx context.Context, m *mirror.Mirror, interval 
 		if !changed {
 			continue
 		}
-		left := s.mirrorTopics(s.Plan.Mappings())
+		left := s.mirrorTopics(s.mappings())
 		if len(left) == 0 {
 			logger.Info("every topic of the migration is promoted: mirroring is done")
 			allDone()
@@ -433,7 +443,7 @@ func (s *Setup) syncLoop(ctx context.Context, m *mirror.Mirror, logger *slog.Log
 func (s *Setup) syncOnce(ctx context.Context, m *mirror.Mirror, logger *slog.Logger) error {
 	srcAdm, tgtAdm := kadm.NewClient(s.srcCl), kadm.NewClient(s.tgtCl)
 	known := map[string]string{}
-	for _, t := range s.Plan.Mappings() {
+	for _, t := range s.mappings() {
 		known[t.Source] = t.Target
 	}
 	owned := func(target string) bool {
@@ -480,7 +490,9 @@ func (s *Setup) syncOnce(ctx context.Context, m *mirror.Mirror, logger *slog.Log
 	for _, c := range changed {
 		logger.Info("copied topic config change", "change", fmt.Sprint(c))
 	}
+	s.planMu.Lock()
 	s.Plan = plan
+	s.planMu.Unlock()
 	if len(fresh) > 0 {
 		m.SetTopics(s.mirrorTopics(ms))
 	} else if len(added) > 0 {
