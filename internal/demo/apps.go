@@ -101,6 +101,10 @@ func startConsumer(bootstrap []string, group string, topics []string, consumed *
 	go func() {
 		for {
 			fs := cl.PollFetches(ctx)
+			// Records a poll returned are handled even when it returned
+			// because of the stop: the client counts them as consumed,
+			// and the final commit covers them.
+			fs.EachRecord(func(r *kgo.Record) { consumed.add(r.Topic, string(r.Value)) })
 			if ctx.Err() != nil {
 				c.done <- nil
 				return
@@ -115,7 +119,6 @@ func startConsumer(bootstrap []string, group string, topics []string, consumed *
 				c.done <- fmt.Errorf("consumer app: %w", ferr)
 				return
 			}
-			fs.EachRecord(func(r *kgo.Record) { consumed.add(r.Topic, string(r.Value)) })
 			// Commit what was processed, even when asked to stop: a clean
 			// shutdown of an at-least-once consumer.
 			if err := cl.CommitUncommittedOffsets(context.WithoutCancel(ctx)); err != nil {

@@ -109,10 +109,14 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger) (_ *Setu
 			s.Close()
 		}
 	}()
-	if s.srcCl, err = cluster.Connect(ctx, &cfg.Source, logger); err != nil {
+	// A short metadata age: kadm caches what it learns for this long,
+	// including "unknown topic" for a state topic that a starting mirror
+	// creates a moment later (status, the promotion watcher and group sync
+	// read it through these clients).
+	if s.srcCl, err = cluster.Connect(ctx, &cfg.Source, logger, kgo.MetadataMinAge(time.Second)); err != nil {
 		return nil, err
 	}
-	if s.tgtCl, err = cluster.Connect(ctx, &cfg.Target, logger); err != nil {
+	if s.tgtCl, err = cluster.Connect(ctx, &cfg.Target, logger, kgo.MetadataMinAge(time.Second)); err != nil {
 		return nil, err
 	}
 	if s.Source, err = cluster.Probe(ctx, s.srcCl, &cfg.Source); err != nil {
