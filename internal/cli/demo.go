@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"log/slog"
+
 	"github.com/spf13/cobra"
 
 	"github.com/kmigrate/kmigrate/internal/demo"
@@ -35,7 +37,13 @@ exactly once.`,
 			if output == "json" {
 				out = e.stderr // the narration; stdout is the JSON
 			}
-			r, err := demo.Run(cmd.Context(), out, demo.Options{Dir: dir, Logger: e.logger})
+			// The narration is the output; kmigrate's own info logs would
+			// drown it, so only warnings show unless asked otherwise.
+			logger := e.logger
+			if !cmd.Flags().Changed("log-level") {
+				logger = slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+			}
+			r, err := demo.Run(cmd.Context(), out, demo.Options{Dir: dir, Logger: logger})
 			if err != nil {
 				return err
 			}
