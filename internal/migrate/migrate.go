@@ -195,7 +195,19 @@ func (s *Setup) LoadState(ctx context.Context) (*state.Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	return state.Load(ctx, kadm.NewClient(s.tgtCl), state.TopicName(s.Name), topts)
+	snap, err := state.Load(ctx, kadm.NewClient(s.tgtCl), state.TopicName(s.Name), topts)
+	if !errors.Is(err, state.ErrNoState) {
+		return snap, err
+	}
+	// The client may remember the state topic as unknown from a read
+	// before a mirror created it (for up to its metadata age): ask again
+	// with a client that has no such memory.
+	fresh, err := kgo.NewClient(s.tgtCl.Opts()...)
+	if err != nil {
+		return nil, fmt.Errorf("read migration state: %w", err)
+	}
+	defer fresh.Close()
+	return state.Load(ctx, kadm.NewClient(fresh), state.TopicName(s.Name), topts)
 }
 
 // Groups returns what package groups needs to move this migration's
