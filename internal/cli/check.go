@@ -42,12 +42,8 @@ command line or configuration.`,
 			if err != nil {
 				return err
 			}
-			if output == "json" {
-				if err := writeJSON(e.stdout, rep); err != nil {
-					return err
-				}
-			} else {
-				printReport(e.stdout, rep)
+			if err := emit(e.stdout, output, rep, func(w io.Writer) { printReport(w, rep) }); err != nil {
+				return err
 			}
 			if !rep.OK() {
 				return silentExit{exitError}

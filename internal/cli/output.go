@@ -29,3 +29,12 @@ func plural(n int, word string) string {
 	}
 	return fmt.Sprintf("%d %ss", n, word)
 }
+
+// emit prints v for --output: as JSON, or as text by print.
+func emit(w io.Writer, output string, v any, print func(io.Writer)) error {
+	if output == "json" {
+		return writeJSON(w, v)
+	}
+	print(w)
+	return nil
+}

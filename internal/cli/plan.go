@@ -54,12 +54,8 @@ wrong command line or configuration.`,
 			if err != nil {
 				return err
 			}
-			if output == "json" {
-				if err := writeJSON(e.stdout, r); err != nil {
-					return err
-				}
-			} else {
-				printPlan(e.stdout, r)
+			if err := emit(e.stdout, output, r, func(w io.Writer) { printPlan(w, r) }); err != nil {
+				return err
 			}
 			if !r.CanRun {
 				return silentExit{exitError}

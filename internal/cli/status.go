@@ -90,12 +90,8 @@ GET /v1/status of kmigrate mirror --http.`,
 				if err != nil {
 					return err
 				}
-				if output == "json" {
-					if err := writeJSON(e.stdout, r); err != nil {
-						return err
-					}
-				} else {
-					printStatus(e.stdout, r)
+				if err := emit(e.stdout, output, r, func(w io.Writer) { printStatus(w, r) }); err != nil {
+					return err
 				}
 				if watch == 0 {
 					return nil

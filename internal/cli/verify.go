@@ -99,12 +99,8 @@ configuration.`,
 			if err != nil {
 				return err
 			}
-			if output == "json" {
-				if err := writeJSON(e.stdout, rep); err != nil {
-					return err
-				}
-			} else {
-				printVerify(e.stdout, rep)
+			if err := emit(e.stdout, output, rep, func(w io.Writer) { printVerify(w, rep) }); err != nil {
+				return err
 			}
 			if !rep.OK {
 				return silentExit{exitError}
