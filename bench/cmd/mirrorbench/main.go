@@ -15,14 +15,11 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"flag"
 	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
+
+	"github.com/kmigrate/kmigrate/bench/internal/runinfo"
 )
 
 // options are the command-line flags.
@@ -86,23 +83,5 @@ func parseFlags(args []string) (options, error) {
 }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	o, err := parseFlags(os.Args[1:])
-	if errors.Is(err, flag.ErrHelp) {
-		os.Exit(0)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "mirrorbench:", err)
-		os.Exit(2)
-	}
-	if o.child != "" {
-		err = runChild(ctx, o)
-	} else {
-		err = run(ctx, o)
-	}
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "mirrorbench:", err)
-		os.Exit(1)
-	}
+	runinfo.Main("mirrorbench", parseFlags, func(o options) bool { return o.child != "" }, run, runChild)
 }
