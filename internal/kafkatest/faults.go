@@ -39,6 +39,7 @@ type FaultDialer struct {
 	latency     time.Duration
 	refuseUntil time.Time
 	lose        map[int16]int // API key -> responses left to lose
+	omitAborted bool          // OmitAbortedTransactions
 	stats       FaultStats
 }
 
@@ -48,6 +49,9 @@ type FaultStats struct {
 	Refused int // dials refused
 	Dropped int // connections closed by DropAll
 	Lost    int // responses lost (LoseResponses)
+	// AbortedStripped counts aborted-transactions lists removed from
+	// Fetch responses (OmitAbortedTransactions).
+	AbortedStripped int
 }
 
 // NewFaultDialer returns a dialer that, until told otherwise, dials like
@@ -71,6 +75,9 @@ func (d *FaultDialer) DialContext(ctx context.Context, network, addr string) (ne
 	}
 	fc := &faultConn{Conn: c, d: d}
 	d.mu.Lock()
+	if d.omitAborted {
+		fc.rw = newFetchRewriter(d, c)
+	}
 	d.conns[fc] = struct{}{}
 	d.stats.Dials++
 	d.mu.Unlock()
@@ -174,6 +181,9 @@ type faultConn struct {
 	// from then on, reads fail, and the connection is closed soon after
 	// (once the broker has had time to handle the request).
 	lost atomic.Bool
+	// rw rewrites Fetch responses (OmitAbortedTransactions); nil when
+	// responses pass unchanged.
+	rw *fetchRewriter
 }
 
 func (c *faultConn) Read(b []byte) (int, error) {
@@ -181,7 +191,13 @@ func (c *faultConn) Read(b []byte) (int, error) {
 	if c.lost.Load() {
 		return 0, ErrLostResponse
 	}
-	n, err := c.Conn.Read(b)
+	var n int
+	var err error
+	if c.rw != nil {
+		n, err = c.rw.read(b)
+	} else {
+		n, err = c.Conn.Read(b)
+	}
 	if c.lost.Load() {
 		return 0, ErrLostResponse // what was read may be the response
 	}
@@ -193,6 +209,9 @@ func (c *faultConn) Write(b []byte) (int, error) {
 	// A request starts with its length (int32) and API key (int16);
 	// franz-go writes each request with one Write.
 	lose := len(b) >= 6 && c.d.takeLoss(int16(binary.BigEndian.Uint16(b[4:6])))
+	if c.rw != nil {
+		c.rw.sent(b)
+	}
 	n, err := c.Conn.Write(b)
 	if lose {
 		c.lost.Store(true)
