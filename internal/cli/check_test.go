@@ -103,6 +103,12 @@ func TestCheckBadInput(t *testing.T) {
 		{"unknown CA", []string{"check", "--source", src, "--target-config", props("p9.properties",
 			"bootstrap.servers="+tlsC.Addrs[0]+"\nsecurity.protocol=SSL\nssl.ca.location="+tlsC.TLSFiles.OtherCAFile+"\n")}, 1,
 			[]string{"target: TLS handshake with " + tlsC.Addrs[0] + " failed", "x509: certificate signed by unknown authority", "set the CA file"}},
+		{"negative connect timeout", []string{"check", "--source", src, "--target", tgt, "--connect-timeout", "-1s"}, 2,
+			[]string{"--connect-timeout: -1s is not positive: use a duration such as 30s, or leave it out for the default (10s)"}},
+		{"zero connect timeout", []string{"check", "--source", src, "--target", tgt, "--connect-timeout", "0s"}, 2,
+			[]string{"--connect-timeout: 0s is not positive: use a duration such as 30s, or leave it out for the default (10s)"}},
+		{"negative connect timeout in the spec", []string{"check", "-f", write(t, dir, "m3.yaml", "source:\n  bootstrap: "+src+"\ntarget:\n  bootstrap: "+tgt+"\n  connect_timeout: -2s\n")}, 2,
+			[]string{"m3.yaml:5: target.connect_timeout: -2s is not positive: use a duration such as 30s, or leave it out for the default (10s)"}},
 		{"bad output format", []string{"check", "--source", src, "--target", tgt, "--output", "yaml"}, 2,
 			[]string{`--output "yaml": use text or json`}},
 	} {

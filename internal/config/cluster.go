@@ -130,6 +130,17 @@ func (c *Cluster) Protocol() SecurityProtocol {
 	return c.SecurityProtocol
 }
 
+// CheckConnectTimeout refuses a connect timeout that is not positive: a
+// zero or negative bound would give up before the first connection attempt
+// (or, taken as "unset", silently mean the default), so a given timeout
+// must be more than 0.
+func CheckConnectTimeout(d time.Duration) error {
+	if d <= 0 {
+		return fmt.Errorf("%v is not positive: use a duration such as 30s, or leave it out for the default (%v)", d, DefaultConnectTimeout)
+	}
+	return nil
+}
+
 // Timeout returns the effective connect timeout.
 func (c *Cluster) Timeout() time.Duration {
 	if c.ConnectTimeout <= 0 {

@@ -60,8 +60,9 @@ type ClusterSpec struct {
 	TLS *TLSSpec `yaml:"tls"`
 	// ClientID is sent to the brokers.
 	ClientID string `yaml:"client_id"`
-	// ConnectTimeout bounds connection attempts, as a Go duration ("10s").
-	ConnectTimeout time.Duration `yaml:"connect_timeout"`
+	// ConnectTimeout bounds connection attempts, as a Go duration ("10s");
+	// nil means the default, and a given one must be positive.
+	ConnectTimeout *time.Duration `yaml:"connect_timeout"`
 }
 
 // SASLSpec is the sasl section of a cluster.
@@ -304,8 +305,10 @@ func (s *Spec) check() error {
 		role string
 		c    *ClusterSpec
 	}{{"source", s.Source}, {"target", s.Target}} {
-		if c.c != nil && c.c.ConnectTimeout < 0 {
-			errs = append(errs, fmt.Errorf("%s: must not be negative", s.where(c.role+".connect_timeout")))
+		if c.c != nil && c.c.ConnectTimeout != nil {
+			if err := CheckConnectTimeout(*c.c.ConnectTimeout); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", s.where(c.role+".connect_timeout"), err))
+			}
 		}
 	}
 	for _, ss := range []struct {
@@ -484,8 +487,8 @@ func (cs *ClusterSpec) apply(c *Cluster) {
 		}
 	}
 	setStr(&c.ClientID, cs.ClientID)
-	if cs.ConnectTimeout != 0 {
-		c.ConnectTimeout = cs.ConnectTimeout
+	if cs.ConnectTimeout != nil {
+		c.ConnectTimeout = *cs.ConnectTimeout
 	}
 }
 

@@ -59,11 +59,11 @@ groups:
 						ServerName: "kafka.internal", InsecureSkipVerify: ptr(false),
 					},
 					ClientID:       "kmigrate",
-					ConnectTimeout: 15 * time.Second,
+					ConnectTimeout: ptr(15 * time.Second),
 				},
 				Target: &config.ClusterSpec{
 					Bootstrap:      []string{"t1:9092", "t2:9092"},
-					ConnectTimeout: time.Minute,
+					ConnectTimeout: ptr(time.Minute),
 				},
 				Topics: &config.TopicsSpec{Include: []string{`orders\..*`, "payments$"}, Exclude: []string{`orders\.tmp.*`}},
 				Groups: &config.GroupsSpec{Include: []string{".*"}, Exclude: []string{}},
@@ -193,7 +193,12 @@ func TestParseSpecErrors(t *testing.T) {
 		{
 			name: "negative duration",
 			in:   "target:\n  connect_timeout: -1s\n",
-			want: "migration.yaml:2: target.connect_timeout: must not be negative",
+			want: "migration.yaml:2: target.connect_timeout: -1s is not positive: use a duration such as 30s, or leave it out for the default (10s)",
+		},
+		{
+			name: "zero duration",
+			in:   "source:\n  connect_timeout: 0s\n",
+			want: "migration.yaml:2: source.connect_timeout: 0s is not positive: use a duration such as 30s, or leave it out for the default (10s)",
 		},
 		{
 			name: "bad bool",
