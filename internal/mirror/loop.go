@@ -108,7 +108,7 @@ func (s *session) fill(ctx context.Context) (stop bool, err error) {
 			}
 		})
 		if size, changed := s.fetchSize.observe(n, bytes); changed {
-			s.src.UpdateFetchMaxBytes(size, min(size, 8<<20))
+			s.src.UpdateFetchMaxBytes(size, partitionFetchBytes(size))
 		}
 		room := s.drainCarry()
 		switch {
@@ -183,27 +183,50 @@ func (s *session) outOfRange(ctx context.Context, p *part) error {
 	return nil
 }
 
-// route copies one consumed record, or just advances past it.
+// route copies one consumed record, or just advances past it. Records of
+// source transactions whose end has not been read yet are held (txn.go).
 func (s *session) route(p *part, r *kgo.Record) {
-	if r.Offset < p.pos || s.m.stopped[p.tp] != nil {
+	if r.Offset < p.pos || r.Offset < p.seen || s.m.stopped[p.tp] != nil {
 		return // already handled: a re-fetch after a reset
 	}
 	if p.end >= 0 && r.Offset >= p.end {
-		s.src.PauseFetchPartitions(map[string][]int32{p.tp.Topic: {p.tp.Partition}})
+		// Past a bounded copy's end only the markers of held
+		// transactions matter: the copy stops at the end.
+		if len(p.held) > 0 && r.Attrs.IsControl() {
+			p.learn(r)
+			s.release(p)
+		}
+		if len(p.held) == 0 {
+			s.src.PauseFetchPartitions(map[string][]int32{p.tp.Topic: {p.tp.Partition}})
+		}
 		return
 	}
+	p.seen = r.Offset + 1
+	if len(p.held) > 0 || pendingTxn(r) {
+		s.hold(p, r)
+		return
+	}
+	s.handle(p, r)
+}
+
+// handle copies r or advances past it; r's transaction, if any, is known
+// to have ended.
+func (s *session) handle(p *part, r *kgo.Record) {
 	if r.Attrs.IsControl() {
 		p.pos = r.Offset + 1
 		return
+	}
+	if pendingTxn(r) {
+		if commit, _ := p.outcome(r); !commit {
+			s.dropAborted(p, r)
+			return
+		}
 	}
 	if o, ok, err := trace.FindRaw(r.Headers); err == nil && ok && string(o.ClusterID) == s.m.opts.TargetID {
 		p.pos = r.Offset + 1 // came from the target: never copy it back
 		return
 	}
-	size := len(r.Key) + len(r.Value)
-	for _, h := range r.Headers {
-		size += len(h.Key) + len(h.Value)
-	}
+	size := recordSize(r)
 	src := r.Offset
 	headers := trace.Strip(r.Headers)
 	if s.settings.TracingHeaders {

@@ -44,6 +44,16 @@ type part struct {
 	bytes   int64
 	expired []state.Expired
 	records int64 // committed records, for the checkpoint
+
+	// seen is the offset after the last record routed (copied, skipped or
+	// held); records below it are re-fetches.
+	seen int64
+	// held are records not routed yet because a source transaction
+	// before them has not ended (txn.go); outcomes are the ends read.
+	held      []*kgo.Record
+	heldBytes int64
+	outcomes  map[int64][]outcome
+	aborted   int64 // aborted source records dropped by their marker
 }
 
 // pending is a record produced in the open transaction.
@@ -80,6 +90,8 @@ type session struct {
 	fetchSize *fetchSizer
 	// carry holds polled records that did not fit in the last transaction.
 	carry []carried
+	// heldBytes is what the parts' held records count (txn.go).
+	heldBytes int64
 
 	// per transaction
 	slab     []byte // tracing header values
@@ -239,7 +251,7 @@ func (s *session) resume(ctx context.Context) error {
 		kgo.KeepControlRecords(),
 		kgo.ConsumeResetOffset(kgo.NoResetOffset()),
 		kgo.FetchMaxBytes(fetchMax),
-		kgo.FetchMaxPartitionBytes(min(fetchMax, 8<<20)),
+		kgo.FetchMaxPartitionBytes(partitionFetchBytes(fetchMax)),
 		// One fetch in flight per source broker (franz-go's default):
 		// limiting it lets a fetch to a broker with nothing new hold a
 		// slot for the whole fetch wait while others have data. A short
@@ -479,6 +491,13 @@ func codec(name string) kgo.CompressionCodec {
 		return kgo.NoCompression()
 	}
 }
+
+// partitionFetchBytes is the per-partition fetch limit for a fetch of size
+// bytes: at most half of it, so a partition's data never fills the whole
+// response (kfake leaves the aborted-transactions list out of the partition
+// that fills it; the mirror does not rely on the list, txn.go, but reading
+// aborted records only to drop them is waste), and at most 8 MiB.
+func partitionFetchBytes(size int32) int32 { return min(size/2, 8<<20) }
 
 // runtimeOverhead is what kmigrate uses besides record buffers: the Go
 // runtime, the binary, clients and their goroutines (about 21 MiB resident measured

@@ -172,6 +172,10 @@ func (s *session) expire(p *part, logStart int64, reason string) {
 		"topic", p.tp.Topic, "partition", p.tp.Partition, "from", e.From, "until", e.Until, "count", e.Count(), "reason", reason)
 	p.expired = append(p.expired, e)
 	p.pos = logStart
+	// Held records are re-fetched from the new position if they still
+	// exist.
+	s.dropHeld(p)
+	p.seen = logStart
 	s.m.stats.update(func(st *Stats, _ func(state.TopicPartition) *PartitionStats) {
 		st.Expired = appendExpired(st.Expired, p.tp, e)
 	})

@@ -25,6 +25,9 @@ type PartitionStats struct {
 	// Records and Bytes count what this run copied.
 	Records int64 `json:"records"`
 	Bytes   int64 `json:"bytes"`
+	// AbortedDropped counts records of aborted source transactions the
+	// source delivered anyway and the mirror dropped by their markers.
+	AbortedDropped int64 `json:"aborted_dropped,omitempty"`
 	// Stopped says why copying this partition stopped, if it did.
 	Stopped string `json:"stopped,omitempty"`
 }
@@ -40,18 +43,20 @@ type ExpiredRange struct {
 
 // Stats is a snapshot of a mirror's progress.
 type Stats struct {
-	Migration    string           `json:"migration"`
-	Started      time.Time        `json:"started"`
-	Records      int64            `json:"records"`
-	Bytes        int64            `json:"bytes"`
-	Transactions int64            `json:"transactions"`
-	Sessions     int64            `json:"sessions"`
-	Errors       int64            `json:"errors"`
-	LastError    string           `json:"last_error,omitempty"`
-	Ready        bool             `json:"ready"`
-	Done         bool             `json:"done"`
-	Partitions   []PartitionStats `json:"partitions"`
-	Expired      []ExpiredRange   `json:"expired"`
+	Migration    string    `json:"migration"`
+	Started      time.Time `json:"started"`
+	Records      int64     `json:"records"`
+	Bytes        int64     `json:"bytes"`
+	Transactions int64     `json:"transactions"`
+	Sessions     int64     `json:"sessions"`
+	Errors       int64     `json:"errors"`
+	// AbortedDropped: PartitionStats.AbortedDropped over all partitions.
+	AbortedDropped int64            `json:"aborted_dropped,omitempty"`
+	LastError      string           `json:"last_error,omitempty"`
+	Ready          bool             `json:"ready"`
+	Done           bool             `json:"done"`
+	Partitions     []PartitionStats `json:"partitions"`
+	Expired        []ExpiredRange   `json:"expired"`
 }
 
 // Remaining returns the records left to copy for a bounded copy (offsets,
