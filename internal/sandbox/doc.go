@@ -15,8 +15,11 @@
 //
 // Seed writes sample data that has the cases a migration must get right: a
 // keyed topic with headers, a compacted topic with tombstones, a
-// transactional topic with an aborted transaction, and consumer groups
-// part-way through (one pointing at a transaction marker). Seed talks to
+// transactional topic whose partitions are several fetches deep with
+// aborted transactions all along (their records flushed to the log before
+// the abort), and consumer groups part-way through (one pointing at a
+// transaction marker). SeedPayments writes the transactional topic alone,
+// for the demo. Seed talks to
 // its cluster over the Kafka protocol only, so it also works on any other
 // cluster a user points it at.
 //

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -15,9 +16,15 @@ import (
 // The sample data. Each topic shows one thing a migration must get right:
 // orders is a plain keyed topic with headers and timestamps; customers is
 // compacted and has tombstones and duplicate keys; payments is
-// transactional with an aborted transaction, so its offsets have gaps
-// (transaction markers) that records do not account for. The groups sit
-// part-way through their topics, one of them on a transaction marker.
+// transactional with aborted transactions, so its offsets have gaps
+// (transaction markers) that records do not account for, and a reader must
+// leave out every aborted record. Its bulk transactions make each partition
+// several MB deep, more than one fetch, with aborted transactions all
+// along: a reader that learns of aborted transactions only from the first
+// response of a partition (kfake, which runs the sandbox, leaves the list
+// out of a response that reaches the request's MaxBytes) is caught. The
+// groups sit part-way through their topics, one of them on a transaction
+// marker.
 const (
 	ordersTopic    = "orders"
 	customersTopic = "customers"
@@ -27,10 +34,16 @@ const (
 
 	numOrders    = 1000
 	numCustomers = 60
-	// Payments are written in three transactions: committed, aborted,
-	// committed.
+	// Payments are written in three small transactions (committed,
+	// aborted, committed), then in bulkTxns transactions of bulkTxnSize
+	// records, of which every third is aborted. A bulk payment carries a
+	// memo of bulkMemoBytes, so each takes about 1 KiB of the log and a
+	// partition holds about 4 MB.
 	paymentsPerTxn = 30
 	abortedTxnSize = 15
+	bulkTxns       = 60
+	bulkTxnSize    = 200
+	bulkMemoBytes  = 900
 
 	// seedTransactionalID is the producer of the payments transactions.
 	seedTransactionalID = "kmigrate-sandbox-seed"
@@ -89,8 +102,9 @@ type SeededGroup struct {
 
 // Seed writes the sample data to the cluster at bootstrap: the topics
 // orders (6 partitions, 1000 records), customers (compacted, 3 partitions,
-// updates and tombstones) and payments (transactional, 3 partitions, one
-// aborted transaction), and the groups orders-app and billing with offsets
+// updates and tombstones) and payments (transactional, 3 partitions of
+// about 4 MB, 8060 committed records and 4015 in aborted transactions),
+// and the groups orders-app and billing with offsets
 // committed part-way through them.
 //
 // Seed is idempotent: when the sample data is there already it changes
@@ -359,32 +373,99 @@ func writeCustomers(ctx context.Context, cl *kgo.Client, t *SeededTopic, now tim
 	return nil
 }
 
-// writePayments writes three transactions to payments: 30 records
-// committed, 15 aborted, 30 committed. Payment ids run on across all
-// three, so pay-0030 to pay-0044 are the aborted ones. It returns, per
-// partition, the offset after the first transaction's last record.
+// paymentTxn is one transaction of payments.
+type paymentTxn struct {
+	size int
+	end  kgo.TransactionEndTry
+	bulk bool // payments with a memo
+}
+
+// paymentTxns is every payments transaction, in order: 30 committed, 15
+// aborted, 30 committed (pay-0030 to pay-0044 are the aborted ones), then
+// the bulk transactions, every third of which (the 3rd, 6th, ...) is
+// aborted.
+func paymentTxns() []paymentTxn {
+	txns := []paymentTxn{{paymentsPerTxn, kgo.TryCommit, false}, {abortedTxnSize, kgo.TryAbort, false}, {paymentsPerTxn, kgo.TryCommit, false}}
+	for i := range bulkTxns {
+		end := kgo.TryCommit
+		if i%3 == 2 {
+			end = kgo.TryAbort
+		}
+		txns = append(txns, paymentTxn{bulkTxnSize, end, true})
+	}
+	return txns
+}
+
+// bulkMemo pads a bulk payment to about 1 KiB, like the line items of a
+// real one.
+var bulkMemo = func() string {
+	const line = "settled in bulk with the day's card payments; "
+	return strings.Repeat(line, bulkMemoBytes/len(line)+1)[:bulkMemoBytes]
+}()
+
+// SeedPayments creates the payments topic (transactional, 3 partitions) on
+// the cluster at bootstrap and writes what Seed writes there. The demo
+// uses it for its transactional history; Seed writes payments along with
+// the other sample topics.
+func SeedPayments(ctx context.Context, bootstrap []string) (SeededTopic, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(bootstrap...))
+	if err != nil {
+		return SeededTopic{}, fmt.Errorf("seed payments: create client: %w", err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	spec := sampleTopics[2]
+	t, err := createTopic(ctx, adm, spec.name, spec.partitions, spec.configs)
+	if err != nil {
+		return SeededTopic{}, fmt.Errorf("seed payments: %w", err)
+	}
+	if _, err := writePayments(ctx, bootstrap, &t, time.Now()); err != nil {
+		return SeededTopic{}, fmt.Errorf("seed payments: %w", err)
+	}
+	ts := []SeededTopic{t}
+	if err := endOffsets(ctx, adm, ts); err != nil {
+		return SeededTopic{}, fmt.Errorf("seed payments: %w", err)
+	}
+	return ts[0], nil
+}
+
+// writePayments writes the transactions of paymentTxns to payments.
+// Payment ids run on across all of them. Every transaction is flushed
+// (ProduceSync returns once the log holds each record) before it ends, so
+// the records of aborted transactions are in the log, where only their
+// abort markers and the partitions' aborted-transaction index hide them.
+// It returns, per partition, the offset after the first transaction's last
+// record.
 func writePayments(ctx context.Context, bootstrap []string, t *SeededTopic, now time.Time) ([]int64, error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(bootstrap...), kgo.TransactionalID(seedTransactionalID))
+	// No compression: the records take in the log the room they take
+	// here, so the partitions are as deep as the constants say.
+	cl, err := kgo.NewClient(kgo.SeedBrokers(bootstrap...), kgo.TransactionalID(seedTransactionalID),
+		kgo.ProducerBatchCompression(kgo.NoCompression()))
 	if err != nil {
 		return nil, fmt.Errorf("create transactional client: %w", err)
 	}
 	defer cl.Close()
 
-	n := 2*paymentsPerTxn + abortedTxnSize
+	txns := paymentTxns()
+	n := 0
+	for _, txn := range txns {
+		n += txn.size
+	}
 	id := 0
 	var firstTxnEnd []int64
-	for _, txn := range []struct {
-		size int
-		end  kgo.TransactionEndTry
-	}{{paymentsPerTxn, kgo.TryCommit}, {abortedTxnSize, kgo.TryAbort}, {paymentsPerTxn, kgo.TryCommit}} {
+	for _, txn := range txns {
 		recs := make([]*kgo.Record, txn.size)
 		for i := range recs {
 			c := (id * 7) % numCustomers
+			value := fmt.Appendf(nil, `{"payment_id":"pay-%04d","customer_id":"customer-%d","amount_cents":%d,"method":"card"`,
+				id, c, 500+(id*7919)%20000)
+			if txn.bulk {
+				value = fmt.Appendf(value, `,"memo":%q`, bulkMemo)
+			}
 			recs[i] = &kgo.Record{
-				Topic: paymentsTopic,
-				Key:   customerKey(c),
-				Value: fmt.Appendf(nil, `{"payment_id":"pay-%04d","customer_id":"customer-%d","amount_cents":%d,"method":"card"}`,
-					id, c, 500+(id*7919)%20000),
+				Topic:     paymentsTopic,
+				Key:       customerKey(c),
+				Value:     append(value, '}'),
 				Timestamp: timestamp(now, id, n),
 			}
 			id++

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -19,9 +20,11 @@ import (
 // wantReport is what Seed writes. The records per partition follow from
 // Kafka's default partitioner (murmur2 of the keys customer-0 to
 // customer-59), so they are the same on every run and every machine.
-// payments has 75 records in 3 transactions over 3 partitions: 84 offsets,
-// 9 of them transaction markers. billing's offsets add up to 30, the first
-// transaction: each points at that transaction's commit marker.
+// payments has 75 records in 3 small transactions, then 12000 in 60 bulk
+// transactions of 200, every third aborted: 8060 committed and 4015
+// aborted records, and a transaction marker per transaction and partition
+// it wrote to. billing's offsets add up to 30, the first transaction: each
+// points at that transaction's commit marker.
 var wantReport = sandbox.SeedReport{
 	Topics: []sandbox.SeededTopic{
 		{
@@ -40,9 +43,9 @@ var wantReport = sandbox.SeedReport{
 		{
 			Name: "payments", Partitions: 3,
 			Configs:    map[string]string{"retention.ms": "-1"},
-			Records:    60,
-			Aborted:    15,
-			EndOffsets: []int64{27, 34, 23},
+			Records:    8060,
+			Aborted:    4015,
+			EndOffsets: []int64{4087, 4694, 3483},
 		},
 	},
 	Groups: []sandbox.SeededGroup{
@@ -69,6 +72,7 @@ func TestSeedAndRestart(t *testing.T) {
 	}
 	before := readSample(t, first.Source().Bootstrap)
 	checkSample(t, before)
+	checkPaymentsDepth(t, first.Source().Bootstrap)
 	if err := first.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -136,8 +140,8 @@ func readSample(t *testing.T, bootstrap []string) sample {
 	s := sample{
 		Orders:              records(consume(t, bootstrap, "orders", kgo.ReadCommitted(), 1000)),
 		Customers:           records(consume(t, bootstrap, "customers", kgo.ReadCommitted(), 126)),
-		Payments:            records(consume(t, bootstrap, "payments", kgo.ReadCommitted(), 60)),
-		PaymentsUncommitted: records(consume(t, bootstrap, "payments", kgo.ReadUncommitted(), 75)),
+		Payments:            records(consume(t, bootstrap, "payments", kgo.ReadCommitted(), 8060)),
+		PaymentsUncommitted: records(consume(t, bootstrap, "payments", kgo.ReadUncommitted(), 12075)),
 		Configs:             make(map[string]map[string]string),
 		EndOffsets:          make(map[string][]int64),
 		Committed:           make(map[string][]int64),
@@ -300,10 +304,11 @@ func checkCustomers(t *testing.T, rs []record) {
 	}
 }
 
-// checkPayments: read_committed sees pay-0000 to pay-0029 and pay-0045 to
-// pay-0074; read_uncommitted also sees the aborted pay-0030 to pay-0044.
-// billing's offsets split each partition between the first transaction and
-// the rest.
+// checkPayments: read_committed sees pay-0000 to pay-0029, pay-0045 to
+// pay-0074 and the bulk transactions but every third (the bulk payments
+// from 75+200k to 75+200k+199 for k = 2, 5, 8, ...); read_uncommitted also
+// sees the aborted ones. billing's offsets split each partition between
+// the first transaction and the rest.
 func checkPayments(t *testing.T, committed, uncommitted []record) {
 	t.Helper()
 	ids := func(rs []record) []int {
@@ -321,20 +326,23 @@ func checkPayments(t *testing.T, committed, uncommitted []record) {
 		return out
 	}
 	var want []int
-	for i := range 75 {
-		if i < 30 || i >= 45 {
+	for i := range 12075 {
+		switch {
+		case i >= 30 && i < 45:
+		case i >= 75 && (i-75)/200%3 == 2:
+		default:
 			want = append(want, i)
 		}
 	}
 	if got := ids(committed); !slices.Equal(got, want) {
-		t.Errorf("read_committed payments %v, want %v", got, want)
+		t.Errorf("read_committed payments: %d ids, want %d: %s", len(got), len(want), firstDifference(got, want))
 	}
-	all := make([]int, 75)
+	all := make([]int, 12075)
 	for i := range all {
 		all[i] = i
 	}
 	if got := ids(uncommitted); !slices.Equal(got, all) {
-		t.Errorf("read_uncommitted payments %v, want 0 to 74", got)
+		t.Errorf("read_uncommitted payments: %d ids, want 0 to 12074: %s", len(got), firstDifference(got, all))
 	}
 	billing := wantReport.Groups[1].Offsets
 	for _, r := range committed {
@@ -344,6 +352,41 @@ func checkPayments(t *testing.T, committed, uncommitted []record) {
 				id, r.Partition, r.Offset, billing[r.Partition])
 		}
 	}
+}
+
+// checkPaymentsDepth: each payments partition is more than 3 MiB deep, so
+// more than one fetch at kmigrate verify's 1 MiB and the mirror's smallest
+// memory budget: the aborted transactions past the first response of a
+// partition are there to be misread.
+func checkPaymentsDepth(t *testing.T, bootstrap []string) {
+	t.Helper()
+	dirs, err := newAdmin(t, bootstrap).DescribeAllLogDirs(t.Context(), nil)
+	if err != nil {
+		t.Fatalf("describe log dirs: %v", err)
+	}
+	size := map[int32]int64{}
+	dirs.Each(func(d kadm.DescribedLogDir) {
+		d.Topics.Each(func(p kadm.DescribedLogDirPartition) {
+			if p.Topic == "payments" {
+				size[p.Partition] = max(size[p.Partition], p.Size)
+			}
+		})
+	})
+	for p := range int32(3) {
+		if size[p] < 3<<20 {
+			t.Errorf("payments/%d holds %d bytes, want more than 3 MiB", p, size[p])
+		}
+	}
+}
+
+// firstDifference describes where two sorted id lists first differ.
+func firstDifference(got, want []int) string {
+	for i := range min(len(got), len(want)) {
+		if got[i] != want[i] {
+			return fmt.Sprintf("at index %d got %d, want %d", i, got[i], want[i])
+		}
+	}
+	return fmt.Sprintf("equal for %d ids", min(len(got), len(want)))
 }
 
 func number(t *testing.T, s, prefix string) int {
