@@ -2,33 +2,53 @@ package groups
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kmigrate/kmigrate/internal/partread"
 )
 
 // partReader reads one partition with raw read_committed fetches sent to
-// its leader: one request per fetch, so that callers can count and bound
-// them (a kgo consumer prefetches and hides the count).
+// its leader (partread: one request per fetch, so that callers can count
+// and bound them, and records of aborted transactions dropped whether or
+// not the broker lists them). It is partread's Locator: the leader and
+// topic id are its fields, set by refreshLeader or by the caller from a
+// metadata response it already has.
 type partReader struct {
 	cl        *kgo.Client
 	topic     string
 	partition int32
-	maxBytes  int32
 
 	leader  int32
 	topicID [16]byte
+	// fetches counts the requests sent, read-ahead for transaction
+	// markers included.
 	fetches int
+
+	rd     *partread.Reader
+	counts partread.Counters
 }
 
 func newPartReader(cl *kgo.Client, topic string, partition, maxBytes int32) *partReader {
 	if maxBytes <= 0 {
 		maxBytes = DefaultFetchMaxBytes
 	}
-	return &partReader{cl: cl, topic: topic, partition: partition, maxBytes: maxBytes}
+	s := &partReader{cl: cl, topic: topic, partition: partition}
+	s.rd = partread.New(cl, s, topic, partition, maxBytes)
+	s.rd.Retries, s.rd.Counters = maxLeaderRetries, &s.counts
+	return s
+}
+
+// Locate implements partread.Locator with the reader's own leader.
+func (s *partReader) Locate(ctx context.Context, _ string, _ int32, refresh bool) (int32, [16]byte, error) {
+	if refresh {
+		if err := s.refreshLeader(ctx); err != nil {
+			return 0, [16]byte{}, err
+		}
+	}
+	return s.leader, s.topicID, nil
 }
 
 func (s *partReader) refreshLeader(ctx context.Context) error {
@@ -48,81 +68,17 @@ func (s *partReader) refreshLeader(ctx context.Context) error {
 // topic's id, from one metadata request. Partitions with an error (no
 // leader right now) are left out.
 func topicLeaders(ctx context.Context, cl *kgo.Client, topic string) (map[int32]int32, [16]byte, error) {
-	req := kmsg.NewPtrMetadataRequest()
-	t := kmsg.NewMetadataRequestTopic()
-	t.Topic = kmsg.StringPtr(topic)
-	req.Topics = append(req.Topics, t)
-	resp, err := req.RequestWith(ctx, cl)
-	if err != nil {
-		return nil, [16]byte{}, fmt.Errorf("metadata: %w", err)
-	}
-	if len(resp.Topics) != 1 {
-		return nil, [16]byte{}, fmt.Errorf("metadata returned %d topics", len(resp.Topics))
-	}
-	rt := resp.Topics[0]
-	if err := kerr.ErrorForCode(rt.ErrorCode); err != nil {
-		return nil, [16]byte{}, fmt.Errorf("metadata: %w", err)
-	}
-	out := make(map[int32]int32, len(rt.Partitions))
-	for _, p := range rt.Partitions {
-		if kerr.ErrorForCode(p.ErrorCode) == nil {
-			out[p.Partition] = p.Leader
-		}
-	}
-	return out, rt.TopicID, nil
+	return partread.TopicLeaders(ctx, cl, topic)
 }
 
 // fetch sends one read_committed fetch for offset to the partition's
-// leader, retrying after a leadership change.
+// leader, retrying after a leadership change, and returns the committed
+// records at or after offset it holds and the offset to fetch next.
 func (s *partReader) fetch(ctx context.Context, offset int64) (kgo.FetchPartition, int64, error) {
-	for attempt := 0; ; attempt++ {
-		req := kmsg.NewPtrFetchRequest()
-		req.ReplicaID = -1
-		req.MaxWaitMillis = 0
-		req.MinBytes = 1
-		req.MaxBytes = s.maxBytes
-		req.IsolationLevel = 1
-		req.SessionEpoch = -1
-		t := kmsg.NewFetchRequestTopic()
-		t.Topic, t.TopicID = s.topic, s.topicID
-		p := kmsg.NewFetchRequestTopicPartition()
-		p.Partition = s.partition
-		p.FetchOffset = offset
-		p.PartitionMaxBytes = s.maxBytes
-		p.CurrentLeaderEpoch, p.LastFetchedEpoch, p.LogStartOffset = -1, -1, -1
-		t.Partitions = append(t.Partitions, p)
-		req.Topics = append(req.Topics, t)
-
-		s.fetches++
-		kresp, err := s.cl.Broker(int(s.leader)).Request(ctx, req)
-		if err != nil {
-			return kgo.FetchPartition{}, 0, fmt.Errorf("search %s/%d: fetch offset %d: %w", s.topic, s.partition, offset, err)
-		}
-		resp := kresp.(*kmsg.FetchResponse)
-		if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
-			return kgo.FetchPartition{}, 0, fmt.Errorf("search %s/%d: fetch offset %d: %w", s.topic, s.partition, offset, err)
-		}
-		if len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
-			return kgo.FetchPartition{}, 0, fmt.Errorf("search %s/%d: fetch offset %d: unexpected response shape", s.topic, s.partition, offset)
-		}
-		rp := &resp.Topics[0].Partitions[0]
-		fp, next := kgo.ProcessFetchPartition(kgo.ProcessFetchPartitionOpts{
-			Offset:         offset,
-			IsolationLevel: kgo.ReadCommitted(),
-			Topic:          s.topic,
-			Partition:      s.partition,
-		}, rp, kgo.DefaultDecompressor(), nil)
-		switch err := fp.Err; {
-		case err == nil:
-			return fp, next, nil
-		case attempt < maxLeaderRetries && (errors.Is(err, kerr.NotLeaderForPartition) ||
-			errors.Is(err, kerr.FencedLeaderEpoch) || errors.Is(err, kerr.UnknownLeaderEpoch) ||
-			errors.Is(err, kerr.LeaderNotAvailable)):
-			if err := s.refreshLeader(ctx); err != nil {
-				return kgo.FetchPartition{}, 0, err
-			}
-		default:
-			return kgo.FetchPartition{}, 0, fmt.Errorf("search %s/%d: fetch offset %d: %w", s.topic, s.partition, offset, err)
-		}
+	fp, next, err := s.rd.Fetch(ctx, offset)
+	s.fetches = int(s.counts.Fetches.Load())
+	if err != nil {
+		return kgo.FetchPartition{}, 0, fmt.Errorf("search %s/%d: %w", s.topic, s.partition, err)
 	}
+	return fp, next, nil
 }

@@ -10,70 +10,56 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kmigrate/kmigrate/internal/partread"
 )
 
-// maxLeaderRetries bounds the metadata refreshes of one fetch after
-// leadership moved.
-const maxLeaderRetries = 3
-
 // fetcher sends raw read_committed fetches to the leaders of one cluster's
-// partitions: one request per fetch, one partition per request, so that
-// what is held in memory is exactly the responses being read (a kgo
-// consumer buffers and prefetches on its own terms).
+// partitions through partread: one request per fetch, one partition per
+// request, so that what is held in memory is exactly the responses being
+// read (a kgo consumer buffers and prefetches on its own terms), and
+// records of aborted transactions are dropped whether or not the broker
+// lists them (see partread).
 type fetcher struct {
-	cl   *kgo.Client
-	side string // "source" or "target", for errors
+	cl      *kgo.Client
+	side    string // "source" or "target", for errors
+	leaders *partread.Leaders
 
-	mu     sync.Mutex
-	topics map[string]*topicMeta
+	mu      sync.Mutex
+	readers map[readerKey]*partread.Reader
 
-	fetches, bytes, records atomic.Int64
+	counts partread.Counters
+	// fetches, bytes and records point into counts.
+	fetches, bytes, records *atomic.Int64
 }
 
-type topicMeta struct {
-	id      [16]byte
-	leaders map[int32]int32
+// readerKey names a partition reader: one per partition and fetch size, so
+// that the outcomes of transactions one of them read ahead serve its next
+// fetches.
+type readerKey struct {
+	topic     string
+	partition int32
+	maxBytes  int32
 }
 
 func newFetcher(cl *kgo.Client, side string) *fetcher {
-	return &fetcher{cl: cl, side: side, topics: map[string]*topicMeta{}}
+	f := &fetcher{cl: cl, side: side, leaders: partread.NewLeaders(cl, side), readers: map[readerKey]*partread.Reader{}}
+	f.fetches, f.bytes, f.records = &f.counts.Fetches, &f.counts.Bytes, &f.counts.Records
+	return f
 }
 
-// meta returns the cached metadata of topic, reading it when missing or
-// when refresh is set.
-func (f *fetcher) meta(ctx context.Context, topic string, refresh bool) (*topicMeta, error) {
+// reader returns the partition reader of topic/partition for maxBytes.
+func (f *fetcher) reader(topic string, partition, maxBytes int32) *partread.Reader {
+	k := readerKey{topic, partition, maxBytes}
 	f.mu.Lock()
-	m := f.topics[topic]
-	f.mu.Unlock()
-	if m != nil && !refresh {
-		return m, nil
+	defer f.mu.Unlock()
+	r := f.readers[k]
+	if r == nil {
+		r = partread.New(f.cl, f.leaders, topic, partition, maxBytes)
+		r.Label, r.Counters = f.side, &f.counts
+		f.readers[k] = r
 	}
-	req := kmsg.NewPtrMetadataRequest()
-	t := kmsg.NewMetadataRequestTopic()
-	t.Topic = kmsg.StringPtr(topic)
-	req.Topics = append(req.Topics, t)
-	resp, err := req.RequestWith(ctx, f.cl)
-	if err != nil {
-		return nil, fmt.Errorf("%s metadata of %s: %w", f.side, topic, err)
-	}
-	if len(resp.Topics) != 1 {
-		return nil, fmt.Errorf("%s metadata of %s: %d topics in the response", f.side, topic, len(resp.Topics))
-	}
-	rt := resp.Topics[0]
-	if err := kerr.ErrorForCode(rt.ErrorCode); err != nil {
-		return nil, fmt.Errorf("%s metadata of %s: %w", f.side, topic, err)
-	}
-	m = &topicMeta{id: rt.TopicID, leaders: make(map[int32]int32, len(rt.Partitions))}
-	for _, p := range rt.Partitions {
-		if kerr.ErrorForCode(p.ErrorCode) == nil {
-			m.leaders[p.Partition] = p.Leader
-		}
-	}
-	f.mu.Lock()
-	f.topics[topic] = m
-	f.mu.Unlock()
-	return m, nil
+	return r
 }
 
 // fetch sends one read_committed fetch of topic/partition at offset and
@@ -81,72 +67,7 @@ func (f *fetcher) meta(ctx context.Context, topic string, refresh bool) (*topicM
 // control records removed) and the offset to fetch next. An offset the
 // partition no longer holds is an error wrapping kerr.OffsetOutOfRange.
 func (f *fetcher) fetch(ctx context.Context, topic string, partition int32, offset int64, maxBytes int32) (kgo.FetchPartition, int64, error) {
-	where := func(err error) error {
-		return fmt.Errorf("fetch %s %s/%d at offset %d: %w", f.side, topic, partition, offset, err)
-	}
-	refresh := false
-	for attempt := 0; ; attempt++ {
-		m, err := f.meta(ctx, topic, refresh)
-		if err != nil {
-			return kgo.FetchPartition{}, 0, err
-		}
-		leader, ok := m.leaders[partition]
-		if !ok {
-			if attempt < maxLeaderRetries {
-				refresh = true
-				continue
-			}
-			return kgo.FetchPartition{}, 0, where(kerr.UnknownTopicOrPartition)
-		}
-		req := kmsg.NewPtrFetchRequest()
-		req.ReplicaID = -1
-		req.MaxWaitMillis = 0
-		req.MinBytes = 1
-		req.MaxBytes = maxBytes
-		req.IsolationLevel = 1
-		req.SessionEpoch = -1
-		rt := kmsg.NewFetchRequestTopic()
-		rt.Topic, rt.TopicID = topic, m.id
-		rp := kmsg.NewFetchRequestTopicPartition()
-		rp.Partition = partition
-		rp.FetchOffset = offset
-		rp.PartitionMaxBytes = maxBytes
-		rp.CurrentLeaderEpoch, rp.LastFetchedEpoch, rp.LogStartOffset = -1, -1, -1
-		rt.Partitions = append(rt.Partitions, rp)
-		req.Topics = append(req.Topics, rt)
-
-		f.fetches.Add(1)
-		kresp, err := f.cl.Broker(int(leader)).Request(ctx, req)
-		if err != nil {
-			return kgo.FetchPartition{}, 0, where(err)
-		}
-		resp := kresp.(*kmsg.FetchResponse)
-		if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
-			return kgo.FetchPartition{}, 0, where(err)
-		}
-		if len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
-			return kgo.FetchPartition{}, 0, where(errors.New("unexpected response shape"))
-		}
-		part := &resp.Topics[0].Partitions[0]
-		f.bytes.Add(int64(len(part.RecordBatches)))
-		fp, next := kgo.ProcessFetchPartition(kgo.ProcessFetchPartitionOpts{
-			Offset:         offset,
-			IsolationLevel: kgo.ReadCommitted(),
-			Topic:          topic,
-			Partition:      partition,
-		}, part, kgo.DefaultDecompressor(), nil)
-		switch err := fp.Err; {
-		case err == nil:
-			f.records.Add(int64(len(fp.Records)))
-			return fp, next, nil
-		case attempt < maxLeaderRetries && (errors.Is(err, kerr.NotLeaderForPartition) ||
-			errors.Is(err, kerr.FencedLeaderEpoch) || errors.Is(err, kerr.UnknownLeaderEpoch) ||
-			errors.Is(err, kerr.LeaderNotAvailable) || errors.Is(err, kerr.UnknownTopicOrPartition)):
-			refresh = true
-		default:
-			return kgo.FetchPartition{}, 0, where(err)
-		}
-	}
+	return f.reader(topic, partition, maxBytes).Fetch(ctx, offset)
 }
 
 // startOffset lists the current log start offset of topic/partition.
