@@ -39,6 +39,11 @@ func (s *session) loop(ctx context.Context) error {
 		if stop {
 			return ctx.Err()
 		}
+		if s.overflowed {
+			if err := s.resolveHeld(ctx); err != nil {
+				return err
+			}
+		}
 		if s.m.reloadRequested() {
 			return errReload
 		}
@@ -78,6 +83,7 @@ func (s *session) transaction(ctx context.Context, fill func(context.Context) (b
 func (s *session) fill(ctx context.Context) (stop bool, err error) {
 	deadline := time.Now().Add(s.settings.TransactionInterval)
 	s.txnBytes = 0
+	s.releaseAll()
 	if !s.drainCarry() {
 		return false, nil
 	}
@@ -134,7 +140,7 @@ func (s *session) drainCarry() bool {
 	for len(s.carry) > 0 {
 		c := &s.carry[0]
 		for len(c.recs) > 0 {
-			if s.txnBytes >= s.buffers.txn {
+			if s.txnBytes >= s.buffers.txn || s.overflowed {
 				return false
 			}
 			s.route(c.p, c.recs[0])
@@ -144,7 +150,7 @@ func (s *session) drainCarry() bool {
 		s.carry = s.carry[1:]
 	}
 	s.carry = nil
-	return s.txnBytes < s.buffers.txn
+	return s.txnBytes < s.buffers.txn && !s.overflowed
 }
 
 // fetchErrors handles per-partition fetch errors: expired offsets are
@@ -202,7 +208,7 @@ func (s *session) route(p *part, r *kgo.Record) {
 		return
 	}
 	p.seen = r.Offset + 1
-	if len(p.held) > 0 || pendingTxn(r) {
+	if len(p.held) > 0 || !p.resolved(r) {
 		s.hold(p, r)
 		return
 	}

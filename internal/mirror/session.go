@@ -90,8 +90,10 @@ type session struct {
 	fetchSize *fetchSizer
 	// carry holds polled records that did not fit in the last transaction.
 	carry []carried
-	// heldBytes is what the parts' held records count (txn.go).
-	heldBytes int64
+	// heldBytes is what the parts' held records count (txn.go);
+	// overflowed is set when it passed the transaction bound.
+	heldBytes  int64
+	overflowed bool
 
 	// per transaction
 	slab     []byte // tracing header values

@@ -1,11 +1,15 @@
 package mirror
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
+	"slices"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/kmigrate/kmigrate/internal/cluster"
 	"github.com/kmigrate/kmigrate/internal/state"
 )
 
@@ -28,12 +32,17 @@ import (
 // transaction's records until its marker, which is usually in the same
 // fetch.
 //
-// A marker can be far behind its records only when the source holds a
-// long transaction, and then a read_committed reader is held back at the
-// last stable offset anyway. The held records count against the
-// transaction bound: a partition that must hold more than that stops with
-// an error naming the producer and the fix (a larger memory budget), and
-// nothing from the held offset on is copied.
+// A marker can be far behind its records when a source transaction is
+// large (or long, and then a read_committed reader is held back at the
+// last stable offset anyway). Held records count against the transaction
+// bound: past it, the session commits what it has and, between
+// transactions, reads the partition ahead with a second consumer
+// (read_uncommitted, markers only, bounded fetches) to the marker of the
+// oldest unresolved transaction, then releases what it holds; later
+// records of that transaction are judged by the marker already read. Only
+// if the marker cannot be found (a read error, or none within
+// resolveTimeout) does the partition stop, with an error naming the
+// producer, and nothing from the held offset on is copied.
 
 // outcome is how one source transaction ended: its marker's offset and
 // whether it committed.
@@ -71,10 +80,10 @@ func (s *session) hold(p *part, r *kgo.Record) {
 	s.heldBytes += sz
 	if r.Attrs.IsControl() {
 		p.learn(r)
-		s.release(p)
 	}
+	s.release(p)
 	if s.heldBytes > s.buffers.txn {
-		s.overflow()
+		s.overflowed = true
 	}
 }
 
@@ -95,10 +104,8 @@ func (p *part) learn(r *kgo.Record) {
 func (s *session) release(p *part) {
 	for len(p.held) > 0 {
 		r := p.held[0]
-		if pendingTxn(r) {
-			if _, known := p.outcome(r); !known {
-				return
-			}
+		if !p.resolved(r) {
+			return
 		}
 		p.held[0] = nil
 		p.held = p.held[1:]
@@ -107,8 +114,27 @@ func (s *session) release(p *part) {
 		s.heldBytes -= sz
 		s.handle(p, r)
 	}
-	// Every marker seen so far is behind every record still to come.
-	p.held, p.outcomes = nil, nil
+	p.held = nil
+	// Markers behind every record still to come are of no more use; one
+	// read ahead (resolveHeld) may still be.
+	for pid, os := range p.outcomes {
+		os = slices.DeleteFunc(os, func(o outcome) bool { return o.marker < p.seen })
+		if len(os) == 0 {
+			delete(p.outcomes, pid)
+		} else {
+			p.outcomes[pid] = os
+		}
+	}
+}
+
+// resolved reports whether r can be handled now: it is not a source
+// transaction's record, or its transaction's end is known.
+func (p *part) resolved(r *kgo.Record) bool {
+	if !pendingTxn(r) {
+		return true
+	}
+	_, known := p.outcome(r)
+	return known
 }
 
 // outcome returns how r's transaction ended, if its marker has been read:
@@ -137,9 +163,16 @@ func (s *session) dropAborted(p *part, r *kgo.Record) {
 	}
 }
 
-// overflow stops the partition holding the most bytes when held records
-// exceed the transaction bound.
-func (s *session) overflow() {
+// resolveTimeout bounds a read ahead for one transaction marker.
+const resolveTimeout = 2 * time.Minute
+
+// resolveHeld runs between transactions once held records exceed the
+// transaction bound: for the partition holding the most, it reads ahead to
+// the marker of the oldest unresolved transaction; the next transaction
+// releases what became known (fill). A marker it cannot find stops the
+// partition.
+func (s *session) resolveHeld(ctx context.Context) error {
+	s.overflowed = false
 	var big *part
 	for _, p := range s.order {
 		if len(p.held) > 0 && (big == nil || p.heldBytes > big.heldBytes) {
@@ -147,21 +180,85 @@ func (s *session) overflow() {
 		}
 	}
 	if big == nil {
-		return
+		return nil
 	}
-	head := big.held[0]
-	for _, r := range big.held {
-		if pendingTxn(r) {
-			if _, known := big.outcome(r); !known {
-				head = r
-				break
-			}
+	head := big.held[0] // unresolved: release stopped there
+	s.log.Info("source transaction larger than the transaction bound: reading ahead to its marker",
+		"topic", big.tp.Topic, "partition", big.tp.Partition, "producer_id", head.ProducerID, "offset", head.Offset, "held_bytes", big.heldBytes)
+	o, err := s.readAhead(ctx, big, head.ProducerID)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		err = fmt.Errorf("%s offset %d: the source transaction of producer id %d has not ended after %d bytes of records in this partition, and its marker could not be read ahead (%w); kmigrate copies a transactional record only once the transaction's commit marker is read: raise --memory-budget or transaction_max_bytes so the transaction fits, and run again; nothing from offset %d on in this partition was copied",
+			big.tp, head.Offset, head.ProducerID, big.heldBytes, err, big.held[0].Offset)
+		s.dropHeld(big)
+		s.stop(big, err)
+		return nil
+	}
+	if big.outcomes == nil {
+		big.outcomes = map[int64][]outcome{}
+	}
+	big.outcomes[head.ProducerID] = append(big.outcomes[head.ProducerID], o)
+	return nil
+}
+
+// releaseAll releases what every partition holds and may now copy (at the
+// start of a transaction, after resolveHeld learned a marker).
+func (s *session) releaseAll() {
+	for _, p := range s.order {
+		if len(p.held) > 0 {
+			s.release(p)
 		}
 	}
-	err := fmt.Errorf("%s offset %d: the source transaction of producer id %d has not ended after %d bytes of records in this partition, more than the %d bytes kmigrate may hold (it copies a transactional record only once the transaction's commit marker is read): raise --memory-budget or transaction_max_bytes and run again; nothing from offset %d on in this partition was copied",
-		big.tp, head.Offset, head.ProducerID, big.heldBytes, s.buffers.txn, big.held[0].Offset)
-	s.dropHeld(big)
-	s.stop(big, err)
+}
+
+// readAhead reads p from the first offset not routed yet to the next
+// marker of producer, with its own consumer (read_uncommitted: only
+// markers are looked at, and the marker of a transaction whose records a
+// read_committed fetch returned is written).
+func (s *session) readAhead(ctx context.Context, p *part, producer int64) (outcome, error) {
+	ctx, cancel := context.WithTimeout(ctx, resolveTimeout)
+	defer cancel()
+	o := &s.m.opts
+	copts, err := cluster.Opts(o.Source, o.Logger)
+	if err != nil {
+		return outcome{}, err
+	}
+	fetch := min(s.buffers.fetch, 4<<20)
+	cl, err := kgo.NewClient(append(append(copts, o.SourceOpts...),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{p.tp.Topic: {p.tp.Partition: kgo.NewOffset().At(p.seen)}}),
+		kgo.FetchIsolationLevel(kgo.ReadUncommitted()),
+		kgo.KeepControlRecords(),
+		kgo.ConsumeResetOffset(kgo.NoResetOffset()),
+		kgo.FetchMaxBytes(fetch),
+		kgo.FetchMaxPartitionBytes(fetch),
+	)...)
+	if err != nil {
+		return outcome{}, err
+	}
+	defer cl.Close()
+	for {
+		fs := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			return outcome{}, fmt.Errorf("no marker by offset %d within %v", p.seen, resolveTimeout)
+		}
+		if err := fs.Err(); err != nil {
+			return outcome{}, err
+		}
+		var found *outcome
+		fs.EachRecord(func(r *kgo.Record) {
+			if found != nil || !r.Attrs.IsControl() || r.ProducerID != producer {
+				return
+			}
+			if commit, ok := controlCommit(r); ok {
+				found = &outcome{marker: r.Offset, commit: commit}
+			}
+		})
+		if found != nil {
+			return *found, nil
+		}
+	}
 }
 
 // dropHeld forgets p's held records: they will be fetched again.

@@ -3,7 +3,6 @@ package mirror_test
 import (
 	"bytes"
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
@@ -11,7 +10,6 @@ import (
 
 	"github.com/kmigrate/kmigrate/internal/config"
 	"github.com/kmigrate/kmigrate/internal/kafkatest"
-	"github.com/kmigrate/kmigrate/internal/state"
 )
 
 // writeFlushedTransactions writes txns transactions of perPart records to
@@ -117,67 +115,74 @@ func TestAbortedSourceTransactions(t *testing.T) {
 	}
 }
 
-// TestSourceTransactionTooLarge: a source transaction that does not end
-// within what the mirror may hold stops its partition at the
-// transaction's first record, with the fix in the error, and nothing of it
-// is copied; the other partition is copied whole.
-func TestSourceTransactionTooLarge(t *testing.T) {
+// TestSourceTransactionLargerThanBound: source transactions of ~6 MB in
+// one partition, more than the 3.3 MiB a 48 MiB budget may hold, one
+// committed and one aborted, through a connection without the aborted
+// list. The mirror reads ahead to each marker instead of holding the whole
+// transaction: the committed one is copied whole, nothing of the aborted
+// one is, and the other partition is copied meanwhile.
+func TestSourceTransactionLargerThanBound(t *testing.T) {
 	pair := newPair(t)
 	createTopic(t, pair, "big", 2, nil)
 	ctx := t.Context()
 	plain := pair.Source.Client(t, kgo.RecordPartitioner(kgo.ManualPartitioner()))
-	var rs []*kgo.Record
-	for i := range 5 {
-		for p := range int32(2) {
-			rs = append(rs, &kgo.Record{Topic: "big", Partition: p, Value: fmt.Appendf(nil, "plain %d", i)})
+	produce := func(what string, n int) {
+		t.Helper()
+		var rs []*kgo.Record
+		for i := range n {
+			for p := range int32(2) {
+				rs = append(rs, &kgo.Record{Topic: "big", Partition: p, Key: fmt.Appendf(nil, "%s %d", what, i)})
+			}
+		}
+		if err := plain.ProduceSync(ctx, rs...).FirstErr(); err != nil {
+			t.Fatal(err)
 		}
 	}
-	if err := plain.ProduceSync(ctx, rs...).FirstErr(); err != nil {
-		t.Fatal(err)
-	}
-	// One transaction of ~6 MB in partition 0 only, more than the 3.3 MiB
-	// a 48 MiB budget may hold.
 	txn := pair.Source.Client(t, kgo.TransactionalID("big"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
-	if err := txn.BeginTransaction(); err != nil {
-		t.Fatal(err)
-	}
 	value := bytes.Repeat([]byte{'x'}, 10<<10)
-	for range 600 {
-		txn.Produce(ctx, &kgo.Record{Topic: "big", Partition: 0, Value: value}, nil)
+	large := func(commit bool) {
+		t.Helper()
+		if err := txn.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		what := "committed"
+		if !commit {
+			what = "aborted"
+		}
+		for i := range 600 {
+			txn.Produce(ctx, &kgo.Record{Topic: "big", Partition: 0, Key: fmt.Appendf(nil, "%s %d", what, i), Value: value}, nil)
+		}
+		if err := txn.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := txn.EndTransaction(ctx, kgo.TransactionEndTry(commit)); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if err := txn.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := txn.EndTransaction(ctx, kgo.TryCommit); err != nil {
-		t.Fatal(err)
+	produce("plain-a", 5)
+	large(true)
+	produce("plain-b", 5)
+	large(false)
+	produce("plain-c", 5)
+	want := pair.Source.ConsumeAll(t, "big")
+	if len(want) != 630 {
+		t.Fatalf("the source reads %d committed records, want 630", len(want))
 	}
 	settings := bounded()
 	settings.MemoryBudget = config.MinMemoryBudget
 	settings.TransactionMaxBytes = config.MinTransactionMaxBytes
-	m := newMirror(t, pair, "big", settings, "big")
-	err := runErr(t, m, 90*time.Second)
-	if err == nil {
-		t.Fatal("Run succeeded; want the stopped partition reported")
+	opts := options(t, pair, "big", settings, "big")
+	fd := kafkatest.NewFaultDialer()
+	fd.OmitAbortedTransactions()
+	opts.SourceOpts = append(opts.SourceOpts, kgo.Dialer(fd.DialContext))
+	m := mustNew(t, opts)
+	if err := runErr(t, m, 90*time.Second); err != nil {
+		t.Fatalf("Run: %v", err)
 	}
-	var stopped string
-	for _, p := range m.Stats().Partitions {
-		if p.Partition == 0 {
-			stopped = p.Stopped
-		}
-	}
-	for _, want := range []string{"big/0 offset 5: the source transaction of producer id", "raise --memory-budget or transaction_max_bytes", "nothing from offset 5 on in this partition was copied"} {
-		if !strings.Contains(stopped, want) {
-			t.Errorf("partition 0 stopped with %q, want it to contain %q", stopped, want)
-		}
-	}
-	snap := loadState(t, pair, "big")
-	if got := snap.Checkpoints[state.TopicPartition{Topic: "big", Partition: 0}].Next; got != 5 {
-		t.Errorf("big/0 checkpoint %d, want 5 (before the transaction)", got)
-	}
-	if got := snap.Checkpoints[state.TopicPartition{Topic: "big", Partition: 1}].Next; got != 5 {
-		t.Errorf("big/1 checkpoint %d, want 5", got)
-	}
-	if got := len(pair.Target.ConsumeAll(t, "big")); got != 10 {
-		t.Errorf("target holds %d records, want the 10 plain ones", got)
+	assertRecords(t, pair, "big", want, true)
+	assertExactlyOnce(t, pair, "big", want)
+	assertState(t, pair, "big", "big", "big", true)
+	if st := m.Stats(); st.AbortedDropped != 600 || st.Sessions != 1 {
+		t.Errorf("dropped %d aborted records in %d sessions, want 600 in 1", st.AbortedDropped, st.Sessions)
 	}
 }
