@@ -36,7 +36,7 @@
 // a marker not yet below the high watermark (not yet replicated) is waited
 // for a bounded number of times, then the fetch fails rather than guess.
 //
-// Fetch limits: the request-wide MaxBytes is always at least twice the
-// partition's, so that kfake's omission is not triggered by the only
+// Fetch limits: the request-wide MaxBytes is at least twice the partition's
+// and 16 MiB above it, so that kfake's omission is not triggered by the only
 // partition of a request (the rule above makes the reader correct anyway).
 package partread

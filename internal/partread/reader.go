@@ -215,14 +215,19 @@ func (r *Reader) raw(ctx context.Context, offset int64, maxBytes int32, committe
 	}
 }
 
-// requestMaxBytes is the request-wide limit for a partition limit of p: at
-// least twice p.
+// requestMaxBytes is the request-wide limit for a partition limit of p:
+// at least twice p and 16 MiB more than p. A one-partition response is
+// bounded by p anyway (plus the first batch, always returned whole), so the
+// request limit costs no memory; it is set high so that a response never
+// reaches it (kfake checks it before the partition's limit, so a batch
+// that crosses both would end the response at the request's limit, without
+// the aborted list).
 func requestMaxBytes(p int32) int32 {
 	const maxInt32 = 1<<31 - 1
-	if p >= maxInt32/2 {
+	if p >= maxInt32/2-16<<20 {
 		return maxInt32
 	}
-	return 2 * p
+	return max(2*p, p+16<<20)
 }
 
 // Leaders is a Locator that caches one metadata response per topic. It is
