@@ -9,7 +9,7 @@ STATICCHECK_VER := v0.8.2
 TEST_TIMEOUT    ?= 14m
 FUZZTIME        ?= 15s
 
-.PHONY: all build test lint fmt vet staticcheck bench bench-mirror bench-groups bench-verify fuzz clean
+.PHONY: all build test test-kafka lint fmt vet staticcheck bench bench-mirror bench-groups bench-verify fuzz clean
 
 all: build lint test
 
@@ -21,6 +21,16 @@ build:
 ## KMIGRATE_REQUIRE_CLIENTS=1.
 test:
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+## test-kafka: the real-Kafka lane: the kmigrate binary against real Apache
+## Kafka clusters on loopback (3.9 with ZooKeeper, 4.x KRaft), started by
+## internal/kafkatest/realkafka. kafka/fetch first resolves the brokers from
+## Maven Central into ~/.cache/kmigrate/kafka (once; needs java and mvn).
+## docs/compatibility.md has the matrix.
+KAFKA_TEST_TIMEOUT ?= 20m
+test-kafka:
+	kafka/fetch
+	KMIGRATE_REAL_KAFKA=1 $(GO) test -count=1 -v -timeout $(KAFKA_TEST_TIMEOUT) ./internal/kafkatest/realkafka/...
 
 lint: fmt vet staticcheck
 

@@ -110,16 +110,25 @@ func NewPair(t testing.TB, opts ...Option) *Pair {
 	return p
 }
 
+// Connect returns the Cluster for a running PLAINTEXT cluster at addrs,
+// such as a real Kafka cluster from package realkafka, with role as its
+// Config's Role. Like an External() cluster it has no Kfake, and the
+// topics its CreateTopic makes are deleted when the test ends.
+func Connect(t testing.TB, role string, addrs []string) *Cluster {
+	t.Helper()
+	c := &Cluster{
+		Addrs:  addrs,
+		Config: config.Cluster{Role: role, Bootstrap: addrs, SecurityProtocol: config.Plaintext},
+	}
+	c.connect(t)
+	return c
+}
+
 func start(t testing.TB, s settings) *Cluster {
 	t.Helper()
 	if s.external {
 		if addrs := externalAddrs(t, s.role); len(addrs) > 0 {
-			c := &Cluster{
-				Addrs:  addrs,
-				Config: config.Cluster{Role: s.role, Bootstrap: addrs, SecurityProtocol: config.Plaintext},
-			}
-			c.connect(t)
-			return c
+			return Connect(t, s.role, addrs)
 		}
 	}
 	id := s.clusterID
