@@ -61,8 +61,11 @@ type Report struct {
 	Gaps       int `json:"gaps"`
 	// Resumed is where the group resumed on the target, per partition.
 	Resumed []groups.PartitionResult `json:"resumed"`
-	Verify  *verify.Report           `json:"verify"`
-	OK      bool                     `json:"ok"`
+	// History is the transactional topic: exactly its committed records
+	// must be copied.
+	History *History       `json:"history"`
+	Verify  *verify.Report `json:"verify"`
+	OK      bool           `json:"ok"`
 }
 
 // Run walks a whole migration on two embedded clusters, printing each step
@@ -102,6 +105,12 @@ func Run(ctx context.Context, w io.Writer, o Options) (*Report, error) {
 	if err := createTopics(ctx, src); err != nil {
 		return nil, err
 	}
+	hist, err := writeHistory(ctx, src)
+	if err != nil {
+		return nil, err
+	}
+	say("The old cluster holds a transactional history: %s, %d records committed and %d in aborted transactions (every third transaction of 200 was aborted after its records reached the log), about 4 MB per partition.",
+		hist.Topic, hist.Committed, hist.Aborted)
 	topics := []string{TopicOrders, TopicCustomers}
 	produced, consumed := newLedger(), newLedger()
 	var seq atomic.Int64
@@ -122,7 +131,11 @@ func Run(ctx context.Context, w io.Writer, o Options) (*Report, error) {
 		return nil, err
 	}
 
-	cfg, _, err := config.Load(config.Overrides{Source: strings.Join(src, ","), Target: strings.Join(tgt, ",")}, nil)
+	// The smallest memory budget makes the mirror read the history in
+	// many fetches per partition, with aborted transactions in all of
+	// them.
+	budget := config.ByteSize(config.MinMemoryBudget).String()
+	cfg, _, err := config.Load(config.Overrides{Source: strings.Join(src, ","), Target: strings.Join(tgt, ","), MemoryBudget: budget}, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -135,14 +148,14 @@ func Run(ctx context.Context, w io.Writer, o Options) (*Report, error) {
 		return nil, err
 	}
 	defer setup.Close()
-	say("Phase 1, sync: kmigrate mirror creates the topics on the new cluster and copies every record exactly once, continuously; group offsets are synced as the group consumes.")
+	say("Phase 1, sync: kmigrate mirror (memory budget %s, its smallest) creates the topics on the new cluster and copies every committed record exactly once, continuously; group offsets are synced as the group consumes.", budget)
 	runCtx, stopMirror := context.WithCancel(ctx)
 	defer stopMirror()
 	mirrored := make(chan error, 1)
 	go func() { mirrored <- migrate.Run(runCtx, setup, o.Logger, nil) }()
 	in := setup.StatusInputs()
 	so := status.Options{Quiet: o.Quiet, Sample: 500 * time.Millisecond}
-	if err := waitCaughtUp(ctx, in, so, 30*time.Second); err != nil {
+	if err := waitCaughtUp(ctx, in, so, len(topics)+1, 30*time.Second); err != nil {
 		return nil, err
 	}
 	say("The mirror has caught up: %d records produced so far; it keeps the new cluster within a second of the live producer.", produced.total())
@@ -174,12 +187,12 @@ func Run(ctx context.Context, w io.Writer, o Options) (*Report, error) {
 		return nil, err
 	}
 
-	say("Phase 4, promote: waiting for the mirror to copy the last records from the old cluster and for it to be quiet for %v, then promoting both topics.", o.Quiet)
+	say("Phase 4, promote: waiting for the mirror to copy the last records from the old cluster and for it to be quiet for %v, then promoting every topic.", o.Quiet)
 	promoted, err := promoteWhenReady(ctx, in, state.TopicName(setup.Name), so, 60*time.Second)
 	if err != nil {
 		return nil, err
 	}
-	say("  Promoted %s (phase %s): mirroring stops; the new cluster is where the topics live.", strings.Join(promoted.Promoted, " and "), promoted.Phase)
+	say("  Promoted %s (phase %s): mirroring stops; the new cluster is where the topics live.", strings.Join(promoted.Promoted, ", "), promoted.Phase)
 	select {
 	case err := <-mirrored:
 		if err != nil {
@@ -218,13 +231,16 @@ func Run(ctx context.Context, w io.Writer, o Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := hist.check(ctx, tgt, vr); err != nil {
+		return nil, err
+	}
 	dups, missing := compare(produced, consumed)
 	r := &Report{
 		Seconds: time.Since(begin).Seconds(), Produced: produced.total(), Consumed: consumed.total(),
-		Copied: vr.Totals.Copies, Duplicates: len(dups), Gaps: len(missing), Resumed: moved.Partitions, Verify: vr,
+		Copied: vr.Totals.Copies, Duplicates: len(dups), Gaps: len(missing), Resumed: moved.Partitions, History: hist, Verify: vr,
 	}
 	r.Gaps += int(vr.Totals.Problems)
-	r.OK = vr.OK && len(dups) == 0 && len(missing) == 0
+	r.OK = vr.OK && len(dups) == 0 && len(missing) == 0 && hist.OK()
 	for i, d := range dups {
 		if i == 5 {
 			break
@@ -272,8 +288,9 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// waitCaughtUp waits until the mirror's lag is below a second of writes.
-func waitCaughtUp(ctx context.Context, in status.Inputs, o status.Options, limit time.Duration) error {
+// waitCaughtUp waits until the mirror mirrors all n topics and its lag is
+// below a second of writes.
+func waitCaughtUp(ctx context.Context, in status.Inputs, o status.Options, n int, limit time.Duration) error {
 	deadline := time.Now().Add(limit)
 	for {
 		r, err := status.Make(ctx, in, status.Options{Quiet: o.Quiet})
@@ -282,7 +299,7 @@ func waitCaughtUp(ctx context.Context, in status.Inputs, o status.Options, limit
 			for _, t := range r.Topics {
 				caught = caught && t.LagSeconds < 1
 			}
-			if caught && len(r.Topics) == 2 {
+			if caught && len(r.Topics) == n {
 				return nil
 			}
 		} else if !errors.Is(err, status.ErrNoState) {
@@ -355,6 +372,7 @@ func printReport(w io.Writer, r *Report) {
 	fmt.Fprintf(w, "  records produced:  %d (old cluster, then new)\n", r.Produced)
 	fmt.Fprintf(w, "  records consumed:  %d by %s (old cluster, then new)\n", r.Consumed, Group)
 	fmt.Fprintf(w, "  records copied:    %d, verified record by record: %s\n", r.Copied, okText(r.Verify.OK))
+	r.History.print(w)
 	fmt.Fprintf(w, "  duplicates:        %d\n", r.Duplicates)
 	fmt.Fprintf(w, "  gaps:              %d\n", r.Gaps)
 	ps := slices.Clone(r.Resumed)
