@@ -78,8 +78,14 @@ func (e *env) run(args []string) int {
 		return se.code
 	}
 	fmt.Fprintf(e.stderr, "kmigrate: %s\n", indentJoined(err))
+	return exitCode(err)
+}
+
+// exitCode is the exit code for a command's error: usage for a usageError
+// (anywhere in the chain), an error otherwise, whatever the message says.
+func exitCode(err error) int {
 	var ue usageError
-	if errors.As(err, &ue) || isFlagError(err) {
+	if errors.As(err, &ue) {
 		return exitUsage
 	}
 	return exitError
@@ -90,12 +96,39 @@ func indentJoined(err error) string {
 	return strings.ReplaceAll(err.Error(), "\n", "\n  ")
 }
 
-func isFlagError(err error) bool {
-	s := err.Error()
-	return strings.HasPrefix(s, "unknown flag") || strings.HasPrefix(s, "unknown shorthand flag") ||
-		strings.HasPrefix(s, "invalid argument") || strings.HasPrefix(s, "flag needs an argument") ||
-		strings.HasPrefix(s, "unknown command") || strings.Contains(s, "accepts ") ||
-		strings.HasPrefix(s, "required flag")
+// markUsage makes every error cobra reports about the command line a
+// usageError, by type: flag parsing (the flag error func, inherited by
+// every command), argument validation (each command's Args) and unknown
+// commands (the root's own RunE). Matching cobra's message texts instead
+// would also catch a command's own errors that happen to contain the same
+// words.
+func markUsage(root *cobra.Command) {
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	// With Args set, cobra hands unknown words to the root instead of
+	// failing in its own lookup.
+	root.Args = cobra.ArbitraryArgs
+	root.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return usageError{fmt.Errorf("unknown command %q for %q: see kmigrate --help", args[0], cmd.CommandPath())}
+		}
+		return cmd.Help()
+	}
+	var walk func(*cobra.Command)
+	walk = func(c *cobra.Command) {
+		if c != root && c.Args != nil {
+			args := c.Args
+			c.Args = func(cmd *cobra.Command, a []string) error {
+				if err := args(cmd, a); err != nil {
+					return usageError{err}
+				}
+				return nil
+			}
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
 }
 
 func (e *env) rootCommand() *cobra.Command {
@@ -141,6 +174,7 @@ librdkafka dialect. See docs/configuration.md for every setting.`,
 		e.demoCommand(),
 		e.verifyCommand(),
 	)
+	markUsage(root)
 	return root
 }
 
