@@ -75,6 +75,7 @@ func (e *env) groupsMigrateCommand() *cobra.Command {
 		f           moveFlags
 		mirrorWait  time.Duration
 		toTimestamp string
+		natives     string
 	)
 	cmd := &cobra.Command{
 		Use:   "migrate",
@@ -95,6 +96,16 @@ migration does not mirror are listed and left alone. Only offsets are written;
 running it again changes nothing. A group that has already consumed further on
 the target is refused unless --force.
 
+Records that producers wrote directly to the target while the mirror still
+copied older source records lie between copies. Those before the last copy the
+group already consumed on the source cannot be delivered by any position that
+does not re-read that copy: migrate counts them, names their offsets and
+refuses (exit 1) unless you choose with --unreachable-natives: skip commits the
+exact position and the group never reads them; reread starts the group at the
+first of them, so it reads them all and reads again the copies after it (both
+counted). Moving producers only once kmigrate status says the mirror has no lag
+and the source is quiet avoids them.
+
 --to-timestamp replaces the exact translation with the familiar reset to the
 first target record at or after a time. It is approximate: around that time
 the group may re-read or skip records.
@@ -110,7 +121,11 @@ otherwise, 2 for a wrong command line.`,
 			if err := f.check(); err != nil {
 				return err
 			}
-			opts := groups.MigrateOptions{WaitInactive: f.wait, DryRun: f.dryRun, AllowRewind: f.force}
+			choice, err := groups.ParseNativeChoice(natives)
+			if err != nil {
+				return usageError{fmt.Errorf("--unreachable-natives: %w", err)}
+			}
+			opts := groups.MigrateOptions{WaitInactive: f.wait, DryRun: f.dryRun, AllowRewind: f.force, Natives: choice}
 			if toTimestamp != "" {
 				ts, err := parseTime(toTimestamp)
 				if err != nil {
@@ -137,6 +152,7 @@ otherwise, 2 for a wrong command line.`,
 	e.addClusterFlags(cmd)
 	f.add(cmd, "source")
 	cmd.Flags().DurationVar(&mirrorWait, "mirror-wait", 0, "wait up to this long for the mirror to copy up to the groups' offsets (default: the spec's groups.mirror_wait, or 2m)")
+	cmd.Flags().StringVar(&natives, "unreachable-natives", string(groups.NativesRefuse), "records written natively on the target before copies the group already consumed: refuse (commit nothing), skip (commit the exact position; the group never reads them) or reread (start at the first of them; the group re-reads the copies after it)")
 	cmd.Flags().StringVar(&toTimestamp, "to-timestamp", "", "approximate fallback: reset to the first target record at or after this time (RFC 3339, or Unix milliseconds)")
 	return cmd
 }
@@ -334,6 +350,12 @@ func recordText(p groups.PartitionResult, direction string) string {
 		parts = append(parts, fmt.Sprintf("%d native target records after the group's position are not on the source", p.Native))
 	case p.Native > 0:
 		parts = append(parts, fmt.Sprintf("%d native target records before it, read first", p.Native))
+	}
+	switch {
+	case p.Unreachable > 0 && p.Reread > 0:
+		parts = append(parts, fmt.Sprintf("%d unreachable native records (%s) read by starting at the first, re-reading %d copies", p.Unreachable, groups.RangesText(p.UnreachableNatives, 5), p.Reread))
+	case p.Unreachable > 0:
+		parts = append(parts, fmt.Sprintf("%d native records (%s) lie before copies the group consumed: not delivered from this offset", p.Unreachable, groups.RangesText(p.UnreachableNatives, 5)))
 	}
 	return strings.Join(parts, "; ")
 }

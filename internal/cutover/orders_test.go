@@ -2,8 +2,10 @@ package cutover_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -65,9 +67,11 @@ func readGroup(t *testing.T, c *kafkatest.Cluster, group string, n int) []string
 	return got
 }
 
-// TestProducersFirst: producers move to the target first; the group keeps
-// draining the source; once it caught up it moves, and reads on the target
-// exactly the records producers wrote there, each once.
+// TestProducersFirst: the safe producers-first order. Producers pause on
+// the source; once status says the mirror has no lag and the source is
+// quiet, they start on the target, so everything they write lands after
+// every copy. The group drains the source, moves, and reads on the target
+// exactly the records producers wrote there: every record once, in order.
 func TestProducersFirst(t *testing.T) {
 	pair := kafkatest.NewPair(t, kafkatest.Brokers(1))
 	pair.Source.CreateTopic(t, "orders", 1, map[string]string{"retention.ms": "-1"})
@@ -79,40 +83,45 @@ func TestProducersFirst(t *testing.T) {
 	}
 	defer setup.Close()
 	ctx, stop := context.WithCancel(t.Context())
+	defer stop()
 	done := make(chan error, 1)
 	go func() { done <- migrate.Run(ctx, setup, nil, nil) }()
 
 	consumed := readGroup(t, pair.Source, "app", 10)
-	// Producers switch: new records land on the target, between the
-	// copies the mirror still writes.
+	// The producers have paused on the source: wait for status to call
+	// the moment (no lag, source quiet) instead of guessing it.
+	quiet := status.Options{Quiet: time.Millisecond}
+	var r *status.Report
+	waitFor(t, "status to call the moment for producers", func() bool {
+		r, err = status.Make(t.Context(), setup.StatusInputs(), quiet)
+		return err == nil && strings.HasPrefix(r.Next, "start the producers of orders on the target now")
+	})
+	if r.Topics[0].Lag != 0 || r.Topics[0].Producers != status.ProducersNone {
+		t.Errorf("status called the moment with topic %+v", r.Topics[0])
+	}
 	produced = append(produced, write(t, pair.Target, "new", 0, 5)...)
 	consumed = append(consumed, readGroup(t, pair.Source, "app", 20)...) // the group drains the source
 	produced = append(produced, write(t, pair.Target, "new", 5, 10)...)
-	waitFor(t, "the mirror to copy the source", func() bool {
-		snap, err := setup.LoadState(t.Context())
-		return err == nil && snap.Checkpoints[state.TopicPartition{Topic: "orders"}].Next >= 30
-	})
 	res, err := groups.Migrate(t.Context(), setup.Groups(nil), "app", groups.MigrateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := res.Partitions[0]
 	// The group consumed all 30 source records: it resumes at the end of
-	// the copies, then reads the 10 native records.
-	if p.Kind != "end" || p.From != 30 {
+	// the copies, then reads the 10 native records; none lies before a
+	// copy.
+	if p := res.Partitions[0]; p.Kind != "end" || p.From != 30 || p.Unreachable != 0 || p.Native != 0 {
 		t.Errorf("translation %+v", p)
 	}
 	consumed = append(consumed, readGroup(t, pair.Target, "app", 10)...)
-	slices.Sort(produced)
-	slices.Sort(consumed)
 	if !slices.Equal(consumed, produced) {
-		t.Errorf("consumed %d records, produced %d; not each once:\n%q\n%q", len(consumed), len(produced), consumed, produced)
+		t.Errorf("consumed %d records, produced %d; not each once, in order:\n%q\n%q", len(consumed), len(produced), consumed, produced)
 	}
-	time.Sleep(1200 * time.Millisecond) // the source quiet period
-	if _, err := cutover.Promote(t.Context(), setup.StatusInputs(), state.TopicName("m1"), nil, false,
-		status.Options{Quiet: time.Second, Sample: 200 * time.Millisecond}); err != nil {
-		t.Errorf("promote: %v", err)
-	}
+	// Promotion needs the source quiet for the quiet period: ask until
+	// it is, rather than sleeping through it.
+	waitFor(t, "the promotion", func() bool {
+		_, err := cutover.Promote(t.Context(), setup.StatusInputs(), state.TopicName("m1"), nil, false, quiet)
+		return err == nil
+	})
 	select {
 	case err := <-done:
 		if err != nil {
@@ -121,7 +130,118 @@ func TestProducersFirst(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Error("the mirror did not end after the promotion")
 	}
-	stop()
+}
+
+// mirrorToEnd runs the mirror once up to the source's current end and
+// returns its setup, open until the test ends.
+func mirrorToEnd(t *testing.T, pair *kafkatest.Pair) *migrate.Setup {
+	t.Helper()
+	setup, err := migrate.Prepare(t.Context(), orderConfig(pair, config.UntilEnd, config.StartEarliest), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(setup.Close)
+	if err := migrate.Run(t.Context(), setup, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	return setup
+}
+
+// TestProducersFirstInterleaved: producers start on the target while the
+// mirror still has source records to copy, made deterministic with two
+// bounded mirror runs: copies of old-0..9, natives new-0..4, copies of
+// old-10..29, natives new-5..9. Groups that consumed all 30 records on the
+// source cannot be given one position that delivers new-0..4 without
+// re-reading old-10..29: status names them, groups migrate refuses, and
+// each explicit choice does exactly what it says.
+func TestProducersFirstInterleaved(t *testing.T) {
+	pair := kafkatest.NewPair(t, kafkatest.Brokers(1))
+	pair.Source.CreateTopic(t, "orders", 1, map[string]string{"retention.ms": "-1"})
+	old := write(t, pair.Source, "old", 0, 10)
+	mirrorToEnd(t, pair)
+	ends, err := pair.Target.Admin(t).ListEndOffsets(t.Context(), "orders")
+	if err != nil {
+		t.Fatal(err)
+	}
+	end, _ := ends.Lookup("orders", 0)
+	nativeAt := end.Offset // where new-0..4 land: before the copies of old-10..29
+	early := write(t, pair.Target, "new", 0, 5)
+	old = append(old, write(t, pair.Source, "old", 10, 30)...)
+	setup := mirrorToEnd(t, pair)
+	late := write(t, pair.Target, "new", 5, 10)
+	for _, g := range []string{"refused", "skipping", "rereading"} {
+		if got := readGroup(t, pair.Source, g, 30); !slices.Equal(got, old) {
+			t.Fatalf("group %s read %q on the source", g, got)
+		}
+	}
+	want := []groups.NativeRange{{From: nativeAt, To: nativeAt + 5}}
+
+	// status and plan's group listing name them.
+	r, err := status.Make(t.Context(), setup.StatusInputs(), status.Options{Quiet: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range r.Groups {
+		tr := g.Topics[0].Partitions[0].Translation
+		if tr == nil || tr.Kind != "end" || tr.Unreachable != 5 || !slices.Equal(tr.UnreachableNatives, want) || g.Migratable {
+			t.Errorf("status of group %s: %+v, migratable %v", g.Group, tr, g.Migratable)
+		}
+	}
+	wantBlocker := fmt.Sprintf(`consumer group "refused": 5 records written natively on the target in orders/0 (offsets %d-%d) lie before copies it already consumed`, nativeAt, nativeAt+4)
+	if !slices.ContainsFunc(r.Blockers, func(b string) bool { return strings.HasPrefix(b, wantBlocker) }) {
+		t.Errorf("status blockers %q lack %q", r.Blockers, wantBlocker)
+	}
+
+	c := setup.Groups(nil)
+	// Refused, dry or not, and nothing committed.
+	for _, dry := range []bool{true, false} {
+		res, err := groups.Migrate(t.Context(), c, "refused", groups.MigrateOptions{DryRun: dry})
+		var ue *groups.UnreachableError
+		if !errors.Is(err, groups.ErrUnreachableNatives) || !errors.As(err, &ue) {
+			t.Fatalf("dry %v: migrate: %v", dry, err)
+		}
+		if len(ue.Partitions) != 1 || ue.Partitions[0].Unreachable != 5 || !slices.Equal(ue.Partitions[0].UnreachableNatives, want) ||
+			!strings.Contains(err.Error(), "--unreachable-natives=reread") || res.Committed != 0 {
+			t.Errorf("dry %v: refusal %+v: %v", dry, ue.Partitions, err)
+		}
+	}
+	if got := pair.Target.CommittedOffsets(t, "refused"); len(got) != 0 {
+		t.Errorf("a refused group has offsets on the target: %v", got)
+	}
+
+	// Skip: the exact position, after the last copy; the group reads
+	// only the natives written after it.
+	res, err := groups.Migrate(t.Context(), c, "skipping", groups.MigrateOptions{Natives: groups.NativesSkip})
+	if err != nil {
+		t.Fatal(err)
+	}
+	skip := res.Partitions[0]
+	if skip.Kind != "end" || skip.Unreachable != 5 || !slices.Equal(skip.UnreachableNatives, want) || skip.Reread != 0 || len(res.Warnings) != 1 {
+		t.Errorf("skip: %+v, warnings %q", skip, res.Warnings)
+	}
+	if got := readGroup(t, pair.Target, "skipping", 5); !slices.Equal(got, late) {
+		t.Errorf("skipping group read %q, want %q", got, late)
+	}
+
+	// Reread: from the first unreachable native; the group reads every
+	// native and the 20 copies after new-0..4 a second time.
+	res, err = groups.Migrate(t.Context(), c, "rereading", groups.MigrateOptions{Natives: groups.NativesReread})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rr := res.Partitions[0]
+	if rr.To != nativeAt || rr.Unreachable != 5 || rr.Reread != 20 || rr.Record == nil || rr.Record.Origin != -1 || rr.Record.Offset != nativeAt {
+		t.Errorf("reread: %+v", rr)
+	}
+	wantRead := slices.Concat(early, old[10:], late)
+	if got := readGroup(t, pair.Target, "rereading", 30); !slices.Equal(got, wantRead) {
+		t.Errorf("rereading group read %q, want %q", got, wantRead)
+	}
+	// Moving a group again after it consumed on the target is a rewind,
+	// whatever the choice.
+	if _, err = groups.Migrate(t.Context(), c, "skipping", groups.MigrateOptions{Natives: groups.NativesReread}); !errors.Is(err, groups.ErrRewind) {
+		t.Errorf("second move of a group that consumed on the target: %v", err)
+	}
 }
 
 // TestStoppedSourceUnconsumedOnly: the source is stopped; only what the

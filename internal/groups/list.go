@@ -86,6 +86,12 @@ type Translation struct {
 	// not-yet-mirrored.
 	Offset  int64 `json:"offset"`
 	Skipped int64 `json:"skipped,omitempty"`
+	// Unreachable counts the records written natively on the target
+	// before copies the group already consumed, which Offset never
+	// delivers; UnreachableNatives names their offsets. Filled by an
+	// UnreachableFinder (plan, status), not by List.
+	Unreachable        int64         `json:"unreachable_natives,omitempty"`
+	UnreachableNatives []NativeRange `json:"unreachable_native_offsets,omitempty"`
 }
 
 // List reports the consumer groups of the source that sel selects: their

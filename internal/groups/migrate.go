@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/kmigrate/kmigrate/internal/offsetmap"
 	"github.com/kmigrate/kmigrate/internal/state"
 )
 
@@ -32,6 +33,11 @@ type MigrateOptions struct {
 	// familiar reset: every partition goes to the first target offset
 	// whose timestamp is at or after it. Approximate.
 	ToTimestamp time.Time
+	// Natives is what to do when records written natively on the target
+	// lie before copies the group already consumed, so that the exact
+	// position never delivers them: refuse (the zero value), skip or
+	// reread. See NativeChoice.
+	Natives NativeChoice
 }
 
 // How a PartitionResult's offset was found.
@@ -96,6 +102,16 @@ type PartitionResult struct {
 	// so that it reads them before the copy. Rolling back: those after
 	// the group's target position, which the source cannot replay.
 	Native int64 `json:"native,omitempty"`
+	// Unreachable counts the records written natively on the target
+	// before the last copy the group consumed (below the exact position
+	// and not reachable from it); UnreachableNatives names their
+	// offsets. Migrating only; with NativesSkip the group never reads
+	// them, with NativesReread To is the first of them.
+	Unreachable        int64         `json:"unreachable_natives,omitempty"`
+	UnreachableNatives []NativeRange `json:"unreachable_native_offsets,omitempty"`
+	// Reread counts, with NativesReread, the copies between To and the
+	// exact position that the group reads a second time.
+	Reread int64 `json:"reread_copies,omitempty"`
 
 	// metadata is the commit metadata the group stored with From, copied
 	// with the commit.
@@ -105,6 +121,16 @@ type PartitionResult struct {
 	// partition, and whatever records it holds were written natively on
 	// the target. -1 when not applicable.
 	lower int64
+	// bound is reachBound of the translation: natives below it are
+	// unreachable from it; -1 when not applicable.
+	bound int64
+	// m is the partition's offset map (forward exact translations).
+	m *offsetmap.Map
+	// exact is the position before NativesReread moved To back to the
+	// first unreachable native (the rewind guard compares with it);
+	// reread says it did.
+	exact  int64
+	reread bool
 }
 
 // maxPointers bounds the concurrent record reads of one group.
@@ -195,6 +221,9 @@ func (c *Clusters) migrate(ctx context.Context, group string, opts MigrateOption
 			res.Warnings = append(res.Warnings, fmt.Sprintf("%s/%d: %d records were written natively on the target between the last copy the group consumed and the copy of source offset %d: the group has not seen them, so it resumes at offset %d and reads them first",
 				p.ToTopic, p.Partition, p.Native, p.From, p.To))
 		}
+	}
+	if err := c.unreachable(ctx, group, res, opts.Natives); err != nil {
+		return err
 	}
 
 	prev, err := fetchCommitted(ctx, tgt, group)
@@ -296,18 +325,15 @@ func translate(snap *state.Snapshot, mirrored []committed) (parts []PartitionRes
 		if r.Kind == NotYetMirrored {
 			behind = append(behind, fmt.Sprintf("%s (committed %d, copied below %d)", o.TP, o.At, p.Checkpoint.Next))
 		}
-		lower := int64(-1)
+		lower, bound := int64(-1), reachBound(p, r)
 		switch r.Kind {
 		case Exact, NextCopied, Expired:
-			lower = 0
-			if b, ok := p.Map.Before(r.Offset); ok {
-				lower = b + 1
-			}
+			lower = bound
 		}
 		parts = append(parts, PartitionResult{
 			Topic: o.TP.Topic, Partition: o.TP.Partition, From: o.At,
 			ToTopic: snap.Meta.Topics[o.TP.Topic], To: r.Offset, Kind: r.Kind.String(), Skipped: r.Skipped,
-			Previous: -1, metadata: o.Metadata, lower: lower,
+			Previous: -1, metadata: o.Metadata, lower: lower, bound: bound, m: p.Map,
 		})
 	}
 	return parts, behind, nil
@@ -334,7 +360,7 @@ func (c *Clusters) byTimestamp(ctx context.Context, topics map[string]string, mi
 		}
 		res.Partitions = append(res.Partitions, PartitionResult{
 			Topic: o.TP.Topic, Partition: o.TP.Partition, From: o.At,
-			ToTopic: to, To: l.Offset, Kind: "timestamp", Previous: -1, metadata: o.Metadata, lower: -1,
+			ToTopic: to, To: l.Offset, Kind: "timestamp", Previous: -1, metadata: o.Metadata, lower: -1, bound: -1,
 		})
 	}
 	res.Warnings = append(res.Warnings, fmt.Sprintf("offsets were reset to the first record at or after %s on the target, not translated: the group may re-read or skip records around that time", ts.UTC().Format(time.RFC3339Nano)))
@@ -423,7 +449,13 @@ func plan(res *GroupResult, prev []committed, allowRewind bool, cluster string) 
 		if pr.Previous == pr.To {
 			continue
 		}
-		if pr.Previous > pr.To && !allowRewind {
+		floor := pr.To
+		if pr.reread {
+			// Re-reading was chosen: only a position past the exact one
+			// means the group consumed on the target.
+			floor = pr.exact
+		}
+		if pr.Previous > floor && !allowRewind {
 			rewinds = append(rewinds, fmt.Sprintf("%s/%d at %d, translation %d", pr.ToTopic, pr.Partition, pr.Previous, pr.To))
 		}
 		pr.Changed = true

@@ -139,14 +139,29 @@ func TestMigrate(t *testing.T) {
 	pair.Source.CommitOffsets(t, "app", map[string]map[int32]int64{"orders": {0: 4, 1: 10, 2: 0}, "other": {0: 2}})
 	c := clusters(t, pair, "m1")
 
-	dry, err := groups.Migrate(t.Context(), c, "app", groups.MigrateOptions{DryRun: true})
+	// n0-0..2 lie before the copies of s0-0..3, which the group consumed:
+	// no position delivers them without re-reading those copies, so the
+	// default refuses, dry or not.
+	for _, dry := range []bool{true, false} {
+		_, err := groups.Migrate(t.Context(), c, "app", groups.MigrateOptions{DryRun: dry})
+		var ue *groups.UnreachableError
+		if !errors.As(err, &ue) || !errors.Is(err, groups.ErrUnreachableNatives) || len(ue.Partitions) != 1 ||
+			ue.Partitions[0].Partition != 0 || ue.Partitions[0].Unreachable != 3 || !slices.Equal(ue.Partitions[0].UnreachableNatives, []groups.NativeRange{{From: 0, To: 3}}) {
+			t.Fatalf("dry %v: %v", dry, err)
+		}
+	}
+	if got := pair.Target.CommittedOffsets(t, "app"); len(got) != 0 {
+		t.Fatalf("a refused migration committed %v on the target", got)
+	}
+	skip := groups.MigrateOptions{Natives: groups.NativesSkip}
+	dry, err := groups.Migrate(t.Context(), c, "app", groups.MigrateOptions{DryRun: true, Natives: groups.NativesSkip})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := pair.Target.CommittedOffsets(t, "app"); len(got) != 0 {
 		t.Fatalf("dry run committed %v on the target", got)
 	}
-	res, err := groups.Migrate(t.Context(), c, "app", groups.MigrateOptions{})
+	res, err := groups.Migrate(t.Context(), c, "app", skip)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +173,8 @@ func TestMigrate(t *testing.T) {
 		return &groups.Record{Offset: at, Origin: src, Key: fmt.Sprintf("%q", fmt.Sprintf("s%d-%d", p, src))}
 	}
 	want := []groups.PartitionResult{
-		{Topic: "orders", Partition: 0, From: 4, ToTopic: "orders", To: c0[4], Kind: "exact", Previous: -1, Changed: true, Record: rec(0, 4, c0[4])},
+		{Topic: "orders", Partition: 0, From: 4, ToTopic: "orders", To: c0[4], Kind: "exact", Previous: -1, Changed: true, Record: rec(0, 4, c0[4]),
+			Unreachable: 3, UnreachableNatives: []groups.NativeRange{{From: 0, To: 3}}},
 		{Topic: "orders", Partition: 1, From: 10, ToTopic: "orders", To: c1[9] + 1, Kind: "end", Previous: -1, Changed: true},
 		{Topic: "orders", Partition: 2, From: 0, ToTopic: "orders", To: c2[0], Kind: "exact", Previous: -1, Changed: true, Record: rec(2, 0, c2[0])},
 	}
@@ -171,7 +187,8 @@ func TestMigrate(t *testing.T) {
 		if !sameParts(r.Partitions, want) {
 			t.Errorf("dry %v partitions:\ngot  %+v\nwant %+v", r.DryRun, r.Partitions, want)
 		}
-		if r.Committed != 3 || r.Error != "" || len(r.Warnings) != 0 ||
+		skipped := fmt.Sprintf("orders/0: 3 records written natively on the target (offsets 0-2) lie before copies the group already consumed: skipped as chosen (--unreachable-natives=skip): the group resumes at offset %d and never reads them", c0[4])
+		if r.Committed != 3 || r.Error != "" || !slices.Equal(r.Warnings, []string{skipped}) ||
 			!slices.Equal(r.Unmirrored, []groups.Offset{{Topic: "other", Partition: 0, Offset: 2}}) {
 			t.Errorf("result %+v", r)
 		}
@@ -186,7 +203,7 @@ func TestMigrate(t *testing.T) {
 	}
 
 	// Idempotent.
-	again, err := groups.Migrate(t.Context(), c, "app", groups.MigrateOptions{})
+	again, err := groups.Migrate(t.Context(), c, "app", skip)
 	if err != nil || again.Committed != 0 || slices.ContainsFunc(again.Partitions, func(p groups.PartitionResult) bool { return p.Changed || p.Previous != p.To }) {
 		t.Errorf("re-run: %+v, %v", again, err)
 	}
@@ -201,7 +218,7 @@ func TestMigrate(t *testing.T) {
 	// records between the copies of source 9 and 10: it resumes at the
 	// first of them.
 	pair.Source.CommitOffsets(t, "app2", map[string]map[int32]int64{"orders": {0: 10}})
-	res, err = groups.Migrate(t.Context(), c, "app2", groups.MigrateOptions{})
+	res, err = groups.Migrate(t.Context(), c, "app2", skip)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +229,7 @@ func TestMigrate(t *testing.T) {
 		t.Errorf("app2: %+v, record %+v, copies of 9 and 10 at %d and %d", p, p.Record, c0[9], c0[10])
 	}
 	wantWarn := fmt.Sprintf("orders/0: 2 records were written natively on the target between the last copy the group consumed and the copy of source offset 10: the group has not seen them, so it resumes at offset %d and reads them first", c0[9]+2)
-	if !slices.Equal(res.Warnings, []string{wantWarn}) {
+	if len(res.Warnings) != 2 || res.Warnings[0] != wantWarn || p.Unreachable != 3 {
 		t.Errorf("app2 warnings %q", res.Warnings)
 	}
 	if got := resume(t, pair.Target, "app2", "orders"); !slices.Equal(got[0], slices.Concat(values("late", 0, 2), values("s0", 10, 15))) {

@@ -92,8 +92,60 @@ func next(r *Report, o Options) (string, []string) {
 		}
 		blockers = append([]string{fmt.Sprintf("no kmigrate mirror is running (last seen %s): start it so that the target keeps up", seen)}, blockers...)
 	}
+	blockers = append(blockers, unreachable(r)...)
 	if len(ready) > 0 {
 		return fmt.Sprintf("promote %s: kmigrate promote --topic %s", strings.Join(ready, ", "), strings.Join(ready, " --topic ")), blockers
 	}
+	if moment := producersMoment(r); len(moment) > 0 && r.Mirror.Running {
+		return fmt.Sprintf("start the producers of %s on the target now: the mirror has copied everything and the source is quiet, the safe moment for moving producers first (records written on the target while the mirror still copies land before copies that groups consume on the source, and a group's new position cannot deliver them); or move consumer groups first (kmigrate groups migrate)",
+			strings.Join(moment, ", ")), blockers
+	}
 	return "move consumer groups (kmigrate groups migrate) and producers to the target, then promote each topic", blockers
+}
+
+// producersMoment returns the topics, not promoted, whose producers can
+// start on the target now in the producers-first order: the mirror has no
+// lag on them and their source is quiet, so whatever producers write on
+// the target lands after every copy.
+func producersMoment(r *Report) []string {
+	var out []string
+	for _, t := range r.Topics {
+		if t.Promoted == nil && t.Lag == 0 && t.Producers == ProducersNone {
+			out = append(out, t.Source)
+		}
+	}
+	return out
+}
+
+// unreachable returns a blocker for each group, not switched, with records
+// written natively on the target before copies it already consumed:
+// groups migrate refuses it until the user chooses.
+func unreachable(r *Report) []string {
+	var out []string
+	for _, g := range r.Groups {
+		if g.Switched {
+			continue
+		}
+		for _, t := range g.Topics {
+			for _, p := range t.Partitions {
+				if tr := p.Translation; tr != nil && tr.Unreachable > 0 {
+					out = append(out, fmt.Sprintf("consumer group %q: %d records written natively on the target in %s/%d (%s) lie before copies it already consumed, so its translated position would never deliver them: move it with kmigrate groups migrate --group %s --unreachable-natives=reread (re-reads the copies after the first of them) or =skip",
+						g.Group, tr.Unreachable, t.Target, p.Partition, groups.RangesText(tr.UnreachableNatives, 5), g.Group))
+				}
+			}
+		}
+	}
+	return out
+}
+
+// producersWarnings warns about producers writing on the target while the
+// mirror still copies: their records land between copies.
+func producersWarnings(r *Report) []string {
+	var out []string
+	for _, t := range r.Topics {
+		if t.Promoted == nil && t.Lag > 0 && t.Producers == ProducersTarget {
+			out = append(out, fmt.Sprintf("topic %q: producers write on the target while the mirror still has %d source records to copy: their records land before those copies, and a consumer group that consumes the copies on the source cannot be moved to a position that delivers both (groups migrate refuses and offers --unreachable-natives); pause the producers until the lag is 0", t.Source, t.Lag))
+		}
+	}
+	return out
 }

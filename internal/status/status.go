@@ -193,18 +193,23 @@ func Make(ctx context.Context, in Inputs, o Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	finder := groups.NewUnreachableFinder(in.Target, in.SourceID, after)
 	for _, g := range infos {
 		gs := Group{GroupInfo: g}
 		if sw, ok := after.Switched[g.Group]; ok && sw.How != "rolled-back" {
 			gs.Switched, gs.SwitchedHow = true, sw.How
 		} else if g.Target.Members > 0 && g.Source.Members == 0 && g.Source.Err == "" {
 			gs.Switched, gs.SwitchedHow = true, "active on the target"
+		} else if err := finder.Fill(ctx, &gs.GroupInfo); err != nil {
+			// Only a group still to move can lose natives.
+			return nil, err
 		}
 		if g.Source.Members > 0 && g.Target.Members > 0 {
 			r.Warnings = append(r.Warnings, fmt.Sprintf("group %q is active on both clusters (%d consumers on the source, %d on the target): it will process records twice; stop one side", g.Group, g.Source.Members, g.Target.Members))
 		}
 		r.Groups = append(r.Groups, gs)
 	}
+	r.Warnings = append(r.Warnings, producersWarnings(r)...)
 	r.Phase = phase(r)
 	r.Next, r.Blockers = next(r, o)
 	return r, nil
