@@ -172,6 +172,15 @@ func Make(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*Report
 	if r.Groups == nil {
 		r.Groups = []groups.GroupInfo{}
 	}
+	// Records written natively on the target before copies a group
+	// consumed: groups migrate refuses the group until the user chooses.
+	gc := setup.Groups(nil)
+	finder := groups.NewUnreachableFinder(gc.Target, gc.SourceID, setup.Snapshot)
+	for i := range r.Groups {
+		if err := finder.Fill(ctx, &r.Groups[i]); err != nil {
+			return nil, err
+		}
+	}
 	for _, g := range r.Groups {
 		if g.Target.Members > 0 {
 			r.Problems = append(r.Problems, fmt.Sprintf("group %q is active on the target (%s, %d consumer(s)): its offsets cannot be migrated while consumers use its name there; stop them", g.Group, g.Target.State, g.Target.Members))

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kmigrate/kmigrate/internal/config"
+	"github.com/kmigrate/kmigrate/internal/groups"
 	"github.com/kmigrate/kmigrate/internal/kafkatest"
 	"github.com/kmigrate/kmigrate/internal/migrate"
 	"github.com/kmigrate/kmigrate/internal/plan"
@@ -158,5 +160,57 @@ func TestPlanSelectedBy(t *testing.T) {
 	}
 	if !excluded {
 		t.Errorf("audit not listed as excluded: %+v", r.Excluded)
+	}
+}
+
+// TestPlanUnreachableNatives: records written natively on the target while
+// the mirror still had older source records to copy lie before copies a
+// group consumed; the plan counts and names them, and the group is not
+// migratable without a choice.
+func TestPlanUnreachableNatives(t *testing.T) {
+	pair := kafkatest.NewPair(t, kafkatest.Brokers(1))
+	pair.Source.CreateTopic(t, "orders", 1, noRetention)
+	cfg := config1(t, pair.Source, pair.Target)
+	mirror := func() {
+		t.Helper()
+		setup, err := migrate.Prepare(t.Context(), cfg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer setup.Close()
+		if err := migrate.Run(t.Context(), setup, slog.New(slog.DiscardHandler), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	produce(t, pair.Source, "orders", 0, 0, 5)
+	mirror()
+	ends, err := pair.Target.Admin(t).ListEndOffsets(t.Context(), "orders")
+	if err != nil {
+		t.Fatal(err)
+	}
+	at, _ := ends.Lookup("orders", 0)
+	produce(t, pair.Target, "orders", 0, 100, 2) // natives, before the copies of 5..9
+	produce(t, pair.Source, "orders", 0, 5, 5)
+	mirror()
+	pair.Source.CommitOffsets(t, "app", map[string]map[int32]int64{"orders": {0: 10}})
+	pair.Source.CommitOffsets(t, "early", map[string]map[int32]int64{"orders": {0: 3}})
+
+	r, err := plan.Make(t.Context(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Groups) != 2 {
+		t.Fatalf("groups %+v", r.Groups)
+	}
+	app, early := r.Groups[0], r.Groups[1]
+	tr := app.Topics[0].Partitions[0].Translation
+	want := []groups.NativeRange{{From: at.Offset, To: at.Offset + 2}}
+	reason := fmt.Sprintf("2 records written natively on the target in orders/0 (offsets %d-%d) lie before copies the group already consumed: its translated position would never deliver them; choose with kmigrate groups migrate --unreachable-natives=reread or skip", at.Offset, at.Offset+1)
+	if tr == nil || tr.Kind != "end" || tr.Unreachable != 2 || !slices.Equal(tr.UnreachableNatives, want) || app.Migratable || !slices.Equal(app.Reasons, []string{reason}) {
+		t.Errorf("app: %+v, reasons %q", tr, app.Reasons)
+	}
+	// A group that has not consumed past the natives reaches them.
+	if tr := early.Topics[0].Partitions[0].Translation; tr == nil || tr.Unreachable != 0 || !early.Migratable {
+		t.Errorf("early: %+v, reasons %q", tr, early.Reasons)
 	}
 }
