@@ -89,12 +89,12 @@ func TestGroupsMigrate(t *testing.T) {
 
 // consumeGroup reads exactly n records of topic as a member of group,
 // commits them and leaves the group, as an application stopping would.
-func consumeGroup(t *testing.T, c *kafkatest.Cluster, group, topic string, n int) []*kgo.Record {
+func consumeGroup(t *testing.T, c *kafkatest.Cluster, group, topic string, n int, opts ...kgo.Opt) []*kgo.Record {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cl := c.Client(t, kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic), kgo.DisableAutoCommit(),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	cl := c.Client(t, append([]kgo.Opt{kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic), kgo.DisableAutoCommit(),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted())}, opts...)...)
 	var got []*kgo.Record
 	for len(got) < n {
 		fs := cl.PollRecords(ctx, n-len(got))
