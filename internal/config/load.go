@@ -292,17 +292,16 @@ func buildMirror(spec *Spec, o Overrides) (Mirror, []string, error) {
 		return Mirror{}, nil, errors.Join(errs...)
 	}
 
-	// A transaction is at most a quarter of the budget, so that fetching
-	// goes on while a transaction is written. Left to its default, the
-	// bound follows a small budget down.
-	limit := m.MemoryBudget / 4
+	// The one rule for the transaction bound: TransactionLimit. Left to
+	// its default, the bound follows a small budget down.
+	limit := TransactionLimit(m.MemoryBudget)
 	if ms.TransactionMaxBytes == nil {
 		m.TransactionMaxBytes = min(DefaultTransactionMaxBytes, limit)
 	} else {
 		m.TransactionMaxBytes = int64(*ms.TransactionMaxBytes)
 		if m.TransactionMaxBytes > limit {
-			return Mirror{}, nil, fmt.Errorf("%s: %v is more than a quarter of the memory budget (%v, from %s): lower it to at most %v, or raise the budget",
-				spec.where("mirror.transaction_max_bytes"), ByteSize(m.TransactionMaxBytes), ByteSize(m.MemoryBudget), budgetFrom, ByteSize(limit))
+			return Mirror{}, nil, fmt.Errorf("%s: %v is more than a memory budget of %v (from %s) allows a transaction (a sixth of what is left after %v for the runtime): lower it to at most %v, or raise the budget",
+				spec.where("mirror.transaction_max_bytes"), ByteSize(m.TransactionMaxBytes), ByteSize(m.MemoryBudget), budgetFrom, ByteSize(RuntimeOverhead), ByteSize(limit))
 		}
 	}
 	var warnings []string

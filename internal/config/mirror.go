@@ -31,7 +31,8 @@ type Mirror struct {
 	// MinMemoryBudget.
 	MemoryBudget int64 `json:"memory_budget"`
 	// TransactionMaxBytes bounds the record bytes of one transaction; at
-	// least MinTransactionMaxBytes and at most MemoryBudget/4.
+	// least MinTransactionMaxBytes and at most
+	// TransactionLimit(MemoryBudget).
 	TransactionMaxBytes int64 `json:"transaction_max_bytes"`
 	// TransactionInterval is how long a transaction may stay open before
 	// it is committed, in (0, MaxTransactionInterval].
@@ -57,6 +58,22 @@ const (
 	MaxTransactionInterval = 30 * time.Second
 	DefaultCompression     = "none"
 )
+
+// RuntimeOverhead is the part of a memory budget the mirror leaves to the
+// Go runtime, the binary, clients and their goroutines (about 21 MiB
+// resident measured idle, with margin).
+const RuntimeOverhead int64 = 28 << 20
+
+// TransactionLimit is the most one transaction may hold under a memory
+// budget, and the one place this rule lives: of what the runtime overhead
+// leaves, a sixth goes to the producer's buffer, which holds the open
+// transaction's records until they are acknowledged (the mirror gives a
+// sixth to fetch buffers and keeps the rest as headroom). A transaction_max_bytes
+// above it is refused; the default follows it down.
+func TransactionLimit(budget int64) int64 {
+	usable := max(budget-RuntimeOverhead, 8<<20)
+	return max(usable/6&^(1<<10-1), MinTransactionMaxBytes) // whole KiB, for messages
+}
 
 // DefaultMirror returns the settings used when neither the spec nor flags
 // say otherwise.

@@ -167,7 +167,7 @@ mirror:
 		TracingHeaders: false,
 		MemoryBudget:   48 << 20,
 		// The default transaction bound follows a small budget down.
-		TransactionMaxBytes: 12 << 20,
+		TransactionMaxBytes: 3413 << 10, // (48 MiB - 28 MiB) / 6, in whole KiB
 		TransactionInterval: 250 * time.Millisecond,
 		Compression:         "none",
 	}
@@ -251,12 +251,12 @@ func TestSettingsErrors(t *testing.T) {
 			want: `:4: mirror.memory_budget: "99999999999GiB" is too large`},
 		{name: "transaction too small", spec: "mirror:\n  transaction_max_bytes: 512KiB\n",
 			want: ":4: mirror.transaction_max_bytes: 512KiB is too small: a transaction must hold a record batch of Kafka's default maximum size; use at least 1MiB (the default is 16MiB)"},
-		{name: "transaction above a quarter", spec: "mirror:\n  memory_budget: 64MiB\n  transaction_max_bytes: 17MiB\n",
-			want: ":5: mirror.transaction_max_bytes: 17MiB is more than a quarter of the memory budget (64MiB, from mirror.memory_budget): lower it to at most 16MiB, or raise the budget"},
-		{name: "transaction above a quarter of the default budget", spec: "mirror:\n  transaction_max_bytes: 65MiB\n",
-			want: ":4: mirror.transaction_max_bytes: 65MiB is more than a quarter of the memory budget (256MiB, from the default): lower it to at most 64MiB, or raise the budget"},
-		{name: "transaction above a quarter of the flag's budget", spec: "mirror:\n  transaction_max_bytes: 16MiB\n", o: config.Overrides{MemoryBudget: "48MiB"},
-			want: ":4: mirror.transaction_max_bytes: 16MiB is more than a quarter of the memory budget (48MiB, from --memory-budget): lower it to at most 12MiB, or raise the budget"},
+		{name: "transaction above the budget's limit", spec: "mirror:\n  memory_budget: 64MiB\n  transaction_max_bytes: 7MiB\n",
+			want: ":5: mirror.transaction_max_bytes: 7MiB is more than a memory budget of 64MiB (from mirror.memory_budget) allows a transaction (a sixth of what is left after 28MiB for the runtime): lower it to at most 6MiB, or raise the budget"},
+		{name: "transaction above the default budget's limit", spec: "mirror:\n  transaction_max_bytes: 39MiB\n",
+			want: ":4: mirror.transaction_max_bytes: 39MiB is more than a memory budget of 256MiB (from the default) allows a transaction (a sixth of what is left after 28MiB for the runtime): lower it to at most 38MiB, or raise the budget"},
+		{name: "transaction above the flag's budget's limit", spec: "mirror:\n  transaction_max_bytes: 16MiB\n", o: config.Overrides{MemoryBudget: "48MiB"},
+			want: ":4: mirror.transaction_max_bytes: 16MiB is more than a memory budget of 48MiB (from --memory-budget) allows a transaction (a sixth of what is left after 28MiB for the runtime): lower it to at most 3413KiB, or raise the budget"},
 		{name: "transaction interval", spec: "mirror:\n  transaction_interval: 0s\n",
 			want: ":4: mirror.transaction_interval: 0s is out of range: use more than 0 and at most 30s (the default is 250ms)"},
 		{name: "transaction interval long", spec: "mirror:\n  transaction_interval: 1m\n",

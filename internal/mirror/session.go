@@ -501,11 +501,6 @@ func codec(name string) kgo.CompressionCodec {
 // aborted records only to drop them is waste), and at most 8 MiB.
 func partitionFetchBytes(size int32) int32 { return min(size/2, 8<<20) }
 
-// runtimeOverhead is what kmigrate uses besides record buffers: the Go
-// runtime, the binary, clients and their goroutines (about 21 MiB resident measured
-// idle, with margin).
-const runtimeOverhead = 28 << 20
-
 // buffers is how the memory budget is spent on records.
 type buffers struct {
 	// producer bounds the bytes buffered in the producer, which holds the
@@ -519,15 +514,16 @@ type buffers struct {
 }
 
 // splitBudget spends a memory budget. After the runtime overhead, a sixth
-// goes to the producer (and at most that to a transaction), a sixth to
+// goes to the producer (config.TransactionLimit, which also bounds each
+// transaction: config refuses a larger transaction_max_bytes), a sixth to
 // fetch buffers (fetchBytes), and the rest is headroom: the producer's
 // request buffers, fetch responses kept alive by records that are still
-// pending, and garbage between collections. Measured with the bench
-// harness, this keeps peak RSS under the budget.
+// pending, held records of source transactions, and garbage between
+// collections. Measured with the bench harness, this keeps peak RSS under
+// the budget.
 func splitBudget(budget, txnSetting int64) buffers {
-	usable := max(budget-runtimeOverhead, 8<<20)
-	producer := max(usable/6, 1<<20)
-	return buffers{producer: producer, txn: max(min(txnSetting, producer), 1<<20)}
+	producer := config.TransactionLimit(budget)
+	return buffers{producer: producer, txn: max(min(txnSetting, producer), config.MinTransactionMaxBytes)}
 }
 
 // fetchBytes sizes fetches so that all of them fit in a sixth of the
@@ -535,6 +531,6 @@ func splitBudget(budget, txnSetting int64) buffers {
 // buffered, so a fetch may carry usable / (12 * brokers), between 1 MiB and
 // 64 MiB.
 func fetchBytes(budget int64, brokers int) int32 {
-	usable := max(budget-runtimeOverhead, 8<<20)
+	usable := max(budget-config.RuntimeOverhead, 8<<20)
 	return int32(min(max(usable/int64(12*max(brokers, 1)), 1<<20), 64<<20))
 }
