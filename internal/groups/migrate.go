@@ -325,7 +325,7 @@ func translate(snap *state.Snapshot, mirrored []committed) (parts []PartitionRes
 		if r.Kind == NotYetMirrored {
 			behind = append(behind, fmt.Sprintf("%s (committed %d, copied below %d)", o.TP, o.At, p.Checkpoint.Next))
 		}
-		lower, bound := int64(-1), reachBound(p, r)
+		lower, bound := int64(-1), ReachBound(p, r)
 		switch r.Kind {
 		case Exact, NextCopied, Expired:
 			lower = bound

@@ -125,11 +125,11 @@ func below(rs []NativeRange, to int64) ([]NativeRange, int64) {
 	return out, n
 }
 
-// reachBound is, for the translation r of a committed offset in partition
+// ReachBound is, for the translation r of a committed offset in partition
 // p, one past the last copy the group consumed: natives below it cannot be
 // reached from the translated position without re-reading that copy. -1
 // when it does not apply (not yet mirrored).
-func reachBound(p Partition, r Result) int64 {
+func ReachBound(p Partition, r Result) int64 {
 	switch r.Kind {
 	case End:
 		return r.Offset
@@ -275,23 +275,9 @@ func (f *UnreachableFinder) Fill(ctx context.Context, g *GroupInfo) error {
 			if err != nil {
 				return fmt.Errorf("translate %s: %w", tp, err)
 			}
-			bound := reachBound(part, r)
-			if bound <= 0 {
-				continue
+			if p.Translation.UnreachableNatives, p.Translation.Unreachable, err = f.Below(ctx, tp, t.Target, ReachBound(part, r)); err != nil {
+				return fmt.Errorf("group %q: %w", g.Group, err)
 			}
-			all, ok := f.natives[tp]
-			if !ok {
-				end := int64(0)
-				if part.Map != nil {
-					end = part.Map.TargetEnd()
-				}
-				src := SourcePartition{ClusterID: f.sourceID, Topic: t.Topic, Partition: p.Partition}
-				if all, err = gapNatives(ctx, f.tgt, t.Target, p.Partition, part.Map, end, src); err != nil {
-					return fmt.Errorf("group %q: %w", g.Group, err)
-				}
-				f.natives[tp] = all
-			}
-			p.Translation.UnreachableNatives, p.Translation.Unreachable = below(all, bound)
 			if n := p.Translation.Unreachable; n > 0 {
 				g.Reasons = append(g.Reasons, fmt.Sprintf("%d records written natively on the target in %s/%d (%s) lie before copies the group already consumed: its translated position would never deliver them; choose with kmigrate groups migrate --unreachable-natives=reread or skip",
 					n, t.Target, p.Partition, RangesText(p.Translation.UnreachableNatives, 5)))
@@ -300,4 +286,38 @@ func (f *UnreachableFinder) Fill(ctx context.Context, g *GroupInfo) error {
 		}
 	}
 	return nil
+}
+
+// Below returns the records written natively on target partition
+// targetTopic/tp.Partition, among the copies of source partition tp, below
+// offset to (a ReachBound, or a group's committed target offset), and how
+// many there are. The partition's gaps are read once per finder, up to the
+// end of its copies.
+func (f *UnreachableFinder) Below(ctx context.Context, tp state.TopicPartition, targetTopic string, to int64) ([]NativeRange, int64, error) {
+	if to <= 0 || f.snap == nil {
+		return nil, 0, nil
+	}
+	all, ok := f.natives[tp]
+	if !ok {
+		part, ok := f.parts[tp]
+		if !ok {
+			var err error
+			if part, err = FromSnapshot(f.snap, tp); err != nil {
+				return nil, 0, err
+			}
+			f.parts[tp] = part
+		}
+		end := int64(0)
+		if part.Map != nil {
+			end = part.Map.TargetEnd()
+		}
+		src := SourcePartition{ClusterID: f.sourceID, Topic: tp.Topic, Partition: tp.Partition}
+		var err error
+		if all, err = gapNatives(ctx, f.tgt, targetTopic, tp.Partition, part.Map, end, src); err != nil {
+			return nil, 0, err
+		}
+		f.natives[tp] = all
+	}
+	rs, n := below(all, to)
+	return rs, n, nil
 }

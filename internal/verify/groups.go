@@ -44,6 +44,7 @@ func (v *Verifier) checkGroups(ctx context.Context) ([]GroupReport, error) {
 		identity[s] = s
 	}
 	parts := map[state.TopicPartition]groups.Partition{}
+	finder := groups.NewUnreachableFinder(v.o.Target, v.o.SourceID, v.o.State)
 	for _, name := range names {
 		g := GroupReport{Group: name, Partitions: []GroupPartition{}}
 		pos := map[state.TopicPartition]*GroupPartition{}
@@ -88,6 +89,9 @@ func (v *Verifier) checkGroups(ctx context.Context) ([]GroupReport, error) {
 					parts[tp] = part
 				}
 				judge(p, part)
+				if err := unreachable(ctx, finder, p, tp, part); err != nil {
+					p.Status, p.Detail = PositionError, err.Error()
+				}
 				if p.Status == PositionBehind || p.Status == PositionMissing || p.Status == PositionError {
 					g.Status = GroupFailed
 				}
@@ -160,4 +164,32 @@ func copiesIn(m *offsetmap.Map, from, until int64) int64 {
 		}
 	}
 	return n
+}
+
+// unreachable adds to p's detail the records written natively on the
+// target that the group's target position never delivers: those below
+// both its position and the end of the copies it consumed on the source
+// (groups.ReachBound of its translation). A group moved with
+// --unreachable-natives=reread sits at the first of them and has none; one
+// moved with skip has them all. (A group that consumed on the target since
+// may have read some of them from an earlier position; its current one
+// does not deliver them.)
+func unreachable(ctx context.Context, f *groups.UnreachableFinder, p *GroupPartition, tp state.TopicPartition, part groups.Partition) error {
+	if p.SourceOffset < 0 || p.TargetOffset < 0 || p.Translation < 0 {
+		return nil
+	}
+	tr, err := groups.Translate(part, p.SourceOffset)
+	if err != nil {
+		return nil // judge reported it
+	}
+	rs, n, err := f.Below(ctx, tp, p.TargetTopic, min(p.TargetOffset, groups.ReachBound(part, tr)))
+	if err != nil || n == 0 {
+		return err
+	}
+	d := fmt.Sprintf("%d records written natively on the target (%s) lie before copies the group consumed: its position never delivers them", n, groups.RangesText(rs, 10))
+	if p.Detail != "" {
+		d = p.Detail + "; " + d
+	}
+	p.Detail = d
+	return nil
 }
