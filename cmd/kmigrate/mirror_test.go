@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -72,9 +73,12 @@ func seed(t *testing.T, c *kafkatest.Cluster, topic string, partitions int32, n 
 	c.Produce(t, recs...)
 }
 
-// TestMirrorSurvivesKill9 kills `kmigrate mirror` with SIGKILL at random
-// points during a copy and restarts it; the target must end identical to
-// the source with no duplicate.
+// TestMirrorSurvivesKill9 kills `kmigrate mirror` with SIGKILL in the
+// middle of transactions (records of the open transaction already in the
+// target's log) during a copy and restarts it; the target must end
+// identical to the source with no duplicate, and `kmigrate verify` must
+// pass: the killed runs' aborted copies lie on the target before the
+// copies that replaced them, several fetches deep, and are not data.
 func TestMirrorSurvivesKill9(t *testing.T) {
 	const records = 60000
 	pair := kafkatest.NewPair(t, kafkatest.Brokers(1))
@@ -97,23 +101,23 @@ func TestMirrorSurvivesKill9(t *testing.T) {
 		}
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
-		// Kill at a random moment after this run has committed something
-		// new, so that every kill lands in the middle of the copy.
+		// Kill once this run has committed something new and a
+		// transaction is open with records in the log (the high
+		// watermark is past the last stable offset), so that every kill
+		// lands in the middle of the copy and of a transaction.
 		before := endOffsets(t, progress, "crash")
-		for endOffsets(t, progress, "crash") == before {
+		for {
+			if stable := endOffsets(t, progress, "crash"); stable > before && highWatermarks(t, progress, "crash") > stable {
+				break
+			}
 			select {
 			case err := <-done:
 				t.Fatalf("kill %d: the copy finished before the kill (err %v): the test needs more data\n%s", i, err, out.String())
-			case <-time.After(20 * time.Millisecond):
+			case <-time.After(time.Duration(rng.IntN(5)) * time.Millisecond):
 			}
 		}
-		select {
-		case err := <-done:
-			t.Fatalf("kill %d: the copy finished before the kill (err %v): the test needs more data\n%s", i, err, out.String())
-		case <-time.After(time.Duration(rng.IntN(60)) * time.Millisecond):
-			cmd.Process.Signal(syscall.SIGKILL)
-			<-done
-		}
+		cmd.Process.Signal(syscall.SIGKILL)
+		<-done
 		_, n, dups := digest(t, pair.Target, "crash")
 		t.Logf("after kill %d: %d records on the target", i+1, n)
 		if len(dups) > 0 {
@@ -128,6 +132,44 @@ func TestMirrorSurvivesKill9(t *testing.T) {
 	if n != records || m != n || got != sum || len(dups) > 0 {
 		t.Fatalf("after %d kills: source %d records, target %d, digests equal %v, duplicates %v", kills, n, m, got == sum, dups)
 	}
+	// The killed transactions were aborted with their records in the
+	// log: what verify must not read as copies.
+	aborted := len(pair.Target.ConsumeAllUncommitted(t, "crash")) - m
+	t.Logf("%d aborted copies on the target", aborted)
+	if aborted <= 0 {
+		t.Fatalf("no aborted copy on the target after %d kills: the test did not kill inside transactions", kills)
+	}
+	out, errOut, code := run(t, "verify", "--source", strings.Join(pair.Source.Addrs, ","), "--target", strings.Join(pair.Target.Addrs, ","),
+		"--output", "json", "--log-level", "warn")
+	var rep verifyReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != 0 {
+		t.Fatalf("verify after %d kills: exit %d, want 0 (%v)\nstdout:\n%s\nstderr:\n%s", kills, code, err, firstLines(out, 40), errOut)
+	}
+	if !rep.OK || len(rep.Partitions) != 6 || rep.Totals.SourceRecords != records || rep.Totals.Matched != records || rep.Totals.Problems != 0 {
+		t.Errorf("verify after %d kills: ok %v, %d partitions, totals %+v; want %d matched, no problem", kills, rep.OK, len(rep.Partitions), rep.Totals, records)
+	}
+}
+
+// highWatermarks sums a topic's high watermarks (records of open
+// transactions included).
+func highWatermarks(t *testing.T, adm *kadm.Client, topic string) int64 {
+	t.Helper()
+	ends, err := adm.ListEndOffsets(t.Context(), topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum int64
+	ends.Each(func(o kadm.ListedOffset) { sum += max(o.Offset, 0) })
+	return sum
+}
+
+// firstLines cuts s after n lines.
+func firstLines(s string, n int) string {
+	lines := strings.SplitAfter(s, "\n")
+	if len(lines) <= n {
+		return s
+	}
+	return strings.Join(lines[:n], "") + "...\n"
 }
 
 // TestMirrorFencesASecondProcess runs two continuous mirrors of one
