@@ -59,7 +59,10 @@ derived from the two cluster ids) has state on the target, at least one of its
 committed topics is mirrored, and the mirror has copied up to each committed
 offset on the mirrored topics. Offsets are translated from the migration's
 offset map; committed offsets on topics the migration does not mirror are
-listed and not migrated.
+listed and not migrated. Records written natively on the target before copies
+a group already consumed (producers that moved while the mirror lagged) are
+counted and named: the translated position never delivers them, and groups
+migrate refuses the group until --unreachable-natives says skip or reread.
 
 It only reads both clusters. The exit code is 0 whatever the verdicts, 1 when
 a cluster cannot be read, 2 for a wrong command line or configuration.`,
@@ -105,6 +108,13 @@ func listGroups(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*
 	}
 	if rep.Groups == nil {
 		rep.Groups = []groups.GroupInfo{}
+	}
+	gc := setup.Groups(logger)
+	finder := groups.NewUnreachableFinder(gc.Target, gc.SourceID, setup.Snapshot)
+	for i := range rep.Groups {
+		if err := finder.Fill(ctx, &rep.Groups[i]); err != nil {
+			return nil, err
+		}
 	}
 	return rep, nil
 }
