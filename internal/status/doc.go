@@ -17,6 +17,20 @@
 // Per group: its state on both clusters and translated position (package
 // groups), and whether it switched: recorded in the state (groups migrate,
 // group sync) or seen now (active on the target, inactive on the source).
+// For a group that has not switched, the records written natively on the
+// target before copies it already consumed (groups.UnreachableFinder: a
+// read of the gaps between copies) are counted and named per partition;
+// they block it, since groups migrate refuses such a position until the
+// user chooses.
+//
+// Producers first: records producers write on the target while the mirror
+// still copies land between copies, and a group that consumed those copies
+// on the source cannot be given one position that delivers them. So Next
+// calls the safe moment for a topic, no lag and a quiet source while the
+// mirror runs ("start the producers of T on the target now"), and a
+// warning names topics whose producers write on the target while the
+// mirror lags. (A gateway in front of both clusters would remove the
+// pause.)
 //
 // The phase is the furthest step reached: sync, producers, consumers,
 // promote (some topics promoted), done (all). Next names the next step and
