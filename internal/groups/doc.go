@@ -3,7 +3,8 @@
 // translate.go and search.go are the translation core; migrate.go
 // (Migrate: source to target), rollback.go (Rollback: target to source)
 // and sync.go (Syncer: continuous sync while mirroring) build on it;
-// list.go reports.
+// list.go reports; unreachable.go finds native records a position never
+// delivers.
 //
 // # Exactness
 //
@@ -23,10 +24,29 @@
 // stretch between the last copy the group consumed and the copy of its next
 // record (Map.Before; it holds no copy, only markers, aborted records and
 // native records) and, when it holds native records, commit the offset of
-// the first of them: the group reads them, then the copy of c. Natives
-// written before the last copy the group consumed cannot be reached with
-// one offset per partition; moving consumers before producers (or draining
-// the source first) avoids them.
+// the first of them: the group reads them, then the copy of c.
+//
+// Natives written before the last copy the group consumed (producers that
+// moved while the mirror still copied older records) cannot be reached
+// with one offset per partition without re-reading that copy: they are
+// unreachable. ReachBound gives, for a translation, one past the last copy
+// the group consumed; the natives below it are found by reading only the
+// gaps of the offset map (the stretches between copies: markers, aborted
+// records, natives), one fetch covering every gap its response reaches.
+// Migrate counts and names them per partition (PartitionResult.Unreachable
+// and UnreachableNatives, as target offset ranges) and refuses with an
+// *UnreachableError (ErrUnreachableNatives, with a hint) unless
+// MigrateOptions.Natives chooses: NativesSkip commits the exact position
+// and reports them; NativesReread commits the first of them, so that the
+// group reads every native and the copies after it a second time
+// (PartitionResult.Reread counts those copies; the rewind guard compares
+// the group's previous target offset with the exact position, not the
+// re-read one). UnreachableFinder does the same count for List's callers
+// (groups list, plan, status) and verify. Moving consumers first, or
+// producers only once the mirror has no lag and the source is quiet (what
+// status calls the moment), avoids them. The Syncer does not look for
+// them: a group that switches by itself after sync is at the exact
+// position.
 //
 // The special cases, each a Kind:
 //
