@@ -2,15 +2,12 @@ package status
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kmigrate/kmigrate/internal/state"
-	"github.com/kmigrate/kmigrate/internal/trace"
 )
 
 // tail is how many offsets at the end of each target partition status
@@ -104,103 +101,4 @@ func topicStatus(ctx context.Context, in Inputs, src, tgt string, snap *state.Sn
 		t.Producers = ProducersNone
 	}
 	return t, nil
-}
-
-// consumer returns a client like cl consuming the given offsets.
-func consumer(cl *kgo.Client, offsets map[string]map[int32]kgo.Offset) (*kgo.Client, error) {
-	c, err := kgo.NewClient(append(cl.Opts(),
-		kgo.ConsumePartitions(offsets),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.ConsumeResetOffset(kgo.NoResetOffset()),
-		// Markers are returned too, so that a reader sees every offset
-		// up to the end it waits for.
-		kgo.KeepControlRecords(),
-		kgo.FetchMaxWait(200*time.Millisecond),
-	)...)
-	if err != nil {
-		return nil, fmt.Errorf("status reader: %w", err)
-	}
-	return c, nil
-}
-
-// firstRecords returns the timestamp of the first readable record at or
-// after each partition's offset, below its end.
-func firstRecords(ctx context.Context, cl *kgo.Client, topic string, from map[int32]int64, ends kadm.ListedOffsets) (map[int32]time.Time, error) {
-	offs := map[string]map[int32]kgo.Offset{topic: {}}
-	for p, o := range from {
-		offs[topic][p] = kgo.NewOffset().At(o)
-	}
-	c, err := consumer(cl, offs)
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
-	out := map[int32]time.Time{}
-	rctx, cancel := context.WithTimeout(ctx, readTimeout)
-	defer cancel()
-	for len(out) < len(from) && rctx.Err() == nil {
-		fs := c.PollFetches(rctx)
-		fs.EachRecord(func(r *kgo.Record) {
-			if r.Attrs.IsControl() {
-				return
-			}
-			if _, ok := out[r.Partition]; !ok {
-				out[r.Partition] = r.Timestamp
-				c.PauseFetchPartitions(map[string][]int32{topic: {r.Partition}})
-			}
-		})
-	}
-	return out, ctx.Err()
-}
-
-// nativeTail reads the last offsets of each target partition and returns
-// the timestamps of the records there that are not copies from the source
-// cluster (no tracing header naming it).
-func nativeTail(ctx context.Context, in Inputs, src, tgt string, last offsets) ([]time.Time, error) {
-	offs := map[string]map[int32]kgo.Offset{tgt: {}}
-	ends := map[int32]int64{}
-	last.tgtEnds.Each(func(e kadm.ListedOffset) {
-		if e.Topic != tgt {
-			return
-		}
-		start := int64(0)
-		if s, ok := last.tgtStarts.Lookup(tgt, e.Partition); ok {
-			start = s.Offset
-		}
-		from := max(start, e.Offset-tail)
-		if from < e.Offset {
-			offs[tgt][e.Partition] = kgo.NewOffset().At(from)
-			ends[e.Partition] = e.Offset
-		}
-	})
-	if len(ends) == 0 {
-		return nil, nil
-	}
-	c, err := consumer(in.Target, offs)
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
-	var out []time.Time
-	rctx, cancel := context.WithTimeout(ctx, readTimeout)
-	defer cancel()
-	for len(ends) > 0 && rctx.Err() == nil {
-		fs := c.PollFetches(rctx)
-		fs.EachPartition(func(p kgo.FetchTopicPartition) {
-			for _, r := range p.Records {
-				if r.Offset+1 >= ends[p.Partition] {
-					delete(ends, p.Partition)
-					c.PauseFetchPartitions(map[string][]int32{tgt: {p.Partition}})
-				}
-				if r.Attrs.IsControl() {
-					continue
-				}
-				o, ok, _ := trace.FindRaw(r.Headers)
-				if !ok || string(o.ClusterID) != in.SourceID {
-					out = append(out, r.Timestamp.UTC())
-				}
-			}
-		})
-	}
-	return out, ctx.Err()
 }
