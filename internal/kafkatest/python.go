@@ -271,3 +271,87 @@ func decode64(s *string) (*string, error) {
 	d := string(b)
 	return &d, nil
 }
+
+// Transactions describes the data ProduceTransactions writes: Records
+// records, record i to partition i % Partitions, with key "k-<i>" and a
+// value that starts "txn=<t> end=<commit|abort> rec=<i> " (t is its
+// transaction) padded to ValueBytes, in transactions of PerTxn records.
+// Each transaction is flushed, so its records are in the log, before it
+// ends; every AbortEvery-th one (the AbortEvery-th, the 2*AbortEvery-th,
+// ...) is aborted, none when AbortEvery is 0.
+type Transactions struct {
+	Topic           string
+	Partitions      int32
+	Records         int
+	PerTxn          int
+	AbortEvery      int
+	ValueBytes      int
+	TransactionalID string
+	// Timeout bounds each step of the Python client (25s when 0).
+	Timeout time.Duration
+}
+
+// TxnCounts counts the records of committed and aborted transactions.
+type TxnCounts struct {
+	Committed int `json:"committed"`
+	Aborted   int `json:"aborted"`
+}
+
+// TxnProduced is what ProduceTransactions wrote.
+type TxnProduced struct {
+	Transactions int `json:"transactions"`
+	TxnCounts
+	Partitions map[int32]TxnCounts `json:"partitions"`
+}
+
+// ProduceTransactions writes o's records with a librdkafka transactional
+// producer, flushing every transaction before it commits or aborts it.
+func (p *Python) ProduceTransactions(ctx context.Context, o Transactions) (TxnProduced, error) {
+	out, err := p.run(ctx, nil, append(timeoutArgs(o.Timeout), "produce-txn", "--topic", o.Topic,
+		"--partitions", strconv.Itoa(int(o.Partitions)), "--records", strconv.Itoa(o.Records),
+		"--per-txn", strconv.Itoa(o.PerTxn), "--abort-every", strconv.Itoa(o.AbortEvery),
+		"--value-bytes", strconv.Itoa(o.ValueBytes), "--transactional-id", o.TransactionalID)...)
+	if err != nil {
+		return TxnProduced{}, fmt.Errorf("python produce-txn: %w", err)
+	}
+	var res TxnProduced
+	if err := json.Unmarshal(out, &res); err != nil {
+		return TxnProduced{}, fmt.Errorf("python produce-txn: parse %q: %w", out, err)
+	}
+	return res, nil
+}
+
+// Count is what a consumer read from one partition.
+type Count struct {
+	Records  int `json:"records"`
+	Distinct int `json:"distinct"`
+	// FromAborted counts records whose value says they were written in a
+	// transaction that was aborted (see Transactions): a read_committed
+	// consumer must read none.
+	FromAborted int `json:"from_aborted"`
+}
+
+// CountCommitted reads every partition of topic from its start to its high
+// watermark with a read_committed librdkafka consumer and counts, per
+// partition, what it read.
+func (p *Python) CountCommitted(ctx context.Context, topic string, timeout time.Duration) (map[int32]Count, error) {
+	out, err := p.run(ctx, nil, append(timeoutArgs(timeout), "count", "--topic", topic, "--isolation", "read_committed")...)
+	if err != nil {
+		return nil, fmt.Errorf("python count: %w", err)
+	}
+	var res struct {
+		Partitions map[int32]Count `json:"partitions"`
+	}
+	if err := json.Unmarshal(out, &res); err != nil {
+		return nil, fmt.Errorf("python count: parse %q: %w", out, err)
+	}
+	return res.Partitions, nil
+}
+
+// timeoutArgs sets the script's per-step timeout when d is not 0.
+func timeoutArgs(d time.Duration) []string {
+	if d <= 0 {
+		return nil
+	}
+	return []string{"--timeout", strconv.FormatFloat(d.Seconds(), 'f', -1, 64)}
+}
