@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -23,10 +22,9 @@ func (c *Cluster) Ready(ctx context.Context) error {
 		return err
 	}
 	defer cl.Close()
-	adm := kadm.NewClient(cl)
 	var last error
 	for {
-		if last = c.readyOnce(ctx, cl, adm); last == nil {
+		if last = c.readyOnce(ctx, cl); last == nil {
 			return nil
 		}
 		if err := c.exitedNode(); err != nil {
@@ -40,17 +38,22 @@ func (c *Cluster) Ready(ctx context.Context) error {
 	}
 }
 
-func (c *Cluster) readyOnce(ctx context.Context, cl *kgo.Client, adm *kadm.Client) error {
+func (c *Cluster) readyOnce(ctx context.Context, cl *kgo.Client) error {
 	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	m, err := adm.BrokerMetadata(rctx)
+	// A direct request: kadm.BrokerMetadata answers from franz-go's
+	// metadata cache, which can keep a broker list older than the
+	// brokers that have registered since.
+	mreq := kmsg.NewPtrMetadataRequest()
+	mreq.Topics = []kmsg.MetadataRequestTopic{}
+	m, err := mreq.RequestWith(rctx, cl)
 	if err != nil {
 		return err
 	}
 	if len(m.Brokers) != len(c.Addrs()) {
 		return fmt.Errorf("%d of %d brokers in the metadata", len(m.Brokers), len(c.Addrs()))
 	}
-	if m.Controller < 0 {
+	if m.ControllerID < 0 {
 		return fmt.Errorf("no controller")
 	}
 	for _, typ := range []int8{0, 1} { // group, transaction
