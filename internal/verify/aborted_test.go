@@ -124,3 +124,85 @@ func TestAbortedCopiesOnTarget(t *testing.T) {
 		t.Error("no aborted list was stripped: the broker condition was not simulated")
 	}
 }
+
+// produceTxns writes to topic/p on c, with one transactional producer,
+// txns transactions of per records of about 1 KiB (each flushed to the log
+// before it ends), aborting every third; it returns the keys committed.
+func produceTxns(t *testing.T, c *kafkatest.Cluster, topic string, p int32, txns, per int) []string {
+	t.Helper()
+	cl := c.Client(t, kgo.TransactionalID(fmt.Sprintf("app-%s-%d", topic, p)), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	var keys []string
+	for i := range txns {
+		if err := cl.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		commit := i%3 != 1
+		for j := range per {
+			k := fmt.Sprintf("t%d-%d-%d", p, i, j)
+			cl.Produce(t.Context(), &kgo.Record{Topic: topic, Partition: p, Key: []byte(k), Value: append([]byte(k), bytes.Repeat([]byte{byte(j)}, 1000)...)}, nil)
+			if commit {
+				keys = append(keys, k)
+			}
+		}
+		if err := cl.Flush(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if err := cl.EndTransaction(t.Context(), kgo.TransactionEndTry(commit)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return keys
+}
+
+// A source written by a transactional producer, with flushed aborted
+// transactions several fetches deep: verify reads only the committed
+// source records (aborted ones are not gaps), in full mode and in a
+// sample that covers every offset, through kfake and through a source
+// connection that strips every aborted list.
+func TestAbortedSourceTransactions(t *testing.T) {
+	pair := newPair(t)
+	createTopic(t, pair, "payments", 2, nil, nil)
+	committed := map[int32]int64{}
+	for p := range int32(2) {
+		committed[p] = int64(len(produceTxns(t, pair.Source, "payments", p, 6, 400)))
+	}
+	mirrorOnce(t, pair, nil, "payments")
+	if n := len(pair.Target.ConsumeAll(t, "payments")); int64(n) != committed[0]+committed[1] {
+		t.Fatalf("fixture: the mirror copied %d records, want the %d committed", n, committed[0]+committed[1])
+	}
+	omit := kafkatest.NewFaultDialer()
+	omit.OmitAbortedTransactions()
+	readers := []struct {
+		name   string
+		source *kgo.Client
+	}{
+		{"kfake", pair.Source.Client(t)},
+		{"no-aborted-list", pair.Source.Client(t, kgo.Dialer(omit.DialContext))},
+	}
+	for _, rd := range readers {
+		t.Run(rd.name, func(t *testing.T) {
+			source := func(o *verify.Options) { o.Source = rd.source }
+			for _, n := range []int{0, 1 << 20} {
+				rep := run(t, pair, func(o *verify.Options) { source(o); o.Sample = n })
+				for p := range int32(2) {
+					pr := partition(t, rep, "payments", p)
+					c := committed[p]
+					want := verify.Counts{SourceRecords: c, Copies: c, Matched: c}
+					if n > 0 {
+						want.Sampled = c
+					}
+					if pr.Status != verify.StatusOK || pr.Counts != want || len(pr.Problems) != 0 {
+						t.Errorf("sample %d, payments/%d: status %s, counts %+v, problems %+v; want ok, %+v",
+							n, p, pr.Status, pr.Counts, problems(t, pr), want)
+					}
+				}
+				if !rep.OK {
+					t.Errorf("sample %d: totals %+v", n, rep.Totals)
+				}
+			}
+		})
+	}
+	if omit.AbortedListsStripped() == 0 {
+		t.Error("no aborted list was stripped: the broker condition was not simulated")
+	}
+}
