@@ -164,3 +164,48 @@ func TestSearchOverAbortedTransactions(t *testing.T) {
 		t.Error("no aborted list was stripped: the broker condition was not simulated")
 	}
 }
+
+// Rollback counts the native records after a group's target position
+// (those it will not see on the source): an aborted native transaction
+// there (flushed, larger than a fetch) is not counted, through kfake and
+// without aborted lists.
+func TestRollbackOverAbortedTransactions(t *testing.T) {
+	pair := newPair(t)
+	at := abortedFixture(t, pair)
+	c := clusters(t, pair, "m1")
+	// The group consumed on the target up to the copy of source offset
+	// 900.
+	pair.Target.CommitOffsets(t, "app", map[string]map[int32]int64{"orders": {0: at[900]}})
+	pad := bytes.Repeat([]byte("y"), 1000)
+	var aborted, natives []*kgo.Record
+	for range 1500 {
+		aborted = append(aborted, &kgo.Record{Topic: "orders", Value: pad})
+	}
+	for range 5 {
+		natives = append(natives, &kgo.Record{Topic: "orders", Value: []byte("native")})
+	}
+	abortOnTarget(t, pair, "native-app", aborted[:700])
+	pair.Target.Produce(t, natives[:2]...)
+	abortOnTarget(t, pair, "native-app", aborted[700:])
+	pair.Target.Produce(t, natives[2:]...)
+
+	omit := kafkatest.NewFaultDialer()
+	omit.OmitAbortedTransactions()
+	for _, opts := range [][]kgo.Opt{nil, {kgo.Dialer(omit.DialContext)}} {
+		c.Target = pair.Target.Client(t, opts...)
+		res, err := groups.Rollback(t.Context(), c, "app", groups.RollbackOptions{DryRun: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Partitions) != 1 {
+			t.Fatalf("%+v", res.Partitions)
+		}
+		p := res.Partitions[0]
+		if p.From != at[900] || p.To != 900 || p.Native != 5 {
+			t.Errorf("rollback (%d options): from %d, to %d, native %d; want %d, 900, 5", len(opts), p.From, p.To, p.Native, at[900])
+		}
+	}
+	if omit.AbortedListsStripped() == 0 {
+		t.Error("no aborted list was stripped: the broker condition was not simulated")
+	}
+}
