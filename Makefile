@@ -30,7 +30,7 @@ test:
 KAFKA_TEST_TIMEOUT ?= 20m
 test-kafka:
 	kafka/fetch
-	KMIGRATE_REAL_KAFKA=1 $(GO) test -count=1 -v -timeout $(KAFKA_TEST_TIMEOUT) ./internal/kafkatest/realkafka/...
+	KMIGRATE_REAL_KAFKA=1 $(GO) test -count=1 -p 1 -v -timeout $(KAFKA_TEST_TIMEOUT) ./internal/kafkatest/realkafka/...
 
 lint: fmt vet staticcheck
 
