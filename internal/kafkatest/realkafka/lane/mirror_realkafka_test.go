@@ -22,11 +22,21 @@ func TestCheck(t *testing.T) {
 	p := pair(t, source39, target4)
 	out := mustRun(t, "check", "--source", strings.Join(p.Source.Addrs, ","), "--target", strings.Join(p.Target.Addrs, ","))
 	t.Logf("check:\n%s", out)
-	for _, want := range []string{"cluster id     " + p.Source.ID, "cluster id     " + p.Target.ID, "OK: both clusters are reachable and distinct."} {
+	for _, want := range []string{
+		"cluster id     " + p.Source.ID, "cluster id     " + p.Target.ID,
+		"kafka version  v" + majorMinor(source39.Version()), "kafka version  v" + majorMinor(target4.Version()),
+		"OK: both clusters are reachable and distinct.",
+	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("check output lacks %q", want)
 		}
 	}
+}
+
+// majorMinor returns "3.9" for "3.9.1".
+func majorMinor(v string) string {
+	parts := strings.SplitN(v, ".", 3)
+	return parts[0] + "." + parts[1]
 }
 
 // TestMirrorVariety copies records of every shape from Kafka 3.9
