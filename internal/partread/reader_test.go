@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
@@ -202,5 +203,124 @@ func TestFetchOutOfRange(t *testing.T) {
 	_, _, err := r.Fetch(ctx(t), 5)
 	if !errors.Is(err, kerr.OffsetOutOfRange) || err.Error() != "fetch source t/0 at offset 5: "+kerr.OffsetOutOfRange.Error() {
 		t.Fatalf("err %v", err)
+	}
+}
+
+// A transaction whose marker lies above the last stable offset (another
+// producer's transaction is open before it): its records below the last
+// stable offset are delivered once the read-ahead, read_uncommitted, finds
+// the marker; the open transaction's records are not returned until it
+// ends, then dropped when it aborts.
+func TestMarkerAboveLastStableOffset(t *testing.T) {
+	c := kafkatest.New(t, kafkatest.Brokers(1))
+	c.CreateTopic(t, "t", 1, nil)
+	a := c.Client(t, kgo.TransactionalID("lso-a"), kgo.DefaultProduceTopic("t"))
+	b := c.Client(t, kgo.TransactionalID("lso-b"), kgo.DefaultProduceTopic("t"))
+	write := func(cl *kgo.Client, prefix string, from int) {
+		t.Helper()
+		for i := from; i < from+10; i++ {
+			cl.Produce(ctx(t), &kgo.Record{Key: fmt.Appendf(nil, "%s-%d", prefix, i)}, nil)
+		}
+		if err := cl.Flush(ctx(t)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, cl := range []*kgo.Client{a, b} {
+		if err := cl.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(a, "a", 0)  // offsets 0-9
+	write(b, "b", 0)  // 10-19, open: the last stable offset is 10
+	write(a, "a", 10) // 20-29
+	if err := a.EndTransaction(ctx(t), kgo.TryCommit); err != nil { // marker at 30
+		t.Fatal(err)
+	}
+	fd := kafkatest.NewFaultDialer()
+	fd.OmitAbortedTransactions()
+	cl := c.Client(t, kgo.Dialer(fd.DialContext))
+	r := partread.New(cl, partread.NewLeaders(cl, "test"), "t", 0, 1<<20)
+	read := func(o int64) ([]string, int64) {
+		t.Helper()
+		fp, next, err := r.Fetch(ctx(t), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, rec := range fp.Records {
+			got = append(got, value(rec))
+		}
+		return got, next
+	}
+	if got, next := read(0); !slices.Equal(got, []string{"a-0", "a-1", "a-2", "a-3", "a-4", "a-5", "a-6", "a-7", "a-8", "a-9"}) || next != 10 {
+		t.Fatalf("below the last stable offset: %v, next %d", got, next)
+	}
+	if got, next := read(10); len(got) != 0 || next != 10 {
+		t.Fatalf("at the last stable offset: %v, next %d", got, next)
+	}
+	if err := b.EndTransaction(ctx(t), kgo.TryAbort); err != nil { // marker at 31
+		t.Fatal(err)
+	}
+	if got, next := read(10); !slices.Equal(got, []string{"a-10", "a-11", "a-12", "a-13", "a-14", "a-15", "a-16", "a-17", "a-18", "a-19"}) || next != 32 {
+		t.Fatalf("after the abort: %v, next %d", got, next)
+	}
+}
+
+// A transaction far larger than a fetch is read ahead once: the later
+// fetches inside it use the outcome learned.
+func TestReadAheadOnce(t *testing.T) {
+	c := kafkatest.New(t, kafkatest.Brokers(1))
+	c.CreateTopic(t, "t", 1, nil)
+	// Batches of 16 KiB, so that a fetch of 64 KiB ends inside the
+	// transaction.
+	cl := c.Client(t, kgo.TransactionalID("big"), kgo.DefaultProduceTopic("t"), kgo.ProducerBatchMaxBytes(16<<10))
+	if err := cl.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	rng := rand.New(rand.NewPCG(1, 2)) // incompressible values
+	for i := range 2000 {
+		k := fmt.Sprintf("r-%d", i)
+		v := make([]byte, 1000)
+		for j := range v {
+			v[j] = byte(rng.Uint32())
+		}
+		cl.Produce(ctx(t), &kgo.Record{Key: []byte(k), Value: v}, nil)
+		want = append(want, k)
+	}
+	if err := cl.Flush(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.EndTransaction(ctx(t), kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	fd := kafkatest.NewFaultDialer()
+	fd.OmitAbortedTransactions()
+	rc := c.Client(t, kgo.Dialer(fd.DialContext))
+	var counts partread.Counters
+	r := partread.New(rc, partread.NewLeaders(rc, "test"), "t", 0, 64<<10)
+	r.Counters = &counts
+	var got []string
+	calls := int64(0)
+	for o := int64(0); ; calls++ {
+		fp, next, err := r.Fetch(ctx(t), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, rec := range fp.Records {
+			got = append(got, value(rec))
+		}
+		if next <= o {
+			break
+		}
+		o = next
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("read %d records, want the %d committed", len(got), len(want))
+	}
+	// 2 MB from 64 KiB: read-ahead fetches of 64 KiB, 128 KiB, ...,
+	// 2 MiB at most, once.
+	if extra := counts.Fetches.Load() - calls - 1; extra < 1 || extra > 6 {
+		t.Errorf("%d fetches for %d reads: %d read ahead, want 1 to 6 (once)", counts.Fetches.Load(), calls+1, extra)
 	}
 }
