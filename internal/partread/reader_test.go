@@ -230,9 +230,9 @@ func TestMarkerAboveLastStableOffset(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	write(a, "a", 0)  // offsets 0-9
-	write(b, "b", 0)  // 10-19, open: the last stable offset is 10
-	write(a, "a", 10) // 20-29
+	write(a, "a", 0)                                                // offsets 0-9
+	write(b, "b", 0)                                                // 10-19, open: the last stable offset is 10
+	write(a, "a", 10)                                               // 20-29
 	if err := a.EndTransaction(ctx(t), kgo.TryCommit); err != nil { // marker at 30
 		t.Fatal(err)
 	}
