@@ -230,10 +230,12 @@ func TestMarkerAboveLastStableOffset(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	write(a, "a", 0)                                                // offsets 0-9
-	write(b, "b", 0)                                                // 10-19, open: the last stable offset is 10
-	write(a, "a", 10)                                               // 20-29
-	if err := a.EndTransaction(ctx(t), kgo.TryCommit); err != nil { // marker at 30
+	// a-0..9 at offsets 0-9, b-0..9 at 10-19 (open: the last stable
+	// offset is 10), a-10..19 at 20-29, A's commit marker at 30.
+	write(a, "a", 0)
+	write(b, "b", 0)
+	write(a, "a", 10)
+	if err := a.EndTransaction(ctx(t), kgo.TryCommit); err != nil {
 		t.Fatal(err)
 	}
 	fd := kafkatest.NewFaultDialer()
@@ -258,7 +260,8 @@ func TestMarkerAboveLastStableOffset(t *testing.T) {
 	if got, next := read(10); len(got) != 0 || next != 10 {
 		t.Fatalf("at the last stable offset: %v, next %d", got, next)
 	}
-	if err := b.EndTransaction(ctx(t), kgo.TryAbort); err != nil { // marker at 31
+	// B's abort marker at 31.
+	if err := b.EndTransaction(ctx(t), kgo.TryAbort); err != nil {
 		t.Fatal(err)
 	}
 	if got, next := read(10); !slices.Equal(got, []string{"a-10", "a-11", "a-12", "a-13", "a-14", "a-15", "a-16", "a-17", "a-18", "a-19"}) || next != 32 {
