@@ -42,7 +42,19 @@
 // (PartitionResult.Reread counts those copies; the rewind guard compares
 // the group's previous target offset with the exact position, not the
 // re-read one). UnreachableFinder does the same count for List's callers
-// (groups list, plan, status) and verify. Moving consumers first, or
+// (groups list, plan, status) and verify.
+//
+// Cost: the offset map cannot tell a commit marker from a native record
+// inside a mirror transaction (both leave a one-offset gap), so every gap
+// below the bound is read. That is one fetch per gap not covered by the
+// previous response: little when transactions are large, up to a read of
+// the partition below the group's position when they are small (a live
+// mirror commits every 250 ms). Migrate reads its partitions concurrently
+// (as many as it points at); an UnreachableFinder reads each partition
+// once per report. Free counting needs the mirror to record the native
+// stretches it sees between its own copies in the state (not done yet).
+//
+// Moving consumers first, or
 // producers only once the mirror has no lag and the source is quiet (what
 // status calls the moment), avoids them. The Syncer does not look for
 // them: a group that switches by itself after sync is at the exact

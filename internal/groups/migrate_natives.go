@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/kmigrate/kmigrate/internal/offsetmap"
 )
 
@@ -15,19 +17,27 @@ import (
 // NativesReread moves each such partition to its first unreachable native
 // and counts the copies the group will read a second time.
 func (c *Clusters) unreachable(ctx context.Context, group string, res *GroupResult, choice NativeChoice) error {
-	var hit []PartitionResult
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(maxPointers)
 	for i := range res.Partitions {
 		pr := &res.Partitions[i]
 		if pr.bound <= 0 {
 			continue
 		}
-		src := SourcePartition{ClusterID: c.SourceID, Topic: pr.Topic, Partition: pr.Partition}
-		rs, err := gapNatives(ctx, c.Target, pr.ToTopic, pr.Partition, pr.m, pr.bound, src)
-		if err != nil {
+		g.Go(func() error {
+			src := SourcePartition{ClusterID: c.SourceID, Topic: pr.Topic, Partition: pr.Partition}
+			rs, err := gapNatives(gctx, c.Target, pr.ToTopic, pr.Partition, pr.m, pr.bound, src)
+			pr.UnreachableNatives, pr.Unreachable = below(rs, pr.bound)
 			return err
-		}
-		if pr.UnreachableNatives, pr.Unreachable = below(rs, pr.bound); pr.Unreachable > 0 {
-			hit = append(hit, *pr)
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	var hit []PartitionResult
+	for _, pr := range res.Partitions {
+		if pr.Unreachable > 0 {
+			hit = append(hit, pr)
 		}
 	}
 	if len(hit) == 0 {
