@@ -201,8 +201,12 @@ func Make(ctx context.Context, in Inputs, o Options) (*Report, error) {
 		} else if g.Target.Members > 0 && g.Source.Members == 0 && g.Source.Err == "" {
 			gs.Switched, gs.SwitchedHow = true, "active on the target"
 		} else if err := finder.Fill(ctx, &gs.GroupInfo); err != nil {
-			// Only a group still to move can lose natives.
-			return nil, err
+			// Only a group still to move can lose natives. A failed read
+			// is reported, not fatal: promote relies on this report.
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			r.Warnings = append(r.Warnings, fmt.Sprintf("group %q: cannot look for records written natively on the target before copies it consumed: %v", g.Group, err))
 		}
 		if g.Source.Members > 0 && g.Target.Members > 0 {
 			r.Warnings = append(r.Warnings, fmt.Sprintf("group %q is active on both clusters (%d consumers on the source, %d on the target): it will process records twice; stop one side", g.Group, g.Source.Members, g.Target.Members))
