@@ -111,14 +111,19 @@ func (r *Reader) lookup(pid, o int64) (commit, ok bool) {
 }
 
 // maxKnown bounds the outcomes remembered per producer: a sequential reader
-// needs the last one, a binary search a few.
-const maxKnown = 8
+// needs the last one, a binary search a few. maxProducers bounds the
+// producers remembered: past it the memory starts again empty (a later
+// fetch may then read ahead again, which costs time, never correctness).
+const (
+	maxKnown     = 8
+	maxProducers = 1024
+)
 
 // learn remembers the outcomes read ahead for res's pending producers.
 func (r *Reader) learn(res *resolution, found map[int64]marker) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.known == nil {
+	if r.known == nil || len(r.known) >= maxProducers {
 		r.known = map[int64][]outcome{}
 	}
 	for pid, m := range found {
