@@ -185,9 +185,9 @@ func (r *Reader) readAhead(ctx context.Context, from int64, want map[int64]bool)
 		if err != nil {
 			return nil, r.errAt(pos, fmt.Errorf("read ahead: %w", err))
 		}
+		size = min(2*size, readAheadMax)
 		if next > pos {
 			pos, stalls, wait = next, 0, 0
-			size = min(2*size, readAheadMax)
 			continue
 		}
 		if stalls++; stalls > readAheadStalls {
@@ -214,7 +214,7 @@ func scanMarkers(b []byte, pos int64, want map[int64]bool, found map[int64]marke
 	for len(b) >= 17 && len(found) < len(want) {
 		length := int64(int32(binary.BigEndian.Uint32(b[8:12])))
 		size := 12 + length
-		if length < 0 || size > int64(len(b)) {
+		if length < 5 || size > int64(len(b)) {
 			break // a partial batch at the end of the response
 		}
 		raw := b[:size]
