@@ -110,7 +110,7 @@ func listGroups(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*
 		rep.Groups = []groups.GroupInfo{}
 	}
 	gc := setup.Groups(logger)
-	finder := groups.NewUnreachableFinder(gc.Target, gc.SourceID, setup.Snapshot)
+	finder := groups.NewUnreachableFinder(gc.Target, gc.SourceID, setup.Snapshot, nil)
 	for i := range rep.Groups {
 		if err := finder.Fill(ctx, &rep.Groups[i]); err != nil {
 			return nil, err

@@ -51,8 +51,13 @@
 // the partition below the group's position when they are small (a live
 // mirror commits every 250 ms). Migrate reads its partitions concurrently
 // (as many as it points at); an UnreachableFinder reads each partition
-// once per report. Free counting needs the mirror to record the native
-// stretches it sees between its own copies in the state (not done yet).
+// once per NativeCache, and a cache kept across reports (status in a
+// long-running process) reads only the gaps added since: everything below
+// the end of the copies is final. Free counting needs the mirror to record
+// the native stretches it sees between its own copies in the state (not
+// done yet). A transaction written natively on the target and still open
+// below the end of the copies hides records that may yet become natives:
+// ErrOpenTransaction, rather than a count that could be short.
 //
 // Moving consumers first, or
 // producers only once the mirror has no lag and the source is quiet (what

@@ -26,7 +26,7 @@ func (c *Clusters) unreachable(ctx context.Context, group string, res *GroupResu
 		}
 		g.Go(func() error {
 			src := SourcePartition{ClusterID: c.SourceID, Topic: pr.Topic, Partition: pr.Partition}
-			rs, err := gapNatives(gctx, c.Target, pr.ToTopic, pr.Partition, pr.m, pr.bound, src)
+			rs, err := gapNatives(gctx, c.Target, pr.ToTopic, pr.Partition, pr.m, 0, pr.bound, src)
 			pr.UnreachableNatives, pr.Unreachable = below(rs, pr.bound)
 			return err
 		})

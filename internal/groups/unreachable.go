@@ -10,7 +10,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kmigrate/kmigrate/internal/offsetmap"
-	"github.com/kmigrate/kmigrate/internal/state"
 	"github.com/kmigrate/kmigrate/internal/trace"
 )
 
@@ -56,6 +55,11 @@ func ParseNativeChoice(s string) (NativeChoice, error) {
 // ErrUnreachableNatives is the kind of an *UnreachableError: the position
 // Migrate would commit never delivers some native target records.
 var ErrUnreachableNatives = errors.New("native target records the group would never read")
+
+// ErrOpenTransaction: a transaction written natively on the target is
+// open below the end of the copies, so the records a group would skip
+// cannot all be read yet.
+var ErrOpenTransaction = errors.New("a transaction is open on the target partition")
 
 // UnreachableError is Migrate's refusal to commit a position that skips
 // native target records. It unwraps to its Kind (ErrUnreachableNatives).
@@ -145,7 +149,7 @@ func ReachBound(p Partition, r Result) int64 {
 	return -1
 }
 
-// gapNatives reads the stretches of topic/partition below to that the
+// gapNatives reads the stretches of topic/partition in [from, to) that the
 // offset map m does not cover (the gaps between copies: commit markers,
 // aborted records, natives) and returns the committed records there as
 // ranges. Stretches the map covers hold copies only and are not read
@@ -155,14 +159,19 @@ func ReachBound(p Partition, r Result) int64 {
 // below the log start are gone and not counted.
 //
 // A record in a gap whose tracing header names src is a copy the map does
-// not know: ErrMismatch.
-func gapNatives(ctx context.Context, cl *kgo.Client, topic string, partition int32, m *offsetmap.Map, to int64, src SourcePartition) ([]NativeRange, error) {
+// not know: ErrMismatch. A read that ends below to (the last stable offset
+// is there: a transaction written natively on the target is still open,
+// and its records may yet become committed natives) is ErrOpenTransaction.
+func gapNatives(ctx context.Context, cl *kgo.Client, topic string, partition int32, m *offsetmap.Map, from, to int64, src SourcePartition) ([]NativeRange, error) {
 	if m == nil {
 		m = new(offsetmap.Map)
 	}
 	var gaps []NativeRange
-	prev := int64(0)
+	prev := from
 	for _, r := range m.Runs() {
+		if r.TargetEnd() <= from {
+			continue
+		}
 		if r.Target >= to {
 			break
 		}
@@ -184,9 +193,9 @@ func gapNatives(ctx context.Context, cl *kgo.Client, topic string, partition int
 	if err != nil {
 		return nil, fmt.Errorf("list start offset of %s: %w", topic, err)
 	}
-	pos := int64(0)
+	pos := from
 	if s, ok := starts.Lookup(topic, partition); ok {
-		pos = s.Offset
+		pos = max(pos, s.Offset)
 	}
 	rd := newPartReader(cl, topic, partition, 0)
 	if err := rd.refreshLeader(ctx); err != nil {
@@ -221,103 +230,11 @@ func gapNatives(ctx context.Context, cl *kgo.Client, topic string, partition int
 				}
 			}
 			if next <= lo {
-				return out, nil // the end of what is readable
+				return nil, fmt.Errorf("%s/%d: records from offset %d on are not readable yet (below offset %d, the end of the copies): %w; retry once it ends",
+					topic, partition, lo, to, ErrOpenTransaction)
 			}
 			pos = next
 		}
 	}
 	return out, nil
-}
-
-// UnreachableFinder fills in the unreachable natives of the groups List
-// reports (plan, status): for each mirrored partition it reads the gaps of
-// the target partition once (gapNatives), below the end of the copies, and
-// counts for each group the natives below its reach bound. It only reads.
-type UnreachableFinder struct {
-	tgt      *kgo.Client
-	sourceID string
-	snap     *state.Snapshot
-	natives  map[state.TopicPartition][]NativeRange
-	parts    map[state.TopicPartition]Partition
-}
-
-// NewUnreachableFinder returns a finder over the target client tgt and the
-// migration state snap; sourceID is the source cluster's id.
-func NewUnreachableFinder(tgt *kgo.Client, sourceID string, snap *state.Snapshot) *UnreachableFinder {
-	return &UnreachableFinder{tgt: tgt, sourceID: sourceID, snap: snap,
-		natives: map[state.TopicPartition][]NativeRange{}, parts: map[state.TopicPartition]Partition{}}
-}
-
-// Fill sets the Unreachable count and natives of each translated partition
-// of g and, when there are any, adds a reason: Migrate refuses such a
-// position unless the user chooses.
-func (f *UnreachableFinder) Fill(ctx context.Context, g *GroupInfo) error {
-	if f.snap == nil || f.snap.Meta == nil {
-		return nil
-	}
-	for i := range g.Topics {
-		t := &g.Topics[i]
-		for j := range t.Partitions {
-			p := &t.Partitions[j]
-			if !t.Mirrored || p.Translation == nil || p.Translation.Kind == NotYetMirrored.String() {
-				continue
-			}
-			tp := state.TopicPartition{Topic: t.Topic, Partition: p.Partition}
-			part, ok := f.parts[tp]
-			if !ok {
-				var err error
-				if part, err = FromSnapshot(f.snap, tp); err != nil {
-					return err
-				}
-				f.parts[tp] = part
-			}
-			r, err := Translate(part, p.Committed)
-			if err != nil {
-				return fmt.Errorf("translate %s: %w", tp, err)
-			}
-			if p.Translation.UnreachableNatives, p.Translation.Unreachable, err = f.Below(ctx, tp, t.Target, ReachBound(part, r)); err != nil {
-				return fmt.Errorf("group %q: %w", g.Group, err)
-			}
-			if n := p.Translation.Unreachable; n > 0 {
-				g.Reasons = append(g.Reasons, fmt.Sprintf("%d records written natively on the target in %s/%d (%s) lie before copies the group already consumed: its translated position would never deliver them; choose with kmigrate groups migrate --unreachable-natives=reread or skip",
-					n, t.Target, p.Partition, RangesText(p.Translation.UnreachableNatives, 5)))
-				g.Migratable = false
-			}
-		}
-	}
-	return nil
-}
-
-// Below returns the records written natively on target partition
-// targetTopic/tp.Partition, among the copies of source partition tp, below
-// offset to (a ReachBound, or a group's committed target offset), and how
-// many there are. The partition's gaps are read once per finder, up to the
-// end of its copies.
-func (f *UnreachableFinder) Below(ctx context.Context, tp state.TopicPartition, targetTopic string, to int64) ([]NativeRange, int64, error) {
-	if to <= 0 || f.snap == nil {
-		return nil, 0, nil
-	}
-	all, ok := f.natives[tp]
-	if !ok {
-		part, ok := f.parts[tp]
-		if !ok {
-			var err error
-			if part, err = FromSnapshot(f.snap, tp); err != nil {
-				return nil, 0, err
-			}
-			f.parts[tp] = part
-		}
-		end := int64(0)
-		if part.Map != nil {
-			end = part.Map.TargetEnd()
-		}
-		src := SourcePartition{ClusterID: f.sourceID, Topic: tp.Topic, Partition: tp.Partition}
-		var err error
-		if all, err = gapNatives(ctx, f.tgt, targetTopic, tp.Partition, part.Map, end, src); err != nil {
-			return nil, 0, err
-		}
-		f.natives[tp] = all
-	}
-	rs, n := below(all, to)
-	return rs, n, nil
 }

@@ -175,7 +175,7 @@ func Make(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*Report
 	// Records written natively on the target before copies a group
 	// consumed: groups migrate refuses the group until the user chooses.
 	gc := setup.Groups(nil)
-	finder := groups.NewUnreachableFinder(gc.Target, gc.SourceID, setup.Snapshot)
+	finder := groups.NewUnreachableFinder(gc.Target, gc.SourceID, setup.Snapshot, nil)
 	for i := range r.Groups {
 		if err := finder.Fill(ctx, &r.Groups[i]); err != nil {
 			return nil, err

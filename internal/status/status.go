@@ -126,6 +126,11 @@ type Inputs struct {
 	Groups         config.Selection
 	// State reads the migration's state from the target.
 	State func(ctx context.Context) (*state.Snapshot, error)
+	// Natives, when set, keeps what reports have read of the target
+	// partitions' native records between copies, so that the next report
+	// reads only what the mirror added since (a long-running process
+	// should set it); nil reads them afresh.
+	Natives *groups.NativeCache
 }
 
 // ErrNoState is returned when the migration has no state on the target.
@@ -193,7 +198,7 @@ func Make(ctx context.Context, in Inputs, o Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	finder := groups.NewUnreachableFinder(in.Target, in.SourceID, after)
+	finder := groups.NewUnreachableFinder(in.Target, in.SourceID, after, in.Natives)
 	for _, g := range infos {
 		gs := Group{GroupInfo: g}
 		if sw, ok := after.Switched[g.Group]; ok && sw.How != "rolled-back" {

@@ -44,7 +44,7 @@ func (v *Verifier) checkGroups(ctx context.Context) ([]GroupReport, error) {
 		identity[s] = s
 	}
 	parts := map[state.TopicPartition]groups.Partition{}
-	finder := groups.NewUnreachableFinder(v.o.Target, v.o.SourceID, v.o.State)
+	finder := groups.NewUnreachableFinder(v.o.Target, v.o.SourceID, v.o.State, nil)
 	for _, name := range names {
 		g := GroupReport{Group: name, Partitions: []GroupPartition{}}
 		pos := map[state.TopicPartition]*GroupPartition{}
