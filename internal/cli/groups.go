@@ -113,7 +113,12 @@ func listGroups(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*
 	finder := groups.NewUnreachableFinder(gc.Target, gc.SourceID, setup.Snapshot, nil)
 	for i := range rep.Groups {
 		if err := finder.Fill(ctx, &rep.Groups[i]); err != nil {
-			return nil, err
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			g := &rep.Groups[i]
+			g.Reasons = append(g.Reasons, fmt.Sprintf("cannot look for records written natively on the target before copies it consumed: %v", err))
+			g.Migratable = false
 		}
 	}
 	return rep, nil

@@ -178,7 +178,10 @@ func Make(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*Report
 	finder := groups.NewUnreachableFinder(gc.Target, gc.SourceID, setup.Snapshot, nil)
 	for i := range r.Groups {
 		if err := finder.Fill(ctx, &r.Groups[i]); err != nil {
-			return nil, err
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			r.Warnings = append(r.Warnings, fmt.Sprintf("group %q: cannot look for records written natively on the target before copies it consumed: %v", r.Groups[i].Group, err))
 		}
 	}
 	for _, g := range r.Groups {
