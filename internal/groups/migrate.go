@@ -121,7 +121,7 @@ type PartitionResult struct {
 	// partition, and whatever records it holds were written natively on
 	// the target. -1 when not applicable.
 	lower int64
-	// bound is reachBound of the translation: natives below it are
+	// bound is ReachBound of the translation: natives below it are
 	// unreachable from it; -1 when not applicable.
 	bound int64
 	// m is the partition's offset map (forward exact translations).
