@@ -8,7 +8,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/kmigrate/kmigrate/internal/config"
 	"github.com/kmigrate/kmigrate/internal/preflight"
 )
 
@@ -35,9 +34,6 @@ command line or configuration.`,
 			if err := checkOutput(output); err != nil {
 				return err
 			}
-			if err := checkConnectTimeoutFlag(cmd); err != nil {
-				return err
-			}
 			cfg, err := e.loadConfig()
 			if err != nil {
 				return err
@@ -58,26 +54,6 @@ command line or configuration.`,
 	e.addClusterFlags(cmd)
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
 	return cmd
-}
-
-// checkConnectTimeoutFlag refuses a given --connect-timeout that is not
-// positive. The flag's zero value means "not given" (the spec's or the
-// default timeout), so an explicit 0s must be caught here, where cobra
-// still knows whether the flag was set, before it silently means the
-// default.
-func checkConnectTimeoutFlag(cmd *cobra.Command) error {
-	f := cmd.Flags().Lookup("connect-timeout")
-	if f == nil || !f.Changed {
-		return nil
-	}
-	d, err := cmd.Flags().GetDuration("connect-timeout")
-	if err != nil {
-		return usageError{fmt.Errorf("--connect-timeout: %w", err)}
-	}
-	if err := config.CheckConnectTimeout(d); err != nil {
-		return usageError{fmt.Errorf("--connect-timeout: %w", err)}
-	}
-	return nil
 }
 
 func printReport(w io.Writer, r *preflight.Report) {

@@ -14,16 +14,18 @@ func (e *env) demoCommand() *cobra.Command {
 		Use:   "demo",
 		Short: "Walk a whole live migration on two embedded clusters, in about a minute",
 		Long: `demo needs nothing but this binary. It starts two embedded Kafka clusters in
-this process, creates two topics (orders with 12 partitions, customers
-compacted) and runs a live producer app and a live consumer-group app on the
-old cluster. Then it walks the migration, saying what it does at each step:
+this process, creates three topics (orders with 12 partitions, customers
+compacted, payments with a transactional history in which every third
+transaction was aborted after its records reached the log) and runs a live
+producer app and a live consumer-group app on the old cluster. Then it walks the migration, saying what it does at each step:
 mirror (exactly once, continuously), switch the consumers (the group is
 stopped, its offsets moved exactly, and it is restarted on the new cluster),
-switch the producers, promote both topics once the old cluster is quiet, and
+switch the producers, promote the topics once the old cluster is quiet, and
 verify the copy record by record.
 
 It ends with a report: records copied, duplicates and gaps as the consumer
-app saw them (both 0), where the group resumed, and the time taken. The exit
+app saw them (both 0), where the group resumed, that exactly the committed
+payments were copied, and the time taken. The exit
 code is 0 only when verify passes and the consumer received every record
 exactly once.`,
 		Example: `  go run ./cmd/kmigrate demo

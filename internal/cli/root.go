@@ -54,7 +54,25 @@ type env struct {
 	logger    *slog.Logger
 
 	overrides      config.Overrides
-	connectTimeout time.Duration
+	connectTimeout setDuration
+}
+
+// setDuration is a duration flag that remembers whether it was given, so
+// that an explicit 0s or -1s is refused instead of meaning "not given".
+type setDuration struct {
+	d   time.Duration
+	set bool
+}
+
+func (f *setDuration) String() string { return f.d.String() }
+func (f *setDuration) Type() string   { return "duration" }
+func (f *setDuration) Set(s string) error {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	f.d, f.set = d, true
+	return nil
 }
 
 // Main runs kmigrate with args and returns the process exit code.
@@ -190,7 +208,7 @@ func (e *env) addClusterFlags(cmd *cobra.Command) {
 	f.StringVar(&o.TargetConfig, "target-config", "", "target client properties file (Java or librdkafka dialect)")
 	f.StringVar(&o.Topics, "topics", "", "regular expression of topics to select (whole name)")
 	f.StringVar(&o.Groups, "groups", "", "regular expression of consumer groups to select (whole name)")
-	f.DurationVar(&e.connectTimeout, "connect-timeout", 0, "how long to try to reach each cluster (default 10s, or the spec's connect_timeout)")
+	f.Var(&e.connectTimeout, "connect-timeout", "how long to try to reach each cluster (default 10s, or the spec's connect_timeout)")
 }
 
 // loadConfig resolves the spec file, properties files and flags into a
@@ -203,9 +221,12 @@ func (e *env) loadConfig() (*config.Config, error) {
 	if err != nil {
 		return nil, usageError{err}
 	}
-	if e.connectTimeout > 0 {
-		cfg.Source.ConnectTimeout = e.connectTimeout
-		cfg.Target.ConnectTimeout = e.connectTimeout
+	if e.connectTimeout.set {
+		if err := config.CheckConnectTimeout(e.connectTimeout.d); err != nil {
+			return nil, usageError{fmt.Errorf("--connect-timeout: %w", err)}
+		}
+		cfg.Source.ConnectTimeout = e.connectTimeout.d
+		cfg.Target.ConnectTimeout = e.connectTimeout.d
 	}
 	// Building the client options reads the certificate files, so a
 	// missing or malformed one is reported here, as bad input, before any

@@ -41,3 +41,21 @@ func TestExitCodes(t *testing.T) {
 		}
 	}
 }
+
+// TestConnectTimeoutRefused: every command that reaches the clusters
+// refuses a --connect-timeout that is not positive, before connecting.
+func TestConnectTimeoutRefused(t *testing.T) {
+	for _, args := range [][]string{
+		{"check"}, {"mirror"}, {"plan"}, {"verify"}, {"status"}, {"promote"}, {"groups", "list"}, {"groups", "migrate", "--all"},
+	} {
+		for _, d := range []string{"-1s", "0s"} {
+			var stdout, stderr bytes.Buffer
+			a := append(append([]string{}, args...), "--source", "127.0.0.1:1", "--target", "127.0.0.1:2", "--connect-timeout", d)
+			got := Main(context.Background(), a, strings.NewReader(""), &stdout, &stderr)
+			want := "--connect-timeout: " + d + " is not positive: use a duration such as 30s, or leave it out for the default (10s)"
+			if got != exitUsage || !strings.Contains(stderr.String(), want) {
+				t.Errorf("kmigrate %v: exit %d, stderr %q; want exit 2 with %q", a, got, stderr.String(), want)
+			}
+		}
+	}
+}

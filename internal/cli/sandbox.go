@@ -27,8 +27,9 @@ distinct cluster ids). Their data is kept under --dir, so a restart keeps it;
 --reset wipes it first. Ctrl-C (SIGINT) or SIGTERM stops both cleanly.
 
 With --sample-data it seeds the source with topics (orders with 6 partitions,
-customers compacted, payments transactional with an aborted transaction) and
-consumer groups with committed offsets, unless they already exist.
+customers compacted, payments transactional: 60 transactions of 200 records,
+every third aborted after its records reached the log, several fetches deep)
+and consumer groups with committed offsets, unless they already exist.
 
 The clusters are franz-go's kfake: fine for trying kmigrate and for tests,
 not for production data.`,

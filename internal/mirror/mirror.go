@@ -20,7 +20,8 @@ var ErrFenced = errors.New("fenced: another kmigrate process is running this mig
 
 // ErrStateMismatch is returned when the state topic belongs to a migration
 // between other clusters.
-var ErrStateMismatch = errors.New("migration state belongs to other clusters")
+// It is state.ErrMismatch.
+var ErrStateMismatch = state.ErrMismatch
 
 // ErrPartitionsStopped is returned by a bounded copy that finished every
 // partition it could but had to stop some (see Stats.Partitions[].Stopped).

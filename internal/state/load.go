@@ -43,8 +43,13 @@ func newSnapshot() *Snapshot {
 	}
 }
 
-// ErrNoState is returned by Load when the state topic does not exist.
-var ErrNoState = errors.New("no state topic")
+// ErrNoState is returned by Load when the state topic does not exist: the
+// migration has no state on the target yet (run kmigrate mirror first).
+var ErrNoState = errors.New("no migration state on the target (no state topic)")
+
+// ErrMismatch: the state topic under a migration's name records a
+// migration between other clusters.
+var ErrMismatch = errors.New("migration state belongs to other clusters")
 
 // Load reads the whole state topic with read_committed isolation, up to
 // its last stable offset at the time of the call. opts configure the
