@@ -25,12 +25,14 @@ test:
 ## test-kafka: the real-Kafka lane: the kmigrate binary against real Apache
 ## Kafka clusters on loopback (3.9 with ZooKeeper, 4.x KRaft), started by
 ## internal/kafkatest/realkafka. kafka/fetch first resolves the brokers from
-## Maven Central into ~/.cache/kmigrate/kafka (once; needs java and mvn).
+## Maven Central into ~/.cache/kmigrate/kafka and the Python clients from
+## PyPI into ~/.cache/kmigrate/venv (once; needs java, mvn and python3).
 ## docs/compatibility.md has the matrix.
 KAFKA_TEST_TIMEOUT ?= 20m
+KMIGRATE_VENV      ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/kmigrate/venv
 test-kafka:
-	kafka/fetch
-	KMIGRATE_REAL_KAFKA=1 $(GO) test -count=1 -p 1 -v -timeout $(KAFKA_TEST_TIMEOUT) ./internal/kafkatest/realkafka/...
+	KMIGRATE_VENV=$(KMIGRATE_VENV) kafka/fetch
+	KMIGRATE_REAL_KAFKA=1 KMIGRATE_TEST_PYTHON=$(KMIGRATE_VENV)/bin/python3 $(GO) test -count=1 -p 1 -v -timeout $(KAFKA_TEST_TIMEOUT) ./internal/kafkatest/realkafka/...
 
 lint: fmt vet staticcheck
 

@@ -116,10 +116,14 @@ func NewPair(t testing.TB, opts ...Option) *Pair {
 // topics its CreateTopic makes are deleted when the test ends.
 func Connect(t testing.TB, role string, addrs []string) *Cluster {
 	t.Helper()
-	c := &Cluster{
-		Addrs:  addrs,
-		Config: config.Cluster{Role: role, Bootstrap: addrs, SecurityProtocol: config.Plaintext},
-	}
+	return ConnectConfig(t, config.Cluster{Role: role, Bootstrap: addrs, SecurityProtocol: config.Plaintext})
+}
+
+// ConnectConfig is Connect for a cluster that needs security settings:
+// cfg is used as the Cluster's Config (its Bootstrap as Addrs).
+func ConnectConfig(t testing.TB, cfg config.Cluster) *Cluster {
+	t.Helper()
+	c := &Cluster{Addrs: cfg.Bootstrap, Config: cfg}
 	c.connect(t)
 	return c
 }

@@ -37,6 +37,9 @@ type Config struct {
 	JVMOpts []string
 	// StartTimeout bounds Start and Restart; 2 minutes if zero.
 	StartTimeout time.Duration
+	// SASLSSL secures the client listener (KRaft versions only); nil is
+	// PLAINTEXT.
+	SASLSSL *SASLSSL
 }
 
 // defaultJVMOpts keep a node small and quick to start on a 2-core machine
@@ -67,11 +70,13 @@ type Cluster struct {
 type Broker struct {
 	// ID is the broker.id (node.id in KRaft), 1-based.
 	ID int32
-	// Addr is the PLAINTEXT listener, 127.0.0.1:port.
+	// Addr is the client listener, 127.0.0.1:port: PLAINTEXT, or
+	// SASL_SSL with Config.SASLSSL.
 	Addr string
 
-	ctrlAddr string // KRaft controller listener
-	proc     *process
+	internalAddr string // PLAINTEXT, for brokers and Ready; Addr without SASLSSL
+	ctrlAddr     string // KRaft controller listener
+	proc         *process
 }
 
 // Start starts a cluster and returns once it serves (see Ready). On error
@@ -88,6 +93,9 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 	}
 	if cfg.JVMOpts == nil {
 		cfg.JVMOpts = defaultJVMOpts
+	}
+	if cfg.SASLSSL != nil && !kraft(cfg.Version) {
+		return nil, fmt.Errorf("realkafka: SASL_SSL clusters need a KRaft version, not %s", cfg.Version)
 	}
 	cp, err := classpath(cfg.Version)
 	if err != nil {
@@ -129,7 +137,7 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 
 func (c *Cluster) startOnce(ctx context.Context) error {
 	n := c.cfg.Brokers
-	ports, err := freePorts(2*n + 1)
+	ports, err := freePorts(3*n + 1)
 	if err != nil {
 		return err
 	}
@@ -140,13 +148,18 @@ func (c *Cluster) startOnce(ctx context.Context) error {
 	c.mu.Lock()
 	c.brokers = nil
 	for i := range n {
-		c.brokers = append(c.brokers, &Broker{
+		b := &Broker{
 			ID:       int32(i + 1),
-			Addr:     fmt.Sprintf("127.0.0.1:%d", ports[2*i]),
-			ctrlAddr: fmt.Sprintf("127.0.0.1:%d", ports[2*i+1]),
-		})
+			Addr:     fmt.Sprintf("127.0.0.1:%d", ports[3*i]),
+			ctrlAddr: fmt.Sprintf("127.0.0.1:%d", ports[3*i+1]),
+		}
+		b.internalAddr = b.Addr
+		if c.cfg.SASLSSL != nil {
+			b.internalAddr = fmt.Sprintf("127.0.0.1:%d", ports[3*i+2])
+		}
+		c.brokers = append(c.brokers, b)
 	}
-	c.zkAddr = fmt.Sprintf("127.0.0.1:%d", ports[2*n])
+	c.zkAddr = fmt.Sprintf("127.0.0.1:%d", ports[3*n])
 	c.mu.Unlock()
 	if kraft(c.cfg.Version) {
 		c.id = newClusterID()
@@ -209,6 +222,14 @@ func (c *Cluster) prepare(b *Broker, logCfg []string) error {
 		return err
 	}
 	props := c.brokerProps(b, dir)
+	if s := c.cfg.SASLSSL; s != nil {
+		sp, err := s.securityProps(b, b.ctrlAddr, dir)
+		if err != nil {
+			return err
+		}
+		maps.Copy(props, sp)
+		maps.Copy(props, c.cfg.BrokerProps)
+	}
 	path := filepath.Join(dir, "server.properties")
 	if err := writeProps(path, props); err != nil {
 		return err
@@ -281,13 +302,32 @@ func (c *Cluster) format(ctx context.Context) error {
 	var wg sync.WaitGroup
 	for i, b := range c.brokers {
 		wg.Go(func() {
-			errs[i] = runJava(ctx, c.java, append(append([]string{}, c.cfg.JVMOpts...),
+			args := append(append([]string{}, c.cfg.JVMOpts...),
 				"-cp", c.cp, "kafka.tools.StorageTool", "format", "--ignore-formatted",
-				"-t", c.id, "-c", filepath.Join(b.proc.dir, "server.properties"))...)
+				"-t", c.id, "-c", filepath.Join(b.proc.dir, "server.properties"))
+			errs[i] = runJava(ctx, c.java, append(args, c.scramArgs()...)...)
 		})
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+func (c *Cluster) scramArgs() []string {
+	if c.cfg.SASLSSL == nil {
+		return nil
+	}
+	return c.cfg.SASLSSL.scramArgs()
+}
+
+// internalAddrs are the PLAINTEXT listeners Ready uses.
+func (c *Cluster) internalAddrs() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]string, len(c.brokers))
+	for i, b := range c.brokers {
+		out[i] = b.internalAddr
+	}
+	return out
 }
 
 // Addrs returns the brokers' bootstrap addresses.

@@ -16,7 +16,7 @@ import (
 // __consumer_offsets and __transaction_state, which would otherwise cost
 // the first test that commits offsets or begins a transaction seconds.
 func (c *Cluster) Ready(ctx context.Context) error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Addrs()...), kgo.MetadataMinAge(100*time.Millisecond),
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.internalAddrs()...), kgo.MetadataMinAge(100*time.Millisecond),
 		kgo.RetryBackoffFn(func(int) time.Duration { return 100 * time.Millisecond }))
 	if err != nil {
 		return err
