@@ -139,9 +139,39 @@ func TestPromote(t *testing.T) {
 	if err != nil || !res.Forced || !slices.Equal(res.Promoted, []string{"logs"}) || res.Phase != state.PhasePromote {
 		t.Fatalf("forced promote: %+v, %v", res, err)
 	}
-	time.Sleep(500 * time.Millisecond) // the mirror notices within PromotionCheck and reloads
+	// The mirror notices and reloads without logs: from then on its
+	// transactions advance orders' checkpoints and never logs' (its
+	// producer still writes). Judged by the mirror's own progress, not by
+	// time: logs' checkpoint must stay put across 10 orders transactions,
+	// and then across 10 more, with no new copy of logs on the target.
+	still := func() int64 {
+		t.Helper()
+		last, streak, seen := int64(-1), 0, time.Time{}
+		waitFor(t, "logs' checkpoint to stay put while orders' advance", func() bool {
+			snap, err := setup.LoadState(t.Context())
+			if err != nil {
+				return false
+			}
+			l := snap.Checkpoints[state.TopicPartition{Topic: "logs"}].Next
+			u := snap.Checkpoints[state.TopicPartition{Topic: "orders"}].Updated
+			if o1 := snap.Checkpoints[state.TopicPartition{Topic: "orders", Partition: 1}].Updated; o1.After(u) {
+				u = o1
+			}
+			switch {
+			case l != last:
+				last, streak, seen = l, 0, u
+			case u.After(seen):
+				streak, seen = streak+1, u
+			}
+			return streak >= 10
+		})
+		return last
+	}
+	stopped := still()
 	before := len(pair.Target.ConsumeAll(t, "logs"))
-	time.Sleep(500 * time.Millisecond)
+	if again := still(); again != stopped {
+		t.Errorf("the mirror still copies the promoted topic logs: its checkpoint moved from %d to %d", stopped, again)
+	}
 	if after := len(pair.Target.ConsumeAll(t, "logs")); after != before {
 		t.Errorf("the mirror still copies the promoted topic logs: %d records, then %d", before, after)
 	}
@@ -162,7 +192,6 @@ func TestPromote(t *testing.T) {
 		t.Fatalf("mirror: %v", err)
 	}
 	pair.Source.Produce(t, &kgo.Record{Topic: "orders", Partition: 0, Value: []byte("late")})
-	time.Sleep(o.Quiet)
 	res, err = cutover.Promote(t.Context(), in, topic, nil, false, o)
 	if !errors.Is(err, cutover.ErrPreconditions) || !slices.ContainsFunc(res.Unmet, func(u string) bool {
 		return strings.HasPrefix(u, `topic "orders": replication lag is 1 records`)
@@ -180,11 +209,12 @@ func TestPromote(t *testing.T) {
 	if err := migrate.Run(t.Context(), setup2, nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(o.Quiet)
-	r, err = status.Make(t.Context(), in, o)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The source has been quiet for the quiet period once status says
+	// the producers moved (asked until then, not slept through).
+	waitFor(t, "status to see the producers on the target", func() bool {
+		r, err = status.Make(t.Context(), in, o)
+		return err == nil && r.Topics[1].Producers == status.ProducersTarget
+	})
 	ot := r.Topics[1]
 	if ot.Lag != 0 || ot.Producers != status.ProducersTarget || ot.TargetNativeRate <= 0 || r.Phase != state.PhasePromote {
 		t.Errorf("status after the move: phase %s, orders %+v", r.Phase, ot)
