@@ -59,6 +59,13 @@
 // below the end of the copies hides records that may yet become natives:
 // ErrOpenTransaction, rather than a count that could be short.
 //
+// Limit: in a mirror back after a promotion (a migration in the other
+// direction, writing into the old topics), the old records lie before the
+// reverse copies and count as natives a group moved with that migration
+// never reads, though it read their copies on the other cluster: there
+// NativesSkip is the right choice. The state does not mark a migration as
+// a mirror back yet.
+//
 // Moving consumers first, or
 // producers only once the mirror has no lag and the source is quiet (what
 // status calls the moment), avoids them. The Syncer does not look for
