@@ -134,3 +134,55 @@ func TestMirrorLeaderKill9(t *testing.T) {
 	sameRecords(t, p.Source.ConsumeAll(t, topic), p.Target.ConsumeAll(t, topic))
 	mustRun(t, m.args("verify")...)
 }
+
+// TestMirrorFencing starts a second mirror of the same migration while the
+// first copies between Kafka 4.x clusters (transactions v2): the second
+// fences the first, which must stop with an error saying so, and the
+// copy ends exact.
+func TestMirrorFencing(t *testing.T) {
+	p := pair(t, source4, target4)
+	topic := kafkatest.TopicName(t, "fence")
+	p.Source.CreateTopic(t, topic, 3, map[string]string{"retention.ms": "-1"})
+	var recs []*kgo.Record
+	for i := range 60000 {
+		recs = append(recs, &kgo.Record{Topic: topic, Partition: int32(i % 3), Key: fmt.Appendf(nil, "k%d", i), Value: make([]byte, 300)})
+	}
+	p.Source.Produce(t, recs...)
+	m := newMigration(t, p, fmt.Sprintf("topics:\n  include: [%s]\nmirror:\n  transaction_max_bytes: 1MiB\n  transaction_interval: 50ms\n", topic))
+	args := m.args("mirror", "--until", "end")
+	adm := kadm.NewClient(p.Target.Client(t, kgo.MetadataMinAge(20*time.Millisecond)))
+	deleteAtCleanup(t, p.Target, topic)
+	_, outA, doneA := startMirror(t, args)
+	for endOffset(t, adm, topic) <= 10 {
+		select {
+		case err := <-doneA:
+			t.Fatalf("the first mirror ended (%v) before the second started\n%s", err, outA)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	_, outB, doneB := startMirror(t, args)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var errA, errB error
+	for i := 0; i < 2; i++ {
+		select {
+		case errA = <-doneA:
+			doneA = nil
+		case errB = <-doneB:
+			doneB = nil
+		case <-ctx.Done():
+			t.Fatalf("mirrors did not end\nfirst:\n%s\nsecond:\n%s", outA, outB)
+		}
+	}
+	t.Logf("first mirror: %v: %s", errA, lastLine(outA.String()))
+	if errA == nil {
+		t.Errorf("the fenced mirror exited 0\n%s", outA)
+	} else if !strings.Contains(strings.ToLower(outA.String()), "fenc") {
+		t.Errorf("the fenced mirror's error does not say it was fenced:\n%s", outA)
+	}
+	if errB != nil {
+		t.Fatalf("the second mirror: %v\n%s", errB, outB)
+	}
+	sameRecords(t, p.Source.ConsumeAll(t, topic), p.Target.ConsumeAll(t, topic))
+	mustRun(t, m.args("verify")...)
+}
