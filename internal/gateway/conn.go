@@ -1,0 +1,138 @@
+package gateway
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+
+	"github.com/twmb/franz-go/pkg/kbin"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// maxRequest bounds a request's size before it is read (Kafka's default
+// socket.request.max.bytes).
+const maxRequest = 100 << 20
+
+// request is one decoded client request.
+type request struct {
+	key, version int16
+	corr         int32
+	clientID     string
+	kreq         kmsg.Request
+}
+
+// serve handles one client connection. Requests are handled one at a time
+// in arrival order, as a broker does, which keeps a client's pipelined
+// batches in order.
+func (s *Server) serve(ctx context.Context, c net.Conn) {
+	log := s.log.With("client", c.RemoteAddr().String())
+	var out []byte
+	for {
+		req, err := readRequest(c)
+		if err != nil {
+			if !errors.Is(err, errClosed) {
+				log.Warn("closing client connection", "err", err)
+			}
+			return
+		}
+		resp, err := s.handle(ctx, req)
+		if err != nil {
+			log.Warn("refused request; closing the connection", "api_key", req.key, "version", req.version, "client_id", req.clientID, "err", err)
+			return
+		}
+		if resp == nil { // acks=0 produce
+			continue
+		}
+		out = appendResponse(out[:0], req.corr, resp)
+		if _, err := c.Write(out); err != nil {
+			return
+		}
+	}
+}
+
+// readRequest reads and decodes one size-prefixed request. A request for
+// an API or version the gateway does not implement is returned with a nil
+// kreq (handle refuses it).
+func readRequest(c net.Conn) (*request, error) {
+	var size [4]byte
+	if _, err := io.ReadFull(c, size[:]); err != nil {
+		return nil, fmt.Errorf("%w: %w", errClosed, err)
+	}
+	n := binary.BigEndian.Uint32(size[:])
+	if n < 8 || n > maxRequest {
+		return nil, fmt.Errorf("request size %d out of bounds", n)
+	}
+	body := make([]byte, n)
+	if _, err := io.ReadFull(c, body); err != nil {
+		return nil, fmt.Errorf("%w: %w", errClosed, err)
+	}
+	r := kbin.Reader{Src: body}
+	req := &request{key: r.Int16(), version: r.Int16(), corr: r.Int32()}
+	if id := r.NullableString(); id != nil {
+		req.clientID = *id
+	}
+	if !r.Ok() {
+		return nil, errors.New("truncated request header")
+	}
+	if !supported(req.key, req.version) {
+		return req, nil
+	}
+	kreq := kmsg.RequestForKey(req.key)
+	kreq.SetVersion(req.version)
+	if kreq.IsFlexible() {
+		kmsg.SkipTags(&r)
+	}
+	if err := kreq.ReadFrom(r.Src); err != nil {
+		return nil, fmt.Errorf("decode %s v%d: %w", kmsg.NameForKey(req.key), req.version, err)
+	}
+	req.kreq = kreq
+	return req, nil
+}
+
+// appendResponse frames resp for correlation id corr.
+func appendResponse(dst []byte, corr int32, resp kmsg.Response) []byte {
+	dst = append(dst, 0, 0, 0, 0)
+	dst = binary.BigEndian.AppendUint32(dst, uint32(corr))
+	// ApiVersions responses keep the old header even when flexible, so
+	// that a client can read them before it knows our versions.
+	if resp.IsFlexible() && resp.Key() != kmsg.ApiVersions.Int16() {
+		dst = append(dst, 0)
+	}
+	dst = resp.AppendTo(dst)
+	binary.BigEndian.PutUint32(dst, uint32(len(dst)-4))
+	return dst
+}
+
+// ErrUnsupported is why a request for an API or version the gateway does
+// not implement is refused: forwarding it blindly could send it to the
+// wrong cluster.
+var ErrUnsupported = errors.New("API or version not implemented by the gateway")
+
+// handle answers one request. A nil response with a nil error means no
+// response (acks=0); an error closes the connection.
+func (s *Server) handle(ctx context.Context, req *request) (kmsg.Response, error) {
+	s.stats.request(req.key)
+	if req.kreq == nil {
+		if req.key == kmsg.ApiVersions.Int16() {
+			// Clients retry ApiVersions at v0 on this answer.
+			return apiVersions(&kmsg.ApiVersionsRequest{Version: 0}, true), nil
+		}
+		return nil, fmt.Errorf("%w: %s v%d", ErrUnsupported, kmsg.NameForKey(req.key), req.version)
+	}
+	switch r := req.kreq.(type) {
+	case *kmsg.ApiVersionsRequest:
+		return apiVersions(r, false), nil
+	case *kmsg.MetadataRequest:
+		return s.metadata(ctx, r), nil
+	case *kmsg.FindCoordinatorRequest:
+		return s.findCoordinator(r), nil
+	case *kmsg.InitProducerIDRequest:
+		return s.initProducerID(r), nil
+	case *kmsg.ProduceRequest:
+		return s.produce(ctx, r), nil
+	}
+	return nil, fmt.Errorf("%w: %s v%d", ErrUnsupported, kmsg.NameForKey(req.key), req.version)
+}

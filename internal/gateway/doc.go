@@ -1,0 +1,24 @@
+// Package gateway is a Kafka-protocol gateway in front of a migration's
+// source and target clusters, so that producers move to the target
+// without a restart, an error or a reordered record (issue 15,
+// docs/gateway.md).
+//
+// Clients bootstrap from the gateway; its Metadata answers name the
+// gateway as the only broker, leading every partition of the migration's
+// topics, so every connection goes through it. A topic's writes go to the
+// source until the topic is promoted, then to the target (under its
+// target name). Idempotent producers get their producer id from the
+// gateway, which deduplicates their batches by the client's own sequence
+// numbers and writes upstream with its own idempotent producer, so the
+// client's sequence stream never meets a cluster that does not know it.
+//
+// Promote switches a topic: it holds new writes, waits for those in flight,
+// waits for the mirror's checkpoints (the migration's state on the target)
+// to reach the source's end, records the promotion in the state, and
+// releases the held writes to the target. Other gateways and the mirror
+// learn of the promotion from the state.
+//
+// Only the APIs in the ApiVersions answer are served; any other request
+// closes the connection with a logged reason instead of being forwarded
+// to a cluster that may be the wrong one.
+package gateway

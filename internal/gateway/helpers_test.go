@@ -1,0 +1,171 @@
+package gateway_test
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kmigrate/kmigrate/internal/cluster"
+	"github.com/kmigrate/kmigrate/internal/config"
+	"github.com/kmigrate/kmigrate/internal/gateway"
+	"github.com/kmigrate/kmigrate/internal/kafkatest"
+	"github.com/kmigrate/kmigrate/internal/mirror"
+	"github.com/kmigrate/kmigrate/internal/state"
+)
+
+// testWriter sends log lines to the test log.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(b []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(b), "\n"))
+	return len(b), nil
+}
+
+func logger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+var noRetention = map[string]string{"retention.ms": "-1"}
+
+// newPair starts a one-broker source and target with topic (n partitions)
+// on both.
+func newPair(t *testing.T, topic string, n int32) *kafkatest.Pair {
+	t.Helper()
+	pair := kafkatest.NewPair(t, kafkatest.Brokers(1))
+	pair.Source.CreateTopic(t, topic, n, noRetention)
+	pair.Target.CreateTopic(t, topic, n, noRetention)
+	return pair
+}
+
+// startMirror runs a continuous exactly-once mirror of topics as migration
+// name; it returns a channel that receives Run's error (the mirror exits
+// on its own once every topic is promoted). The mirror is stopped when the
+// test ends.
+func startMirror(t *testing.T, pair *kafkatest.Pair, name string, topics ...string) <-chan error {
+	t.Helper()
+	settings := config.DefaultMirror()
+	settings.TransactionInterval = 50 * time.Millisecond
+	var ts []mirror.Topic
+	for _, tp := range topics {
+		ts = append(ts, mirror.Topic{Source: tp, Target: tp})
+	}
+	groups, err := config.NewSelection(nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := mirror.New(mirror.Options{
+		Name: name, Source: &pair.Source.Config, Target: &pair.Target.Config,
+		SourceID: pair.Source.ID, TargetID: pair.Target.ID,
+		Topics: ts, Groups: groups, Settings: settings, StateReplicationFactor: -1,
+		Logger: logger(t).With("component", "mirror"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return runInBackground(t, m.Run)
+}
+
+// runInBackground runs run until the test ends; the returned channel
+// receives its error.
+func runInBackground(t *testing.T, run func(context.Context) error) <-chan error {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		done <- run(ctx)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		wg.Wait()
+	})
+	return done
+}
+
+// gatewayOptions returns the options of a gateway in front of pair for
+// migration name, serving topics under the same names.
+func gatewayOptions(t *testing.T, pair *kafkatest.Pair, name string, topics ...string) gateway.Options {
+	t.Helper()
+	var ts []gateway.Topic
+	for _, tp := range topics {
+		ts = append(ts, gateway.Topic{Source: tp, Target: tp})
+	}
+	return gateway.Options{
+		Listen: "127.0.0.1:0", Source: &pair.Source.Config, Target: &pair.Target.Config,
+		Migration: name, Topics: ts, PollInterval: 100 * time.Millisecond,
+		SwitchTimeout: 30 * time.Second, Logger: logger(t).With("component", "gateway"),
+	}
+}
+
+// startGateway builds and runs a gateway until the test ends.
+func startGateway(t *testing.T, opts gateway.Options) *gateway.Server {
+	t.Helper()
+	gw, err := gateway.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runInBackground(t, gw.Run)
+	return gw
+}
+
+// client returns a franz-go client (idempotent by default) bootstrapped
+// from the gateway, partitioning manually.
+func client(t *testing.T, gw *gateway.Server, opts ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(append([]kgo.Opt{
+		kgo.SeedBrokers(gw.Addr()),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+	}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
+// stateStore returns the state store of migration name on pair's target.
+func stateStore(t *testing.T, pair *kafkatest.Pair, name string) gateway.Store {
+	t.Helper()
+	cl := pair.Target.Client(t)
+	opts, err := cluster.Opts(&pair.Target.Config, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return gateway.NewStateStore(cl, name, opts)
+}
+
+// gatedStore is a Store whose Promote waits until the test opens gate,
+// after telling it (promoting) that the switch reached the record: the
+// drain is over and writes are held.
+type gatedStore struct {
+	gateway.Store
+	promoting chan struct{}
+	gate      chan struct{}
+}
+
+func (g *gatedStore) Promote(ctx context.Context, topic string, pause time.Duration) error {
+	close(g.promoting)
+	select {
+	case <-g.gate:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return g.Store.Promote(ctx, topic, pause)
+}
+
+// loadState reads migration name's state from pair's target.
+func loadState(t *testing.T, pair *kafkatest.Pair, name string) *state.Snapshot {
+	t.Helper()
+	snap, err := stateStore(t, pair, name).Load(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return snap
+}

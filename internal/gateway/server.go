@@ -1,0 +1,219 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kmigrate/kmigrate/internal/cluster"
+	"github.com/kmigrate/kmigrate/internal/config"
+)
+
+// upstream is one cluster the gateway writes to and reads from, with its
+// own credentials. cl produces idempotently (acks=all) and partitions as
+// told, so a client's partition is kept.
+type upstream struct {
+	side Side
+	cl   *kgo.Client
+	adm  *kadm.Client
+}
+
+// Server is a gateway: it speaks the Kafka protocol to clients and routes
+// their requests to the source or the target. Build it with New, serve
+// with Run, switch a topic with Promote.
+type Server struct {
+	opts     Options
+	log      *slog.Logger
+	ln       net.Listener
+	host     string
+	port     int32
+	src, tgt upstream
+	store    Store
+	routes   map[string]*topicRoute // by source topic name; fixed set
+	names    map[string]string      // source -> target topic name
+	seqs     *sequences
+	pids     *producerIDs
+	stats    *stats
+
+	closeOnce sync.Once
+	connsMu   sync.Mutex
+	conns     map[net.Conn]struct{}
+	closed    bool // no connection is tracked once set
+	wg        sync.WaitGroup
+}
+
+// New connects to both clusters and listens; nothing is served until Run.
+func New(opts Options) (*Server, error) {
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	s := &Server{
+		opts: opts, log: opts.Logger, routes: map[string]*topicRoute{}, names: map[string]string{},
+		seqs: newSequences(), pids: newProducerIDs(), stats: newStats(), conns: map[net.Conn]struct{}{},
+	}
+	for _, t := range opts.Topics {
+		s.routes[t.Source] = newTopicRoute(Source)
+		s.names[t.Source] = t.Target
+	}
+	var err error
+	if s.src, err = connect(Source, opts.Source, opts.SourceOpts, s.log); err != nil {
+		return nil, err
+	}
+	if s.tgt, err = connect(Target, opts.Target, opts.TargetOpts, s.log); err != nil {
+		s.src.cl.Close()
+		return nil, err
+	}
+	s.store = opts.Store
+	if s.store == nil {
+		ropts, err := cluster.Opts(opts.Target, nil)
+		if err != nil {
+			s.closeClients()
+			return nil, fmt.Errorf("gateway: state reader: %w", err)
+		}
+		s.store = NewStateStore(s.tgt.cl, opts.Migration, append(ropts, opts.TargetOpts...))
+	}
+	if err := s.listen(); err != nil {
+		s.closeClients()
+		return nil, err
+	}
+	return s, nil
+}
+
+func connect(side Side, c *config.Cluster, extra []kgo.Opt, log *slog.Logger) (upstream, error) {
+	opts := append([]kgo.Opt{
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.ProducerLinger(0),
+	}, extra...)
+	cl, err := cluster.NewClient(c, log.With("upstream", side.String()), opts...)
+	if err != nil {
+		return upstream{}, fmt.Errorf("gateway: %s client: %w", side, err)
+	}
+	return upstream{side: side, cl: cl, adm: kadm.NewClient(cl)}, nil
+}
+
+func (s *Server) listen() error {
+	ln, err := net.Listen("tcp", s.opts.Listen)
+	if err != nil {
+		return fmt.Errorf("gateway: listen: %w", err)
+	}
+	adv := s.opts.Advertise
+	if adv == "" {
+		adv = ln.Addr().String()
+	}
+	host, port, err := net.SplitHostPort(adv)
+	if err == nil {
+		var p int
+		p, err = strconv.Atoi(port)
+		s.host, s.port = host, int32(p)
+	}
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("gateway: advertised address %q: %w", adv, err)
+	}
+	s.ln = ln
+	return nil
+}
+
+// Addr is the address the gateway listens on.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Run reads the routing from the store, then serves clients until ctx
+// ends, reading the store every PollInterval for promotions made
+// elsewhere. It closes the server when it returns.
+func (s *Server) Run(ctx context.Context) error {
+	defer s.Close()
+	if err := s.Sync(ctx); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.poll(ctx)
+	}()
+	go func() {
+		<-ctx.Done()
+		s.ln.Close()
+		s.closeConns()
+	}()
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			cancel()
+			s.wg.Wait()
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("gateway: accept: %w", err)
+		}
+		if !s.track(c, true) {
+			continue
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			defer s.track(c, false) //nolint:errcheck // removal
+			s.serve(ctx, c)
+		}()
+	}
+}
+
+// track adds or removes a client connection; it refuses (and closes) a
+// connection accepted while the server closes, so that no handler
+// outlives Run.
+func (s *Server) track(c net.Conn, add bool) bool {
+	s.connsMu.Lock()
+	defer s.connsMu.Unlock()
+	if add && !s.closed {
+		s.conns[c] = struct{}{}
+		s.stats.connections.Add(1)
+		return true
+	}
+	delete(s.conns, c)
+	c.Close()
+	return false
+}
+
+func (s *Server) closeConns() {
+	s.connsMu.Lock()
+	defer s.connsMu.Unlock()
+	s.closed = true
+	for c := range s.conns {
+		c.Close()
+	}
+}
+
+// Close stops listening and closes the upstream clients. Run calls it.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() {
+		s.ln.Close()
+		s.closeConns()
+		s.closeClients()
+	})
+}
+
+func (s *Server) closeClients() {
+	s.src.cl.Close()
+	s.tgt.cl.Close()
+}
+
+// upstreamFor returns the cluster of side and the topic's name there.
+func (s *Server) upstreamFor(side Side, topic string) (upstream, string) {
+	if side == Target {
+		return s.tgt, s.names[topic]
+	}
+	return s.src, topic
+}
+
+// errClosed is how a connection ends when the client or the server closed
+// it.
+var errClosed = errors.New("connection closed")

@@ -1,0 +1,89 @@
+package gateway
+
+import (
+	"maps"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Stats are the gateway's counters since it started, for /metrics and
+// status.
+type Stats struct {
+	Connections int64
+	// Requests counts requests by API key.
+	Requests map[int16]int64
+	// SourceRecords and TargetRecords count records written upstream.
+	SourceRecords, TargetRecords int64
+	// Duplicates counts client retries answered from a batch already
+	// written (or rejected as older than the remembered ones).
+	Duplicates int64
+	// HeldTimeouts counts writes answered REQUEST_TIMED_OUT because a
+	// switch held them past HoldTimeout.
+	HeldTimeouts int64
+	// Pauses is the measured pause of each switch made by this gateway.
+	Pauses map[string]time.Duration
+	// Aborted counts aborted switches by topic.
+	Aborted map[string]int
+}
+
+type stats struct {
+	connections, sourceRecords, targetRecords, duplicates, heldTimeouts atomic.Int64
+
+	mu       sync.Mutex
+	requests map[int16]int64
+	pauses   map[string]time.Duration
+	aborted  map[string]int
+}
+
+func newStats() *stats {
+	return &stats{requests: map[int16]int64{}, pauses: map[string]time.Duration{}, aborted: map[string]int{}}
+}
+
+func (s *stats) request(key int16) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requests[key]++
+}
+
+func (s *stats) produced(side Side, n int) {
+	if side == Target {
+		s.targetRecords.Add(int64(n))
+		return
+	}
+	s.sourceRecords.Add(int64(n))
+}
+
+func (s *stats) switched(topic string, pause time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.pauses[topic] = pause
+}
+
+func (s *stats) switchAborted(topic string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.aborted[topic]++
+}
+
+// Stats returns a copy of the counters.
+func (s *Server) Stats() Stats {
+	st := s.stats
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return Stats{
+		Connections: st.connections.Load(), Requests: maps.Clone(st.requests),
+		SourceRecords: st.sourceRecords.Load(), TargetRecords: st.targetRecords.Load(),
+		Duplicates: st.duplicates.Load(), HeldTimeouts: st.heldTimeouts.Load(),
+		Pauses: maps.Clone(st.pauses), Aborted: maps.Clone(st.aborted),
+	}
+}
+
+// Route returns the side topic's writes go to now.
+func (s *Server) Route(topic string) (Side, bool) {
+	r, ok := s.routes[topic]
+	if !ok {
+		return 0, false
+	}
+	return r.current(), true
+}
