@@ -3,6 +3,8 @@ package lane_test
 import (
 	"context"
 	"fmt"
+	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -169,4 +171,45 @@ func TestGroupsMigrateRefusesActiveGroup(t *testing.T) {
 			cl.Close()
 		})
 	}
+}
+
+// kafkaPythonGroup runs testdata/kafkapython_group.py (kafka-python, a pure
+// Python client) and returns the keys it read.
+func kafkaPythonGroup(t *testing.T, c *kafkatest.Cluster, group, topic string, max int) []string {
+	t.Helper()
+	py := kafkatest.RequireClient(t, kafkatest.ClientPython)
+	if err := exec.Command(py, "-c", "import kafka").Run(); err != nil {
+		t.Skipf("kafka-python is not importable by %s (make test-kafka installs it): %v", py, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, py, "testdata/kafkapython_group.py", strings.Join(c.Addrs, ","), group, topic, strconv.Itoa(max))
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("kafka-python group %s on %s: %v\n%s", group, c.Config.Role, err, stderr.String())
+	}
+	return strings.Fields(string(out))
+}
+
+// TestGroupsMigrateKafkaPython moves a kafka-python group from the 3.9
+// source to the 4.x target, every record exactly once.
+func TestGroupsMigrateKafkaPython(t *testing.T) {
+	p := pair(t, source39, target4)
+	topic, group := kafkatest.TopicName(t, "orders"), kafkatest.TopicName(t, "kpgroup")
+	const total, first = 240, 101
+	seedOrders(t, p.Source, topic, 3, total)
+	seen := map[string]int{}
+	for _, k := range kafkaPythonGroup(t, p.Source, group, topic, first) {
+		seen[k]++
+	}
+	m := newMigration(t, p, fmt.Sprintf("topics:\n  include: [%s]\ngroups:\n  include: [%s]\n", topic, group))
+	mustRun(t, m.args("mirror", "--until", "end")...)
+	deleteAtCleanup(t, p.Target, topic)
+	mustRun(t, m.args("groups", "migrate", "--group", group)...)
+	for _, k := range kafkaPythonGroup(t, p.Target, group, topic, 0) {
+		seen[k]++
+	}
+	exactlyOnce(t, seen, total)
 }

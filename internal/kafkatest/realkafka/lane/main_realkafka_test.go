@@ -42,11 +42,15 @@ func setup(m *testing.M) (int, error) {
 		return 0, err
 	}
 	defer os.RemoveAll(dir)
-	binary = filepath.Join(dir, "kmigrate")
-	build := exec.Command("go", "build", "-o", binary, "github.com/kmigrate/kmigrate/cmd/kmigrate")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		return 0, fmt.Errorf("build kmigrate: %w", err)
+	// KMIGRATE_LANE_BINARY runs the lane against a given build (an older
+	// release, say) instead of the working tree's.
+	if binary = os.Getenv("KMIGRATE_LANE_BINARY"); binary == "" {
+		binary = filepath.Join(dir, "kmigrate")
+		build := exec.Command("go", "build", "-o", binary, "github.com/kmigrate/kmigrate/cmd/kmigrate")
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			return 0, fmt.Errorf("build kmigrate: %w", err)
+		}
 	}
 	start := time.Now()
 	cfgs := []realkafka.Config{
