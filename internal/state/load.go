@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kmigrate/kmigrate/internal/partread"
 )
 
 // Snapshot is everything a state topic holds, latest version of each key.
@@ -53,8 +56,13 @@ var ErrMismatch = errors.New("migration state belongs to other clusters")
 
 // Load reads the whole state topic with read_committed isolation, up to
 // its last stable offset at the time of the call. opts configure the
-// consuming client (connection and security); cl is an admin client to the
+// reading client (connection and security); adm is an admin client to the
 // same cluster.
+//
+// The records of aborted transactions (a killed mirror's checkpoints and
+// offset map segments) are dropped by the rule of package partread, from
+// the transaction markers in the log, so that Load does not depend on the
+// broker's list of aborted transactions (which some brokers leave out).
 func Load(ctx context.Context, adm *kadm.Client, topic string, opts []kgo.Opt) (*Snapshot, error) {
 	ends, err := adm.ListCommittedOffsets(ctx, topic)
 	if err != nil {
@@ -79,44 +87,58 @@ func Load(ctx context.Context, adm *kadm.Client, topic string, opts []kgo.Opt) (
 	if end.Offset <= start.Offset {
 		return snap, nil
 	}
-	cl, err := kgo.NewClient(append(slices.Clone(opts),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: kgo.NewOffset().At(start.Offset)}}),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.KeepControlRecords(),
-	)...)
+	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("state reader: %w", err)
 	}
 	defer cl.Close()
+	rd := partread.New(cl, partread.NewLeaders(cl, "target"), topic, 0, loadFetchBytes)
+	stalls := 0
 	for next := start.Offset; next < end.Offset; {
-		fs := cl.PollFetches(ctx)
-		if err := ctx.Err(); err != nil {
-			return nil, err
+		fp, after, err := rd.Fetch(ctx, next)
+		if err != nil {
+			return nil, fmt.Errorf("read state topic %s: %w", topic, err)
 		}
-		var ferr error
-		fs.EachError(func(_ string, _ int32, err error) { ferr = errors.Join(ferr, err) })
-		if ferr != nil {
-			return nil, fmt.Errorf("read state topic %s: %w", topic, ferr)
-		}
-		for _, r := range fs.Records() {
-			next = r.Offset + 1
-			if r.Attrs.IsControl() {
-				continue
+		for _, r := range fp.Records {
+			if r.Offset >= end.Offset {
+				break
 			}
 			if err := snap.apply(r); err != nil {
 				return nil, fmt.Errorf("state topic %s offset %d: %w", topic, r.Offset, err)
 			}
 		}
-		// Compaction may have removed records up to the end; the last
-		// stable offset says when nothing readable remains.
-		fs.EachPartition(func(p kgo.FetchTopicPartition) {
-			if p.LastStableOffset >= end.Offset && len(p.Records) == 0 {
-				next = max(next, end.Offset)
-			}
-		})
+		if after > next {
+			next, stalls = after, 0
+			continue
+		}
+		// Nothing readable at next: compaction removed the records up to
+		// the end, or the leader's last stable offset has not caught up
+		// with end yet (it moved since end was listed).
+		if fp.LastStableOffset >= end.Offset {
+			break
+		}
+		if stalls++; stalls > loadStalls {
+			return nil, fmt.Errorf("read state topic %s: no record readable at offset %d, below the last stable offset %d listed before", topic, next, end.Offset)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(loadStallWait):
+		}
 	}
 	return snap, nil
 }
+
+// loadFetchBytes bounds each fetch of the state topic; records are small
+// (a segment of the offset map is at most a few KiB).
+const loadFetchBytes = 4 << 20
+
+// Load waits up to loadStalls times loadStallWait for a leader whose last
+// stable offset is below the one listed (after a leader change).
+const (
+	loadStalls    = 50
+	loadStallWait = 100 * time.Millisecond
+)
 
 func (s *Snapshot) apply(r *kgo.Record) error {
 	if ok, err := s.applyCutover(string(r.Key), r.Value); ok {
