@@ -55,28 +55,28 @@ func Decode(b []byte) ([]Run, error) {
 	if b[0] != Version {
 		return nil, fmt.Errorf("%w %d (this kmigrate reads version %d)", ErrVersion, b[0], Version)
 	}
-	d := decoder{b: b, off: 1}
-	count := d.uvarint("run count")
-	if d.err != nil {
-		return nil, d.err
+	d := varint.Reader{B: b, Off: 1, Wrap: ErrMalformed}
+	count := d.Uvarint("run count")
+	if d.Err != nil {
+		return nil, d.Err
 	}
-	if rest := uint64(len(b) - d.off); count > rest/minRunBytes {
+	if rest := uint64(len(b) - d.Off); count > rest/minRunBytes {
 		return nil, fmt.Errorf("%w: %d runs cannot fit in the %d remaining bytes", ErrMalformed, count, rest)
 	}
 	if count == 0 {
-		if d.off != len(b) {
-			return nil, fmt.Errorf("%w: %d trailing bytes after the last run", ErrMalformed, len(b)-d.off)
+		if d.Off != len(b) {
+			return nil, fmt.Errorf("%w: %d trailing bytes after the last run", ErrMalformed, len(b)-d.Off)
 		}
 		return nil, nil
 	}
 	runs := make([]Run, 0, count)
 	var source, target int64
 	for i := range int(count) {
-		sgap := d.uvarint("source gap")
-		tgap := d.uvarint("target gap")
-		n := d.uvarint("length")
-		if d.err != nil {
-			return nil, fmt.Errorf("run %d: %w", i, d.err)
+		sgap := d.Uvarint("source gap")
+		tgap := d.Uvarint("target gap")
+		n := d.Uvarint("length")
+		if d.Err != nil {
+			return nil, fmt.Errorf("run %d: %w", i, d.Err)
 		}
 		if n == 0 {
 			return nil, fmt.Errorf("%w: run %d has length 0", ErrMalformed, i)
@@ -92,28 +92,8 @@ func Decode(b []byte) ([]Run, error) {
 		runs = append(runs, r)
 		source, target = r.SourceEnd(), r.TargetEnd()
 	}
-	if d.off != len(b) {
-		return nil, fmt.Errorf("%w: %d trailing bytes after the last run", ErrMalformed, len(b)-d.off)
+	if d.Off != len(b) {
+		return nil, fmt.Errorf("%w: %d trailing bytes after the last run", ErrMalformed, len(b)-d.Off)
 	}
 	return runs, nil
-}
-
-// decoder reads minimal uvarints; the first error sticks.
-type decoder struct {
-	b   []byte
-	off int
-	err error
-}
-
-func (d *decoder) uvarint(field string) uint64 {
-	if d.err != nil {
-		return 0
-	}
-	x, next, err := varint.Uvarint(d.b, d.off, field)
-	if err != nil {
-		d.err = fmt.Errorf("%w: %w", ErrMalformed, err)
-		return 0
-	}
-	d.off = next
-	return x
 }

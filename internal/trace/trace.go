@@ -178,18 +178,18 @@ func decode(b []byte) (fields, error) {
 	if b[0] != Version {
 		return fields{}, fmt.Errorf("%w %d (this kmigrate reads version %d)", ErrVersion, b[0], Version)
 	}
-	d := decoder{b: b, off: 1}
+	d := decoder{varint.Reader{B: b, Off: 1, Wrap: ErrMalformed}}
 	var f fields
 	f.cluster = d.bytes("cluster id", "cluster id length")
 	f.topic = d.bytes("topic", "topic length")
 	partition := d.varint("partition")
 	f.offset = d.varint("offset")
 	f.timestamp = d.varint("timestamp")
-	if d.err != nil {
-		return fields{}, d.err
+	if d.Err != nil {
+		return fields{}, d.Err
 	}
-	if d.off != len(b) {
-		return fields{}, fmt.Errorf("%w: %d trailing bytes after the timestamp", ErrMalformed, len(b)-d.off)
+	if d.Off != len(b) {
+		return fields{}, fmt.Errorf("%w: %d trailing bytes after the timestamp", ErrMalformed, len(b)-d.Off)
 	}
 	if partition < 0 || partition > math.MaxInt32 {
 		return fields{}, fmt.Errorf("%w: partition %d out of range", ErrMalformed, partition)
@@ -201,49 +201,33 @@ func decode(b []byte) (fields, error) {
 	return f, nil
 }
 
-// decoder reads fields in order; the first error sticks and later reads
-// return zero values, so decode checks once at the end.
-type decoder struct {
-	b   []byte
-	off int
-	err error
-}
+// decoder reads fields in order with the shared strict uvarint reader; the
+// first error sticks and later reads return zero values, so decode checks
+// once at the end.
+type decoder struct{ varint.Reader }
 
 // bytes reads a length-prefixed string. (The two names are separate
 // constants because building one from the other would allocate.)
 func (d *decoder) bytes(field, lengthField string) span {
-	n := d.uvarint(lengthField)
-	if d.err != nil {
+	n := d.Uvarint(lengthField)
+	if d.Err != nil {
 		return span{}
 	}
-	if rest := uint64(len(d.b) - d.off); n > rest {
-		d.err = fmt.Errorf("%w: %s length %d exceeds the %d remaining bytes", ErrMalformed, field, n, rest)
+	if rest := uint64(len(d.B) - d.Off); n > rest {
+		d.Fail(fmt.Errorf("%w: %s length %d exceeds the %d remaining bytes", ErrMalformed, field, n, rest))
 		return span{}
 	}
-	s := span{d.off, d.off + int(n)}
-	d.off = s.end
+	s := span{d.Off, d.Off + int(n)}
+	d.Off = s.end
 	return s
 }
 
+// varint reads a zigzag-encoded signed varint.
 func (d *decoder) varint(field string) int64 {
-	u := d.uvarint(field)
+	u := d.Uvarint(field)
 	x := int64(u >> 1)
 	if u&1 != 0 {
 		x = ^x
 	}
-	return x
-}
-
-// uvarint reads a minimal unsigned varint.
-func (d *decoder) uvarint(field string) uint64 {
-	if d.err != nil {
-		return 0
-	}
-	x, next, err := varint.Uvarint(d.b, d.off, field)
-	if err != nil {
-		d.err = fmt.Errorf("%w: %w", ErrMalformed, err)
-		return 0
-	}
-	d.off = next
 	return x
 }

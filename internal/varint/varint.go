@@ -34,3 +34,36 @@ func Uvarint(b []byte, off int, field string) (uint64, int, error) {
 		s += 7
 	}
 }
+
+// Reader reads the fields of a binary value in order, for a format's
+// decoder: the first error sticks (later reads return 0 and leave Off), so
+// the decoder checks Err once at the end. Errors wrap Wrap, the format's
+// sentinel, then the error of Uvarint.
+type Reader struct {
+	B    []byte // the value
+	Off  int    // the offset of the next field in B
+	Err  error  // the first error, nil if none
+	Wrap error  // the format's sentinel error (such as ErrMalformed)
+}
+
+// Uvarint reads the minimal unsigned varint at Off.
+func (r *Reader) Uvarint(field string) uint64 {
+	if r.Err != nil {
+		return 0
+	}
+	x, next, err := Uvarint(r.B, r.Off, field)
+	if err != nil {
+		r.Err = fmt.Errorf("%w: %w", r.Wrap, err)
+		return 0
+	}
+	r.Off = next
+	return x
+}
+
+// Fail records err (if no error is recorded yet), for the checks a format
+// makes beyond the varints themselves.
+func (r *Reader) Fail(err error) {
+	if r.Err == nil {
+		r.Err = err
+	}
+}
