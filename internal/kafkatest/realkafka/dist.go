@@ -64,3 +64,16 @@ func hasKafka(jars []string, version string) bool {
 func kraft(version string) bool {
 	return !strings.HasPrefix(version, "3.") && !strings.HasPrefix(version, "2.")
 }
+
+// JavaCommand returns a command line running mainClass from the version's
+// classpath (a Java tool such as the console consumer) with small-JVM
+// options, followed by args.
+func JavaCommand(version, mainClass string, args ...string) ([]string, error) {
+	cp, err := classpath(version)
+	if err != nil {
+		return nil, err
+	}
+	cmd := []string{"java", "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-XX:-UsePerfData",
+		"-Dlog4j2.level=WARN", "-cp", cp, mainClass}
+	return append(cmd, args...), nil
+}

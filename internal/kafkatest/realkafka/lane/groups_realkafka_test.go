@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kmigrate/kmigrate/internal/kafkatest"
+	"github.com/kmigrate/kmigrate/internal/kafkatest/realkafka"
 )
 
 // seedOrders creates topic on the source with total keyed records.
@@ -210,6 +211,97 @@ func TestGroupsMigrateKafkaPython(t *testing.T) {
 	mustRun(t, m.args("groups", "migrate", "--group", group)...)
 	for _, k := range kafkaPythonGroup(t, p.Target, group, topic, 0) {
 		seen[k]++
+	}
+	exactlyOnce(t, seen, total)
+}
+
+// consoleConsumer runs the Java reference console consumer (kafka-tools)
+// as a member of group and returns the keys it printed. It reads max
+// records, or, with max 0, until no record came for 5 s. One record per
+// poll, so that the offsets it commits at exit are right after the last
+// record it printed.
+func consoleConsumer(t *testing.T, c *kafkatest.Cluster, group, topic string, max int) []string {
+	t.Helper()
+	args := []string{"--bootstrap-server", strings.Join(c.Addrs, ","), "--topic", topic, "--group", group, "--from-beginning",
+		"--isolation-level", "read_committed", "--formatter-property", "print.key=true", "--formatter-property", "print.value=false",
+		"--command-property", "max.poll.records=1", "--timeout-ms", "5000"}
+	if max > 0 {
+		args = append(args, "--max-messages", strconv.Itoa(max))
+	}
+	argv, err := realkafka.JavaCommand(realkafka.KRaftVersion, "org.apache.kafka.tools.consumer.ConsoleConsumer", args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("console consumer, group %s on %s: %v\n%s", group, c.Config.Role, err, stderr.String())
+	}
+	// Keys only: the JVM's logging may share stdout.
+	var keys []string
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(l, "order-") {
+			keys = append(keys, l)
+		} else if l != "" {
+			t.Logf("console consumer: %s", l)
+		}
+	}
+	return keys
+}
+
+// TestGroupsMigrateConsoleConsumer moves a group of the Java console
+// consumer (Kafka 4.4's kafka-tools, the reference client) from the 3.9
+// source to the 4.x target, every record exactly once.
+func TestGroupsMigrateConsoleConsumer(t *testing.T) {
+	p := pair(t, source39, target4)
+	topic, group := kafkatest.TopicName(t, "orders"), kafkatest.TopicName(t, "javagroup")
+	const total, first = 150, 61
+	seedOrders(t, p.Source, topic, 3, total)
+	seen := map[string]int{}
+	for _, k := range consoleConsumer(t, p.Source, group, topic, first) {
+		seen[k]++
+	}
+	m := newMigration(t, p, fmt.Sprintf("topics:\n  include: [%s]\ngroups:\n  include: [%s]\n", topic, group))
+	mustRun(t, m.args("mirror", "--until", "end")...)
+	deleteAtCleanup(t, p.Target, topic)
+	mustRun(t, m.args("groups", "migrate", "--group", group)...)
+	for _, k := range consoleConsumer(t, p.Target, group, topic, total-first) {
+		seen[k]++
+	}
+	exactlyOnce(t, seen, total)
+}
+
+// TestGroupsMigrateKcat moves a kcat (librdkafka) group from the 3.9
+// source to the 4.x target, every record exactly once.
+func TestGroupsMigrateKcat(t *testing.T) {
+	p := pair(t, source39, target4)
+	topic, group := kafkatest.TopicName(t, "orders"), kafkatest.TopicName(t, "kcatgroup")
+	const total, first = 150, 52
+	seedOrders(t, p.Source, topic, 1, total)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	seen := map[string]int{}
+	msgs, err := kafkatest.NewKcat(t, p.Source).ConsumeGroup(ctx, group, []string{topic}, first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range msgs {
+		seen[*m.Key]++
+	}
+	m := newMigration(t, p, fmt.Sprintf("topics:\n  include: [%s]\ngroups:\n  include: [%s]\n", topic, group))
+	mustRun(t, m.args("mirror", "--until", "end")...)
+	deleteAtCleanup(t, p.Target, topic)
+	mustRun(t, m.args("groups", "migrate", "--group", group)...)
+	msgs, err = kafkatest.NewKcat(t, p.Target).ConsumeGroup(ctx, group, []string{topic}, total-first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range msgs {
+		seen[*m.Key]++
 	}
 	exactlyOnce(t, seen, total)
 }
