@@ -25,6 +25,28 @@
 //
 // If a record carries several HeaderKey headers, the last one wins (Find).
 //
+// # Is this record a copy? The one rule
+//
+// Every reader that asks "is this target record a copy of source partition
+// X" (verify, status, the mirror's recovery of a lost commit, groups) or
+// "did this record come from cluster C" (the mirror's loop prevention) asks
+// Of or FromCluster, so that they cannot drift apart. The answer is a Kind:
+// Copy (the header names X, or C), Sibling (it names another partition of
+// X's cluster), Native (no header, or one naming another cluster), or
+// Corrupt.
+//
+// A corrupt header (present but not decodable: a newer format version, or
+// damaged bytes) is Corrupt, never Native and never Copy. The record claims
+// to be a copy, so taking it for a native write could move a group past
+// records or call a producer switchover on no evidence, and its source
+// offset is unknown, so it cannot count as any copy either. Readers that
+// must be exact stop (groups: ErrCorruptHeader) or report it (verify:
+// unexpected); status leaves it out of its evidence of native writes; the
+// mirror's recovery does not take it for a copy it made. The mirror's loop
+// prevention copies a source record with a corrupt header (with the header
+// replaced): it cannot be shown to come from the target, and dropping a
+// source record would lose data.
+//
 // # Value format, version 1
 //
 // The value is compact binary. Varints are Go's encoding/binary varints
