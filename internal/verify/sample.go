@@ -78,11 +78,14 @@ func (v *Verifier) sampleOne(ctx context.Context, tgt *cursor, p *partition, res
 		return nil
 	}
 	if p.headers {
-		h, ok, err := trace.FindRaw(q.Headers)
-		if err != nil || !ok || string(h.ClusterID) != p.sourceID || string(h.Topic) != p.tp.Topic || h.Partition != p.tp.Partition || h.Offset != o {
+		h, k, err := trace.Of(q.Headers, p.source())
+		if k != trace.Copy || h.Offset != o {
 			what := "a record that is no copy of this partition"
-			if err == nil && ok && string(h.ClusterID) == p.sourceID && string(h.Topic) == p.tp.Topic && h.Partition == p.tp.Partition {
+			switch k {
+			case trace.Copy:
 				what = fmt.Sprintf("the copy of source offset %d", h.Offset)
+			case trace.Corrupt:
+				what = fmt.Sprintf("a record with a corrupt tracing header (%v)", err)
 			}
 			addProblem(res, Problem{Kind: KindMapMismatch, SourceOffset: o, TargetOffset: t, ExpectedTargetOffset: t,
 				Detail: fmt.Sprintf("the offset map puts the copy of source offset %d at target offset %d, which holds %s", o, t, what)}, &c.MapMismatches, p.maxListed)
@@ -115,12 +118,15 @@ func (v *Verifier) sampleTail(ctx context.Context, p *partition, res *PartitionR
 		if err != nil || q == nil {
 			return err
 		}
-		h, ok, err := trace.FindRaw(q.Headers)
+		h, k, err := trace.Of(q.Headers, p.source())
 		switch {
-		case err != nil:
+		case k == trace.Corrupt:
 			addProblem(res, Problem{Kind: KindUnexpected, SourceOffset: -1, TargetOffset: q.Offset,
 				Detail: fmt.Sprintf("target offset %d: %v", q.Offset, err)}, &c.Unexpected, p.maxListed)
-		case !ok || string(h.ClusterID) != p.sourceID || string(h.Topic) != p.tp.Topic || h.Partition != p.tp.Partition:
+		case k == trace.Sibling:
+			addProblem(res, Problem{Kind: KindUnexpected, SourceOffset: h.Offset, TargetOffset: q.Offset,
+				Detail: siblingDetail(q.Offset, h)}, &c.Unexpected, p.maxListed)
+		case k == trace.Native:
 			c.Native++
 		case h.Offset >= p.src.Until:
 			c.AfterSnapshot++
@@ -252,7 +258,7 @@ func firstRecord(ctx context.Context, c *cursor, p *partition, s int64) (*kgo.Re
 		if r == nil || err != nil {
 			return nil, err
 		}
-		if h, ok, err := trace.FindRaw(r.Headers); err == nil && ok && string(h.ClusterID) == p.targetID {
+		if _, k, _ := trace.FromCluster(r.Headers, p.targetID); k == trace.Copy {
 			o = r.Offset + 1
 			continue
 		}

@@ -134,7 +134,7 @@ func (w *walker) pull() error {
 			w.srcDone = true
 			return nil
 		}
-		if o, ok, err := trace.FindRaw(r.Headers); err == nil && ok && string(o.ClusterID) == w.targetID {
+		if _, k, _ := trace.FromCluster(r.Headers, w.targetID); k == trace.Copy {
 			w.res.Counts.LoopedBack++
 			continue
 		}
@@ -171,9 +171,9 @@ func (w *walker) advance(o int64) error {
 type identity uint8
 
 const (
-	isNative  identity = iota // no copy of this partition: written on the target, or copied from another cluster
-	isCopy                    // a copy of this partition
-	isInvalid                 // a tracing header that does not decode, or names another partition of the source: reported
+	isNative  identity = iota // trace.Native: written on the target, or copied from another cluster
+	isCopy                    // trace.Copy: a copy of this partition
+	isInvalid                 // trace.Corrupt or trace.Sibling: reported
 )
 
 // identify says what r is and, for a copy, of which source offset.
@@ -184,20 +184,31 @@ func (w *walker) identify(r *kgo.Record) (int64, identity) {
 		}
 		return 0, isNative
 	}
-	h, ok, err := trace.FindRaw(r.Headers)
-	switch {
-	case err != nil:
+	h, k, err := trace.Of(r.Headers, w.source())
+	switch k {
+	case trace.Corrupt:
 		w.problem(Problem{Kind: KindUnexpected, SourceOffset: -1, TargetOffset: r.Offset,
 			Detail: fmt.Sprintf("target offset %d: %v", r.Offset, err)}, &w.res.Counts.Unexpected)
 		return 0, isInvalid
-	case !ok || string(h.ClusterID) != w.sourceID:
+	case trace.Native:
 		return 0, isNative
-	case string(h.Topic) != w.tp.Topic || h.Partition != w.tp.Partition:
+	case trace.Sibling:
 		w.problem(Problem{Kind: KindUnexpected, SourceOffset: h.Offset, TargetOffset: r.Offset,
-			Detail: fmt.Sprintf("target offset %d is a copy of %s/%d offset %d, not of this partition", r.Offset, h.Topic, h.Partition, h.Offset)}, &w.res.Counts.Unexpected)
+			Detail: siblingDetail(r.Offset, h)}, &w.res.Counts.Unexpected)
 		return 0, isInvalid
 	}
 	return h.Offset, isCopy
+}
+
+// source is the source partition whose copies p looks for.
+func (p *partition) source() trace.Source {
+	return trace.Source{ClusterID: p.sourceID, Topic: p.tp.Topic, Partition: p.tp.Partition}
+}
+
+// siblingDetail describes target offset t, a copy of another partition of
+// the source (h), found where copies of this partition are.
+func siblingDetail(t int64, h trace.Raw) string {
+	return fmt.Sprintf("target offset %d is a copy of %s/%d offset %d, not of this partition", t, h.Topic, h.Partition, h.Offset)
 }
 
 // target handles the next target record.
