@@ -72,8 +72,8 @@ func firstRecords(ctx context.Context, cl *kgo.Client, topic string, from map[in
 
 // nativeTail reads the last offsets of each target partition and returns
 // the timestamps of the records there that are not copies from the source
-// cluster (no tracing header naming it). A partition that cannot be read
-// within readTimeout contributes what was read.
+// cluster (trace.Native: no tracing header naming it). A partition that
+// cannot be read within readTimeout contributes what was read.
 func nativeTail(ctx context.Context, in Inputs, src, tgt string, last offsets) ([]time.Time, error) {
 	type span struct {
 		partition int32
@@ -113,7 +113,9 @@ func nativeTail(ctx context.Context, in Inputs, src, tgt string, last offsets) (
 					if r.Offset >= s.end {
 						break
 					}
-					if o, ok, _ := trace.FindRaw(r.Headers); !ok || string(o.ClusterID) != in.SourceID {
+					// A corrupt header is no evidence of a native write
+					// (the one rule: trace doc).
+					if _, k, _ := trace.FromCluster(r.Headers, in.SourceID); k == trace.Native {
 						mu.Lock()
 						out = append(out, r.Timestamp.UTC())
 						mu.Unlock()
