@@ -30,8 +30,12 @@
 //
 // Both ranges are streamed at once, read_committed (records of aborted
 // transactions are not read; markers and compaction gaps are passed),
-// with raw fetches: a goroutine per stream keeps one fetch in flight and
-// one response waiting, so a partition holds about six fetch responses
+// with raw fetches through package partread, which drops aborted records
+// by the transaction markers even when a broker leaves its list of aborted
+// transactions out, and reads ahead to a marker that lies past a response
+// (those fetches count in Totals.FetchesSent and BytesRead): a goroutine
+// per stream keeps one fetch in flight and one response waiting, so a
+// partition holds about six fetch responses
 // (three per cluster) and Options.Parallel partitions are verified at once.
 // Nothing else grows with the data except the bounded lists below.
 //
@@ -39,7 +43,10 @@
 // kmigrate.src header names the source cluster, topic and partition is the
 // copy of the source offset it names; without them, a target offset the
 // offset map maps exactly (Map.Reverse) is the copy of its source offset.
-// Anything else is native (written on the target, counted, not compared).
+// A tracing header that does not decode, or that names another partition
+// of the source, is unexpected (trace.Of says Corrupt or Sibling; the one
+// rule is in package trace). Anything else is native (written on the
+// target, counted, not compared).
 // Source records whose tracing header names the target cluster are
 // copies of target records that the mirror never copies back
 // (Counts.LoopedBack).
@@ -119,7 +126,7 @@
 // tracing headers, a copy written twice looks like a native record.
 //
 // Files: verify.go (Options, Run, planning the ranges), walk.go (the full
-// walk), reader.go (raw fetches and streams), compare.go (field
+// walk), reader.go (streams over partread readers), compare.go (field
 // comparison, fingerprints, the digest), sample.go, groups.go, report.go
 // (the result types).
 package verify
