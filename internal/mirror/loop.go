@@ -228,8 +228,8 @@ func (s *session) handle(p *part, r *kgo.Record) {
 			return
 		}
 	}
-	if o, ok, err := trace.FindRaw(r.Headers); err == nil && ok && string(o.ClusterID) == s.m.opts.TargetID {
-		p.pos = r.Offset + 1 // came from the target: never copy it back
+	if _, k, _ := trace.FromCluster(r.Headers, s.m.opts.TargetID); k == trace.Copy {
+		p.pos = r.Offset + 1 // came from the target: never copy it back (a corrupt header is copied: trace doc)
 		return
 	}
 	size := recordSize(r)

@@ -84,9 +84,9 @@ func (s *session) recoverTail(ctx context.Context) error {
 			if r.Offset+1 >= want[ttp] {
 				delete(want, ttp)
 			}
-			o, ok, err := trace.FindRaw(r.Headers)
-			if err != nil || !ok || string(o.ClusterID) != s.m.opts.SourceID || string(o.Topic) != p.tp.Topic || o.Partition != p.tp.Partition {
-				return // written natively on the target, or by another hop
+			o, k, _ := trace.Of(r.Headers, trace.Source{ClusterID: s.m.opts.SourceID, Topic: p.tp.Topic, Partition: p.tp.Partition})
+			if k != trace.Copy {
+				return // native, another partition's copy, or corrupt: not a copy to recover
 			}
 			if o.Offset < p.pos || p.omap.add(o.Offset, r.Offset) != nil {
 				return // already accounted for
