@@ -87,3 +87,12 @@ func (s *Server) Route(topic string) (Side, bool) {
 	}
 	return r.current(), true
 }
+
+// Routes returns where each topic's writes go now, by source name.
+func (s *Server) Routes() map[string]Side {
+	out := make(map[string]Side, len(s.routes))
+	for t, r := range s.routes {
+		out[t] = r.current()
+	}
+	return out
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -25,14 +26,29 @@ type stateStore struct {
 	adm   *kadm.Client
 	topic string
 	opts  []kgo.Opt // for the state reader
+	// missing is set while the state topic did not exist at the last
+	// Load: cl then remembers the topic as unknown and would not look
+	// again for its metadata minimum age (5s), so Load asks with a fresh
+	// client until the topic shows up.
+	missing atomic.Bool
 }
 
 // Load reads the state topic; a migration whose mirror never ran has an
 // empty snapshot (nothing promoted, nothing copied).
 func (s *stateStore) Load(ctx context.Context) (*state.Snapshot, error) {
-	snap, err := state.Load(ctx, s.adm, s.topic, s.opts)
+	adm := s.adm
+	if s.missing.Load() {
+		cl, err := kgo.NewClient(s.opts...)
+		if err != nil {
+			return nil, fmt.Errorf("state reader: %w", err)
+		}
+		defer cl.Close()
+		adm = kadm.NewClient(cl)
+	}
+	snap, err := state.Load(ctx, adm, s.topic, s.opts)
+	s.missing.Store(errors.Is(err, state.ErrNoState))
 	if errors.Is(err, state.ErrNoState) {
-		return &state.Snapshot{Promoted: map[string]state.Promoted{}}, nil
+		return &state.Snapshot{Promoted: map[string]state.Promoted{}, Checkpoints: map[state.TopicPartition]state.Checkpoint{}}, nil
 	}
 	return snap, err
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/kmigrate/kmigrate/internal/config"
 	"github.com/kmigrate/kmigrate/internal/gateway"
 	"github.com/kmigrate/kmigrate/internal/kafkatest"
 	"github.com/kmigrate/kmigrate/internal/trace"
@@ -130,6 +131,16 @@ func TestPromoteThroughGateway(t *testing.T) {
 	snap := loadState(t, pair, name)
 	if _, ok := snap.Promoted[topic]; !ok {
 		t.Errorf("promotion not recorded: %+v", snap.Promoted)
+	}
+
+	cfg := &config.Config{Name: name, Source: pair.Source.Config, Target: pair.Target.Config}
+	gotName, topics, err := gateway.Resolve(t.Context(), cfg, logger(t))
+	if err != nil || gotName != name || !slices.Equal(topics, []gateway.Topic{{Source: topic, Target: topic}}) {
+		t.Errorf("Resolve: %q %v %v", gotName, topics, err)
+	}
+	cfg.Name = ""
+	if _, _, err := gateway.Resolve(t.Context(), cfg, logger(t)); !errors.Is(err, gateway.ErrNoMirror) {
+		t.Errorf("Resolve of the default name (no mirror ran under it): %v, want ErrNoMirror", err)
 	}
 }
 
