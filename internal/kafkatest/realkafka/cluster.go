@@ -392,9 +392,12 @@ func (c *Cluster) Restart(ctx context.Context, id int32) error {
 		if err := b.proc.start(c.java); err != nil {
 			return err
 		}
-		err := c.Ready(ctx)
+		// The others may still list the killed broker (ZooKeeper keeps
+		// its registration for a session timeout), so the cluster's
+		// readiness says nothing until this broker itself answers.
+		err := c.brokerServes(ctx, b)
 		if err == nil {
-			return nil
+			return c.Ready(ctx)
 		}
 		if b.proc.running() || ctx.Err() != nil {
 			return fmt.Errorf("realkafka: restart %s: %w", b.proc.name, err)

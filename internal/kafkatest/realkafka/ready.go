@@ -90,3 +90,35 @@ func (c *Cluster) exitedNode() error {
 	}
 	return nil
 }
+
+// brokerServes waits until b itself answers a metadata request that lists
+// it, which a broker does only once it has registered and enables request
+// processing, or until its process exits.
+func (c *Cluster) brokerServes(ctx context.Context, b *Broker) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.internalAddr))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	for {
+		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		req := kmsg.NewPtrMetadataRequest()
+		req.Topics = []kmsg.MetadataRequestTopic{}
+		resp, err := cl.SeedBrokers()[0].RetriableRequest(rctx, req)
+		cancel()
+		if err == nil {
+			for _, br := range resp.(*kmsg.MetadataResponse).Brokers {
+				if br.NodeID == b.ID {
+					return nil
+				}
+			}
+		}
+		select {
+		case <-b.proc.done:
+			return b.proc.exited()
+		case <-ctx.Done():
+			return fmt.Errorf("%s does not serve: %w (last: %v)", b.proc.name, ctx.Err(), err)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}

@@ -186,3 +186,142 @@ func TestMirrorFencing(t *testing.T) {
 	sameRecords(t, p.Source.ConsumeAll(t, topic), p.Target.ConsumeAll(t, topic))
 	mustRun(t, m.args("verify")...)
 }
+
+// produceTransactions writes n transactions of per records each across
+// topic's partitions, aborting every third, with plain records between
+// them, and returns how many records a read_committed reader sees.
+func produceTransactions(t *testing.T, c *kafkatest.Cluster, topic string, partitions int32, n, per int) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	txn := c.Client(t, kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.TransactionalID(kafkatest.TopicName(t, "txn")))
+	plain := c.Client(t, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	committed := 0
+	for i := range n {
+		if err := txn.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		commit := i%3 != 2
+		recs := make([]*kgo.Record, 0, per)
+		for j := range per {
+			recs = append(recs, &kgo.Record{Topic: topic, Partition: int32(j) % partitions, Key: fmt.Appendf(nil, "t%d-%d", i, j), Value: make([]byte, 200)})
+		}
+		if err := txn.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+		if err := txn.EndTransaction(ctx, kgo.TransactionEndTry(commit)); err != nil {
+			t.Fatal(err)
+		}
+		if commit {
+			committed += per
+		}
+		if err := plain.ProduceSync(ctx, &kgo.Record{Topic: topic, Partition: int32(i) % partitions, Key: fmt.Appendf(nil, "p%d", i)}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+		committed++
+	}
+	return committed
+}
+
+// TestMirrorKill9Transactional kills the mirror three times while it
+// copies a 3.9 source full of transactions, a third of them aborted, to
+// 4.x: the target must end with exactly the committed records.
+func TestMirrorKill9Transactional(t *testing.T) {
+	p := pair(t, source39, target4)
+	topic := kafkatest.TopicName(t, "txns")
+	p.Source.CreateTopic(t, topic, 3, map[string]string{"retention.ms": "-1"})
+	n := produceTransactions(t, p.Source, topic, 3, 300, 60)
+	m := newMigration(t, p, fmt.Sprintf("topics:\n  include: [%s]\nmirror:\n  transaction_max_bytes: 1MiB\n  transaction_interval: 20ms\n", topic))
+	args := m.args("mirror", "--until", "end")
+	adm := kadm.NewClient(p.Target.Client(t, kgo.MetadataMinAge(20*time.Millisecond)))
+	deleteAtCleanup(t, p.Target, topic)
+	for kill := 1; kill <= 3; kill++ {
+		cmd, out, done := startMirror(t, args)
+		before := max(endOffset(t, adm, topic), 0)
+		for endOffset(t, adm, topic) <= before+10 {
+			select {
+			case err := <-done:
+				t.Fatalf("kill %d: the copy ended before the kill (%v): the test needs more data\n%s", kill, err, out)
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+		cmd.Process.Signal(syscall.SIGKILL)
+		<-done
+		t.Logf("kill %d at %d target offsets", kill, endOffset(t, adm, topic))
+	}
+	mustRun(t, args...)
+	src := p.Source.ConsumeAll(t, topic)
+	if len(src) != n {
+		t.Fatalf("source holds %d committed records, want %d", len(src), n)
+	}
+	sameRecords(t, src, p.Target.ConsumeAll(t, topic))
+	mustRun(t, m.args("verify")...)
+}
+
+// TestMirrorSourceLeaderKill9 kills -9 the broker of a 3-broker Kafka 3.9
+// ZooKeeper source that leads a mirrored partition mid-copy and restarts
+// it (once ZooKeeper has expired its old session): the copy to 4.x must
+// end exact.
+func TestMirrorSourceLeaderKill9(t *testing.T) {
+	sc := realkafka.StartT(t, realkafka.Config{Version: realkafka.ZooKeeperVersion, Name: "source39x3", Brokers: 3})
+	p := pair(t, sc, target4)
+	topic := kafkatest.TopicName(t, "srcleader")
+	p.Source.CreateTopic(t, topic, 3, map[string]string{"retention.ms": "-1"})
+	var recs []*kgo.Record
+	for i := range 100000 {
+		recs = append(recs, &kgo.Record{Topic: topic, Partition: int32(i % 3), Key: fmt.Appendf(nil, "k%d", i), Value: make([]byte, 300)})
+	}
+	p.Source.Produce(t, recs...)
+	m := newMigration(t, p, fmt.Sprintf("topics:\n  include: [%s]\nmirror:\n  transaction_max_bytes: 1MiB\n  transaction_interval: 50ms\n", topic))
+	srcAdm := p.Source.Admin(t)
+	tgtAdm := kadm.NewClient(p.Target.Client(t, kgo.MetadataMinAge(20*time.Millisecond)))
+	deleteAtCleanup(t, p.Target, topic)
+	// A small budget keeps the mirror from buffering the whole source
+	// before the kill.
+	_, out, done := startMirror(t, m.args("mirror", "--until", "end", "--memory-budget", "48MiB"))
+	for endOffset(t, tgtAdm, topic) <= 0 {
+		select {
+		case err := <-done:
+			t.Fatalf("the mirror ended (%v) before copying\n%s", err, out)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	md, err := srcAdm.Metadata(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leader := md.Topics[topic].Partitions[0].Leader
+	if err := sc.Kill(leader); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("killed source broker %d (leader of partition 0) at %d target offsets", leader, endOffset(t, tgtAdm, topic))
+	// The mirror goes on with the new leaders (ZooKeeper moves them once
+	// the dead broker's session expires), possibly to the end before the
+	// restart; either way the copy must be exact.
+	var mirrorErr error
+	ended := false
+	select {
+	case mirrorErr = <-done:
+		ended = true
+	case <-time.After(3 * time.Second):
+	}
+	start := time.Now()
+	if err := sc.Restart(ctx, leader); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("source broker %d back after %v (mirror already ended: %v)", leader, time.Since(start).Round(time.Millisecond), ended)
+	if !ended {
+		select {
+		case mirrorErr = <-done:
+		case <-ctx.Done():
+			t.Fatalf("mirror did not finish\n%s", out)
+		}
+	}
+	if mirrorErr != nil {
+		t.Fatalf("mirror: %v\n%s", mirrorErr, out)
+	}
+	sameRecords(t, p.Source.ConsumeAll(t, topic), p.Target.ConsumeAll(t, topic))
+	mustRun(t, m.args("verify")...)
+}
