@@ -20,6 +20,8 @@ type versionRange struct{ min, max int16 }
 // fields), and nothing transactional is listed (docs/gateway.md).
 var implemented = map[int16]versionRange{
 	kmsg.Produce.Int16():        {3, 10},
+	kmsg.Fetch.Int16():          {4, 12},
+	kmsg.ListOffsets.Int16():    {1, 7},
 	kmsg.Metadata.Int16():       {1, 9},
 	kmsg.ApiVersions.Int16():    {0, 3},
 	kmsg.InitProducerID.Int16(): {0, 4},

@@ -133,6 +133,10 @@ func (s *Server) handle(ctx context.Context, req *request) (kmsg.Response, error
 		return s.initProducerID(r), nil
 	case *kmsg.ProduceRequest:
 		return s.produce(ctx, r), nil
+	case *kmsg.FetchRequest:
+		return s.fetch(ctx, r), nil
+	case *kmsg.ListOffsetsRequest:
+		return s.listOffsets(ctx, r), nil
 	}
 	return nil, fmt.Errorf("%w: %s v%d", ErrUnsupported, kmsg.NameForKey(req.key), req.version)
 }

@@ -1,10 +1,12 @@
 package gateway_test
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"io"
 	"net"
+	"slices"
 	"testing"
 	"time"
 
@@ -13,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/kmigrate/kmigrate/internal/gateway"
 	"github.com/kmigrate/kmigrate/internal/kafkatest"
 )
 
@@ -38,6 +41,7 @@ func TestRetriesDeduplicated(t *testing.T) {
 		t.Fatalf("%d responses lost, want 3", n)
 	}
 	assertValues(t, "source", pair.Source.ConsumeAll(t, topic), 0, 12, -1)
+	assertValues(t, "through the gateway", consumeThrough(t, gw, topic, 12), 0, 12, -1)
 	if st := gw.Stats(); st.Duplicates != 3 || st.SourceRecords != 12 {
 		t.Errorf("stats: %d duplicates, %d source records; want 3, 12", st.Duplicates, st.SourceRecords)
 	}
@@ -107,8 +111,8 @@ func TestRefusals(t *testing.T) {
 	for _, k := range av.ApiKeys {
 		keys = append(keys, k.ApiKey)
 	}
-	if av.ErrorCode != kerr.UnsupportedVersion.Code || len(keys) != 4 || keys[0] != 0 || keys[1] != 3 || keys[2] != 18 || keys[3] != 22 {
-		t.Errorf("ApiVersions v99: error %d, keys %v; want UNSUPPORTED_VERSION, [0 3 18 22]", av.ErrorCode, keys)
+	if av.ErrorCode != kerr.UnsupportedVersion.Code || !slices.Equal(keys, []int16{0, 1, 2, 3, 18, 22}) {
+		t.Errorf("ApiVersions v99: error %d, keys %v; want UNSUPPORTED_VERSION, [0 1 2 3 18 22]", av.ErrorCode, keys)
 	}
 
 	txn := "tx"
@@ -137,4 +141,23 @@ func TestRefusals(t *testing.T) {
 	if got := pair.Source.ConsumeAll(t, "payments"); len(got) != 0 {
 		t.Errorf("payments holds %d records, want none", len(got))
 	}
+}
+
+// consumeThrough reads n records of topic through the gateway (Fetch,
+// ListOffsets and Metadata), from the start.
+func consumeThrough(t *testing.T, gw *gateway.Server, topic string, n int) []*kgo.Record {
+	t.Helper()
+	cl := client(t, gw, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	var out []*kgo.Record
+	for len(out) < n {
+		fs := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			t.Fatalf("consumed %d of %d records through the gateway: %v", len(out), n, err)
+		}
+		fs.EachError(func(topic string, p int32, err error) { t.Errorf("fetch %s/%d: %v", topic, p, err) })
+		out = append(out, fs.Records()...)
+	}
+	return out
 }

@@ -11,6 +11,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
 
 	"github.com/kmigrate/kmigrate/internal/cluster"
 	"github.com/kmigrate/kmigrate/internal/config"
@@ -87,10 +89,15 @@ func New(opts Options) (*Server, error) {
 }
 
 func connect(side Side, c *config.Cluster, extra []kgo.Opt, log *slog.Logger) (upstream, error) {
+	// Fetch v13+ names topics by id; the gateway forwards fetches by
+	// name.
+	versions := kversion.Stable()
+	versions.SetMaxKeyVersion(kmsg.Fetch.Int16(), 12)
 	opts := append([]kgo.Opt{
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.ProducerLinger(0),
+		kgo.MaxVersions(versions),
 	}, extra...)
 	cl, err := cluster.NewClient(c, log.With("upstream", side.String()), opts...)
 	if err != nil {

@@ -1,0 +1,237 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// leaderCacheAge bounds how old the upstream leaders a fetch is routed by
+// may be; a fetch that meets a moved leader fails with its error and the
+// client retries.
+const leaderCacheAge = 5 * time.Second
+
+// fetchKey names one upstream fetch: a side and a leader there.
+type fetchKey struct {
+	side   Side
+	leader int32
+}
+
+// fetch forwards each partition to the leader of the cluster its topic
+// is routed to (the source while a switch holds it), one request per
+// upstream leader, all at once, and merges the answers under the client's
+// topic names. Record batches pass unchanged. The gateway keeps no fetch
+// session: it answers session id 0, so clients send full fetches.
+func (s *Server) fetch(ctx context.Context, req *kmsg.FetchRequest) *kmsg.FetchResponse {
+	resp := req.ResponseKind().(*kmsg.FetchResponse)
+	if req.SessionID != 0 {
+		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
+		return resp
+	}
+	reqs := map[fetchKey]*kmsg.FetchRequest{}
+	out := newFetchMerge(req)
+	for _, t := range req.Topics {
+		route, ok := s.routes[t.Topic]
+		if !ok {
+			out.failTopic(t, kerr.TopicAuthorizationFailed.Code)
+			continue
+		}
+		side := route.current()
+		if side == Holding {
+			side = Source
+		}
+		up, name := s.upstreamFor(side, t.Topic)
+		leaders, err := s.leaders(ctx, up, name)
+		if err != nil {
+			s.log.Warn("upstream metadata failed", "upstream", side.String(), "topic", name, "err", err)
+			out.failTopic(t, kerr.LeaderNotAvailable.Code)
+			continue
+		}
+		for _, p := range t.Partitions {
+			leader, ok := leaders[p.Partition]
+			if !ok {
+				out.failPartition(t.Topic, p.Partition, kerr.UnknownTopicOrPartition.Code)
+				continue
+			}
+			k := fetchKey{side, leader}
+			ur := reqs[k]
+			if ur == nil {
+				ur = &kmsg.FetchRequest{ReplicaID: -1, MaxWaitMillis: req.MaxWaitMillis, MinBytes: req.MinBytes,
+					MaxBytes: req.MaxBytes, IsolationLevel: req.IsolationLevel, SessionEpoch: -1}
+				reqs[k] = ur
+			}
+			p.CurrentLeaderEpoch, p.LastFetchedEpoch = -1, -1
+			addFetchPartition(ur, name, p)
+			out.upstreamName[upstreamTopic{side, name}] = t.Topic
+		}
+	}
+	var wg sync.WaitGroup
+	for k, ur := range reqs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			up, _ := s.upstreamFor(k.side, "")
+			r, err := up.cl.Broker(int(k.leader)).Request(ctx, ur)
+			out.add(k.side, ur, r, err)
+		}()
+	}
+	wg.Wait()
+	return out.response(resp)
+}
+
+func addFetchPartition(r *kmsg.FetchRequest, topic string, p kmsg.FetchRequestTopicPartition) {
+	if n := len(r.Topics); n > 0 && r.Topics[n-1].Topic == topic {
+		r.Topics[n-1].Partitions = append(r.Topics[n-1].Partitions, p)
+		return
+	}
+	r.Topics = append(r.Topics, kmsg.FetchRequestTopic{Topic: topic, Partitions: []kmsg.FetchRequestTopicPartition{p}})
+}
+
+// leaders returns the leader of each partition of topic on up.
+func (s *Server) leaders(ctx context.Context, up upstream, topic string) (map[int32]int32, error) {
+	t := topic
+	md, err := up.cl.RequestCachedMetadata(ctx, &kmsg.MetadataRequest{Topics: []kmsg.MetadataRequestTopic{{Topic: &t}}}, leaderCacheAge)
+	if err != nil {
+		return nil, err
+	}
+	out := map[int32]int32{}
+	for _, mt := range md.Topics {
+		if mt.Topic == nil || *mt.Topic != topic {
+			continue
+		}
+		if mt.ErrorCode != 0 {
+			return nil, fmt.Errorf("topic %s: %w", topic, kerr.ErrorForCode(mt.ErrorCode))
+		}
+		for _, p := range mt.Partitions {
+			out[p.Partition] = p.Leader
+		}
+	}
+	return out, nil
+}
+
+// upstreamTopic is a topic name on one side.
+type upstreamTopic struct {
+	side Side
+	name string
+}
+
+// fetchMerge collects the partitions of a fetch response from upstream
+// answers and local failures.
+type fetchMerge struct {
+	mu           sync.Mutex
+	upstreamName map[upstreamTopic]string // -> client topic name
+	parts        map[string][]kmsg.FetchResponseTopicPartition
+	order        []string
+}
+
+func newFetchMerge(req *kmsg.FetchRequest) *fetchMerge {
+	m := &fetchMerge{upstreamName: map[upstreamTopic]string{}, parts: map[string][]kmsg.FetchResponseTopicPartition{}}
+	for _, t := range req.Topics {
+		m.order = append(m.order, t.Topic)
+	}
+	return m
+}
+
+func (m *fetchMerge) failTopic(t kmsg.FetchRequestTopic, code int16) {
+	for _, p := range t.Partitions {
+		m.failPartition(t.Topic, p.Partition, code)
+	}
+}
+
+func (m *fetchMerge) failPartition(topic string, partition int32, code int16) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.parts[topic] = append(m.parts[topic], kmsg.FetchResponseTopicPartition{
+		Partition: partition, ErrorCode: code, HighWatermark: -1, LastStableOffset: -1, LogStartOffset: -1, PreferredReadReplica: -1,
+	})
+}
+
+// add takes an upstream answer; a failed request fails its partitions
+// with a retriable error.
+func (m *fetchMerge) add(side Side, req *kmsg.FetchRequest, r kmsg.Response, err error) {
+	if err != nil {
+		for _, t := range req.Topics {
+			for _, p := range t.Partitions {
+				m.failPartition(m.clientName(side, t.Topic), p.Partition, kerr.RequestTimedOut.Code)
+			}
+		}
+		return
+	}
+	resp := r.(*kmsg.FetchResponse)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, t := range resp.Topics {
+		name := m.upstreamName[upstreamTopic{side, t.Topic}]
+		for _, p := range t.Partitions {
+			// Nothing may name an upstream broker or epoch.
+			p.PreferredReadReplica = -1
+			p.CurrentLeader = kmsg.FetchResponseTopicPartitionCurrentLeader{LeaderID: -1, LeaderEpoch: -1}
+			p.DivergingEpoch = kmsg.FetchResponseTopicPartitionDivergingEpoch{Epoch: -1, EndOffset: -1}
+			m.parts[name] = append(m.parts[name], p)
+		}
+	}
+}
+
+func (m *fetchMerge) clientName(side Side, upstream string) string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.upstreamName[upstreamTopic{side, upstream}]
+}
+
+func (m *fetchMerge) response(resp *kmsg.FetchResponse) *kmsg.FetchResponse {
+	for _, t := range m.order {
+		if ps, ok := m.parts[t]; ok {
+			resp.Topics = append(resp.Topics, kmsg.FetchResponseTopic{Topic: t, Partitions: ps})
+			delete(m.parts, t)
+		}
+	}
+	return resp
+}
+
+// listOffsets answers each partition from the cluster its topic is routed
+// to (kgo sends each to its leader).
+func (s *Server) listOffsets(ctx context.Context, req *kmsg.ListOffsetsRequest) *kmsg.ListOffsetsResponse {
+	resp := req.ResponseKind().(*kmsg.ListOffsetsResponse)
+	for _, t := range req.Topics {
+		rt := kmsg.ListOffsetsResponseTopic{Topic: t.Topic}
+		fail := func(code int16) {
+			for _, p := range t.Partitions {
+				rt.Partitions = append(rt.Partitions, kmsg.ListOffsetsResponseTopicPartition{Partition: p.Partition, ErrorCode: code, Timestamp: -1, Offset: -1, LeaderEpoch: -1})
+			}
+		}
+		route, ok := s.routes[t.Topic]
+		if !ok {
+			fail(kerr.TopicAuthorizationFailed.Code)
+			resp.Topics = append(resp.Topics, rt)
+			continue
+		}
+		side := route.current()
+		if side == Holding {
+			side = Source
+		}
+		up, name := s.upstreamFor(side, t.Topic)
+		ur := &kmsg.ListOffsetsRequest{ReplicaID: -1, IsolationLevel: req.IsolationLevel, Topics: []kmsg.ListOffsetsRequestTopic{{Topic: name}}}
+		for _, p := range t.Partitions {
+			p.CurrentLeaderEpoch = -1
+			ur.Topics[0].Partitions = append(ur.Topics[0].Partitions, p)
+		}
+		r, err := up.cl.Request(ctx, ur)
+		if err != nil {
+			fail(kerr.RequestTimedOut.Code)
+			resp.Topics = append(resp.Topics, rt)
+			continue
+		}
+		for _, ut := range r.(*kmsg.ListOffsetsResponse).Topics {
+			for _, p := range ut.Partitions {
+				p.LeaderEpoch = -1
+				rt.Partitions = append(rt.Partitions, p)
+			}
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	return resp
+}

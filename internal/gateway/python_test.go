@@ -1,0 +1,101 @@
+package gateway_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"testing"
+
+	"github.com/kmigrate/kmigrate/internal/config"
+	"github.com/kmigrate/kmigrate/internal/gateway"
+	"github.com/kmigrate/kmigrate/internal/kafkatest"
+	"github.com/kmigrate/kmigrate/internal/trace"
+)
+
+// pyMessages returns messages from..to-1 in the shape of rec.
+func pyMessages(topic string, from, to int) []kafkatest.Message {
+	var out []kafkatest.Message
+	for i := from; i < to; i++ {
+		k, v := fmt.Sprintf("k%d", i%7), strconv.Itoa(i)
+		out = append(out, kafkatest.Message{Topic: topic, Partition: int32(i % 3), Key: &k, Value: &v})
+	}
+	return out
+}
+
+// TestPythonProducerAcrossPromotion drives confluent-kafka-python
+// (librdkafka, idempotent) through the gateway: one producer before the
+// promotion, one while it runs, one after. Every produce call succeeds,
+// and the target holds every record exactly once per partition in order,
+// the copies of what reached the source first.
+func TestPythonProducerAcrossPromotion(t *testing.T) {
+	const name, topic = "m1", "orders"
+	pair := newPair(t, topic, 3)
+	startMirror(t, pair, name, topic)
+	gw := startGateway(t, gatewayOptions(t, pair, name, topic))
+	py := kafkatest.NewPython(t, &kafkatest.Cluster{Config: config.Cluster{
+		Bootstrap: []string{gw.Addr()}, SecurityProtocol: config.Plaintext,
+	}})
+	produce := func(from, to int) error {
+		_, err := py.Produce(t.Context(), pyMessages(topic, from, to))
+		return err
+	}
+	if err := produce(0, 100); err != nil {
+		t.Fatal(err)
+	}
+	type outcome struct {
+		sw  *gateway.Switch
+		err error
+	}
+	switched := make(chan outcome, 1)
+	go func() {
+		sw, err := gw.Promote(context.WithoutCancel(t.Context()), topic)
+		switched <- outcome{sw, err}
+	}()
+	if err := produce(100, 400); err != nil {
+		t.Errorf("produce during the switch: %v", err)
+	}
+	if out := <-switched; out.err != nil {
+		t.Fatalf("Promote: %v", out.err)
+	} else {
+		t.Logf("writes paused %v", out.sw.Pause)
+	}
+	if err := produce(400, 500); err != nil {
+		t.Fatal(err)
+	}
+	assertSplitAnywhere(t, pair, topic, 500)
+}
+
+// assertSplitAnywhere is assertSwitched for a switch at an unknown point:
+// each source partition holds a prefix of its records, and the target
+// partition all of them in order, the copies of that prefix first.
+func assertSplitAnywhere(t *testing.T, pair *kafkatest.Pair, topic string, total int) {
+	t.Helper()
+	src := map[int32][]string{}
+	for _, r := range pair.Source.ConsumeAll(t, topic) {
+		src[r.Partition] = append(src[r.Partition], string(r.Value))
+	}
+	got := map[int32][]string{}
+	copied := map[int32]int{}
+	for _, r := range pair.Target.ConsumeAll(t, topic) {
+		got[r.Partition] = append(got[r.Partition], string(r.Value))
+		if _, ok, _ := trace.Find(r.Headers); ok {
+			if copied[r.Partition] != len(got[r.Partition])-1 {
+				t.Errorf("target partition %d: copy %s after a native record", r.Partition, r.Value)
+			}
+			copied[r.Partition]++
+		}
+	}
+	for p := range int32(3) {
+		var want []string
+		for i := p; i < int32(total); i += 3 {
+			want = append(want, strconv.Itoa(int(i)))
+		}
+		if !slices.Equal(got[p], want) {
+			t.Errorf("target partition %d: %v, want %v", p, got[p], want)
+		}
+		if n := len(src[p]); n > len(want) || !slices.Equal(src[p], want[:n]) || copied[p] != n {
+			t.Errorf("partition %d: source %v, %d copies on the target; want a prefix of %v, all copied", p, src[p], copied[p], want)
+		}
+	}
+}
