@@ -12,7 +12,7 @@ import (
 
 	"github.com/kmigrate/kmigrate/internal/config"
 	"github.com/kmigrate/kmigrate/internal/groups"
-	"github.com/kmigrate/kmigrate/internal/migrate"
+	"github.com/kmigrate/kmigrate/internal/migration"
 	"github.com/kmigrate/kmigrate/internal/state"
 )
 
@@ -97,20 +97,19 @@ a cluster cannot be read, 2 for a wrong command line or configuration.`,
 // listGroups opens the migration (clusters, name, state) and lists the
 // selected groups.
 func listGroups(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*groupsReport, error) {
-	setup, err := migrate.Open(ctx, cfg, logger)
+	h, err := migration.Open(ctx, cfg, logger)
 	if err != nil {
 		return nil, err
 	}
-	defer setup.Close()
-	rep := &groupsReport{Migration: setup.Name, HasState: setup.Meta != nil}
-	if rep.Groups, err = groups.List(ctx, setup.SourceAdmin(), setup.TargetAdmin(), setup.Snapshot, cfg.Groups.Selection); err != nil {
+	defer h.Close()
+	rep := &groupsReport{Migration: h.Name(), HasState: h.Meta() != nil}
+	if rep.Groups, err = groups.List(ctx, h.SourceAdmin(), h.TargetAdmin(), h.Opened(), cfg.Groups.Selection); err != nil {
 		return nil, err
 	}
 	if rep.Groups == nil {
 		rep.Groups = []groups.GroupInfo{}
 	}
-	gc := setup.Groups(logger)
-	finder := groups.NewUnreachableFinder(gc.Target, gc.SourceID, setup.Snapshot, nil)
+	finder := groups.NewUnreachableFinder(h.Target(), h.SourceID(), h.Opened(), nil)
 	for i := range rep.Groups {
 		if err := finder.Fill(ctx, &rep.Groups[i]); err != nil {
 			if ctx.Err() != nil {

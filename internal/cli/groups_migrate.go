@@ -15,7 +15,7 @@ import (
 
 	"github.com/kmigrate/kmigrate/internal/config"
 	"github.com/kmigrate/kmigrate/internal/groups"
-	"github.com/kmigrate/kmigrate/internal/migrate"
+	"github.com/kmigrate/kmigrate/internal/migration"
 )
 
 // moveReport is what `groups migrate` and `groups rollback` print with
@@ -144,8 +144,8 @@ otherwise, 2 for a wrong command line.`,
 			if cmd.Flags().Changed("mirror-wait") {
 				opts.MirrorWait = mirrorWait
 			}
-			return e.move(cmd.Context(), cfg, f, "source-to-target", func(ctx context.Context, s *migrate.Setup, g string) (*groups.GroupResult, error) {
-				return groups.Migrate(ctx, s.Groups(e.logger), g, opts)
+			return e.move(cmd.Context(), cfg, f, "source-to-target", func(ctx context.Context, h *migration.Handle, g string) (*groups.GroupResult, error) {
+				return groups.Migrate(ctx, h, g, opts)
 			})
 		},
 	}
@@ -188,8 +188,8 @@ otherwise, 2 for a wrong command line.`,
 				return err
 			}
 			opts := groups.RollbackOptions{WaitInactive: f.wait, DryRun: f.dryRun, AllowRewind: f.force}
-			return e.move(cmd.Context(), cfg, f, "target-to-source", func(ctx context.Context, s *migrate.Setup, g string) (*groups.GroupResult, error) {
-				return groups.Rollback(ctx, s.Groups(e.logger), g, opts)
+			return e.move(cmd.Context(), cfg, f, "target-to-source", func(ctx context.Context, h *migration.Handle, g string) (*groups.GroupResult, error) {
+				return groups.Rollback(ctx, h, g, opts)
 			})
 		},
 	}
@@ -201,17 +201,17 @@ otherwise, 2 for a wrong command line.`,
 // move opens the migration and moves each group with fn, printing the
 // results. --all moves the groups of the cluster they move from that the
 // group selection selects.
-func (e *env) move(ctx context.Context, cfg *config.Config, f moveFlags, direction string, fn func(context.Context, *migrate.Setup, string) (*groups.GroupResult, error)) error {
-	setup, err := migrate.Open(ctx, cfg, e.logger)
+func (e *env) move(ctx context.Context, cfg *config.Config, f moveFlags, direction string, fn func(context.Context, *migration.Handle, string) (*groups.GroupResult, error)) error {
+	h, err := migration.Open(ctx, cfg, e.logger)
 	if err != nil {
 		return err
 	}
-	defer setup.Close()
+	defer h.Close()
 	names := f.groups
 	if f.all {
-		adm := setup.SourceAdmin()
+		adm := h.SourceAdmin()
 		if direction == "target-to-source" {
-			adm = setup.TargetAdmin()
+			adm = h.TargetAdmin()
 		}
 		listed, err := adm.ListGroups(ctx)
 		if err != nil {
@@ -220,9 +220,9 @@ func (e *env) move(ctx context.Context, cfg *config.Config, f moveFlags, directi
 		names = slices.DeleteFunc(listed.Groups(), func(g string) bool { return !cfg.Groups.Match(g) })
 		slices.Sort(names)
 	}
-	rep := &moveReport{Migration: setup.Name, Direction: direction, DryRun: f.dryRun, Groups: []*groups.GroupResult{}, OK: true}
+	rep := &moveReport{Migration: h.Name(), Direction: direction, DryRun: f.dryRun, Groups: []*groups.GroupResult{}, OK: true}
 	for _, g := range names {
-		res, err := fn(ctx, setup, g)
+		res, err := fn(ctx, h, g)
 		if res == nil {
 			return err
 		}

@@ -10,7 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kmigrate/kmigrate/internal/kafkatest"
-	"github.com/kmigrate/kmigrate/internal/migrate"
+	"github.com/kmigrate/kmigrate/internal/migration"
 	"github.com/kmigrate/kmigrate/internal/trace"
 )
 
@@ -81,7 +81,7 @@ func TestGroupsList(t *testing.T) {
     "lag": 13,
     "migratable": true
   }]
-}`, migrate.DefaultName(pair.Source.ID, pair.Target.ID), copy4)
+}`, migration.DefaultName(pair.Source.ID, pair.Target.ID), copy4)
 	var want any
 	if err := json.Unmarshal([]byte(wantJSON), &want); err != nil {
 		t.Fatal(err)
@@ -101,7 +101,7 @@ func TestGroupsList(t *testing.T) {
 	}
 	wantRows := [][]string{
 		strings.Fields("GROUP SOURCE TARGET TOPICS LAG MIGRATABLE REASONS"),
-		strings.Fields("audit Empty/0 Dead/0 logs (not mirrored) 0 no no committed topic is mirrored by migration " + migrate.DefaultName(pair.Source.ID, pair.Target.ID)),
+		strings.Fields("audit Empty/0 Dead/0 logs (not mirrored) 0 no no committed topic is mirrored by migration " + migration.DefaultName(pair.Source.ID, pair.Target.ID)),
 		strings.Fields("billing Empty/0 Dead/0 logs (not mirrored),orders->old.orders 13 yes -"),
 	}
 	if !reflect.DeepEqual(rows, wantRows) {
@@ -130,7 +130,7 @@ func TestGroupsList(t *testing.T) {
 	}
 	lines := strings.Split(strings.TrimSpace(stdout), "\n")
 	wantLines := []string{
-		"Migrating consumer groups of migration " + migrate.DefaultName(pair.Source.ID, pair.Target.ID),
+		"Migrating consumer groups of migration " + migration.DefaultName(pair.Source.ID, pair.Target.ID),
 		"",
 		"Group billing (exact): committed 1 partitions",
 		"TOPIC PARTITION SOURCE OFFSET TARGET TOPIC TARGET OFFSET KIND WAS RECORD",
@@ -167,7 +167,7 @@ func TestGroupsList(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(stdout), &rep); code != 0 || err != nil || !rep.OK || len(rep.Groups) != 2 ||
 		rep.Groups[0].Group != "audit" || !rep.Groups[0].NothingToMove ||
-		rep.Groups[0].Error != `none of the topics group "audit" committed offsets for is mirrored by migration `+migrate.DefaultName(pair.Source.ID, pair.Target.ID)+": no committed offsets" ||
+		rep.Groups[0].Error != `none of the topics group "audit" committed offsets for is mirrored by migration `+migration.DefaultName(pair.Source.ID, pair.Target.ID)+": no committed offsets" ||
 		rep.Groups[1].Group != "billing" || rep.Groups[1].Committed != 0 || rep.Groups[1].Error != "" {
 		t.Errorf("groups migrate --all: exit %d, %v\n%s\n%s", code, err, stdout, stderr)
 	}

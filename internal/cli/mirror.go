@@ -5,18 +5,15 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"runtime/debug"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/kmigrate/kmigrate/internal/groups"
 	"github.com/kmigrate/kmigrate/internal/httpapi"
 	"github.com/kmigrate/kmigrate/internal/migrate"
+	"github.com/kmigrate/kmigrate/internal/migration"
 	"github.com/kmigrate/kmigrate/internal/mirror"
-	"github.com/kmigrate/kmigrate/internal/status"
 )
 
 func (e *env) mirrorCommand() *cobra.Command {
@@ -76,44 +73,27 @@ ids: re-running the same command resumes.`,
 			if err != nil {
 				return err
 			}
-			// The budget bounds what kmigrate buffers; the Go memory
-			// limit makes the garbage collector keep the heap under it,
-			// less what the binary's own pages take.
-			debug.SetMemoryLimit(cfg.Mirror.MemoryBudget - 16<<20)
+			migrate.LimitMemory(cfg.Mirror)
 			ctx := cmd.Context()
-			setup, err := migrate.Prepare(ctx, cfg, e.logger)
+			h, err := migration.Open(ctx, cfg, e.logger)
 			if err != nil {
 				return err
 			}
-			defer setup.Close()
-			if p := setup.Problems(); len(p) > 0 {
+			defer h.Close()
+			r, err := migrate.New(ctx, h, migrate.Options{})
+			if err != nil {
+				return err
+			}
+			if p := r.Problems(); len(p) > 0 {
 				return fmt.Errorf("%w; nothing was written:\n%s", migrate.ErrBlocked, "- "+strings.Join(p, "\n- "))
 			}
-			e.logger.Info("starting mirror", "migration", setup.Name, "state_topic", "__kmigrate-"+setup.Name,
-				"topics", len(setup.Plan.Mappings()), "guarantee", cfg.Mirror.Guarantee, "until", cfg.Mirror.Until)
-
-			var current atomic.Pointer[mirror.Mirror]
-			stats := func() (mirror.Stats, bool) {
-				m := current.Load()
-				if m == nil {
-					return mirror.Stats{}, false
-				}
-				return m.Stats(), true
-			}
+			e.logger.Info("starting mirror", "migration", h.Name(), "state_topic", h.StateTopic(),
+				"topics", len(r.Plan().Mappings()), "guarantee", cfg.Mirror.Guarantee, "until", cfg.Mirror.Until)
 			runCtx, stop := context.WithCancel(ctx)
 			defer stop()
 			if httpAddr != "" {
 				mux := http.NewServeMux()
-				httpapi.Register(mux, httpapi.Sources{
-					Stats: stats,
-					Groups: func() (groups.SyncStatus, bool) {
-						if s := setup.GroupSync(); s != nil {
-							return s.Status(), true
-						}
-						return groups.SyncStatus{}, false
-					},
-					Status: statusFunc(setup, status.Options{Quiet: status.DefaultQuiet, Sample: 2 * time.Second}),
-				})
+				httpapi.Register(mux, httpapi.ForRunner(h, r))
 				addr, err := httpapi.Serve(runCtx, httpAddr, mux, e.logger)
 				if err != nil {
 					return usageError{err}
@@ -124,15 +104,13 @@ ids: re-running the same command resumes.`,
 			done := make(chan struct{})
 			go func() {
 				defer close(done)
-				showProgress(runCtx, e.stderr, tty, e.logger, stats)
+				showProgress(runCtx, e.stderr, tty, e.logger, r.Stats)
 			}()
 			start := time.Now()
-			err = migrate.Run(ctx, setup, e.logger, func(m *mirror.Mirror) { current.Store(m) })
+			err = r.Run(ctx)
 			stop()
 			<-done
-			if m := current.Load(); m != nil {
-				printSummary(e.stdout, m.Stats(), time.Since(start))
-			}
+			printSummary(e.stdout, r.Stats(), time.Since(start))
 			return err
 		},
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kmigrate/kmigrate/internal/migration"
 	"github.com/kmigrate/kmigrate/internal/plan"
 )
 
@@ -50,7 +51,12 @@ wrong command line or configuration.`,
 			if err != nil {
 				return err
 			}
-			r, err := plan.Make(cmd.Context(), cfg, e.logger)
+			h, err := migration.Open(cmd.Context(), cfg, e.logger)
+			if err != nil {
+				return err
+			}
+			defer h.Close()
+			r, err := plan.Make(cmd.Context(), h)
 			if err != nil {
 				return err
 			}

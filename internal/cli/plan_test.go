@@ -9,7 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kmigrate/kmigrate/internal/kafkatest"
-	"github.com/kmigrate/kmigrate/internal/migrate"
+	"github.com/kmigrate/kmigrate/internal/migration"
 )
 
 // TestPlanCommand: `kmigrate plan` exits 0 with "can run" for a clean pair
@@ -29,7 +29,7 @@ func TestPlanCommand(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("plan: exit %d\n%s\n%s", code, stdout, stderr)
 	}
-	name := migrate.DefaultName(pair.Source.ID, pair.Target.ID)
+	name := migration.DefaultName(pair.Source.ID, pair.Target.ID)
 	for _, want := range []string{
 		fmt.Sprintf("Migration %s (first run): source %s (1 broker) -> target %s (1 broker)", name, pair.Source.ID, pair.Target.ID),
 		"Start earliest, until end, exactly-once, tracing headers on",

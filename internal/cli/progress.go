@@ -24,7 +24,7 @@ func isTerminal(w io.Writer) bool {
 
 // showProgress reports a mirror's progress until ctx ends: a bar redrawn in
 // place on a terminal, a log line every interval otherwise.
-func showProgress(ctx context.Context, w io.Writer, tty bool, logger *slog.Logger, stats func() (mirror.Stats, bool)) {
+func showProgress(ctx context.Context, w io.Writer, tty bool, logger *slog.Logger, stats func() mirror.Stats) {
 	every := 10 * time.Second
 	if tty {
 		every = 250 * time.Millisecond
@@ -41,10 +41,7 @@ func showProgress(ctx context.Context, w io.Writer, tty bool, logger *slog.Logge
 			}
 			return
 		case now := <-t.C:
-			s, ok := stats()
-			if !ok {
-				continue
-			}
+			s := stats()
 			rate := float64(s.Bytes-prev.Bytes) / now.Sub(prevAt).Seconds()
 			rrate := float64(s.Records-prev.Records) / now.Sub(prevAt).Seconds()
 			prev, prevAt = s, now

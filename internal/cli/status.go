@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -12,8 +11,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kmigrate/kmigrate/internal/cutover"
-	"github.com/kmigrate/kmigrate/internal/migrate"
-	"github.com/kmigrate/kmigrate/internal/state"
+	"github.com/kmigrate/kmigrate/internal/groups"
+	"github.com/kmigrate/kmigrate/internal/migration"
 	"github.com/kmigrate/kmigrate/internal/status"
 )
 
@@ -80,13 +79,14 @@ GET /v1/status of kmigrate mirror --http.`,
 				return err
 			}
 			ctx := cmd.Context()
-			setup, err := migrate.Open(ctx, cfg, e.logger)
+			h, err := migration.Open(ctx, cfg, e.logger)
 			if err != nil {
 				return err
 			}
-			defer setup.Close()
+			defer h.Close()
+			o.Natives = groups.NewNativeCache() // --watch re-reads only what the mirror added
 			for {
-				r, err := status.Make(ctx, setup.StatusInputs(), o)
+				r, err := status.Make(ctx, h, o)
 				if err != nil {
 					return err
 				}
@@ -156,12 +156,12 @@ tracing headers naming it and are never copied back.`,
 				return err
 			}
 			ctx := cmd.Context()
-			setup, err := migrate.Open(ctx, cfg, e.logger)
+			h, err := migration.Open(ctx, cfg, e.logger)
 			if err != nil {
 				return err
 			}
-			defer setup.Close()
-			res, err := cutover.Promote(ctx, setup.StatusInputs(), state.TopicName(setup.Name), topics, force, o)
+			defer h.Close()
+			res, err := cutover.Promote(ctx, h, topics, force, o)
 			if err != nil {
 				return err
 			}
@@ -249,12 +249,5 @@ func printStatus(w io.Writer, r *status.Report) {
 		for _, ev := range r.History {
 			fmt.Fprintf(w, "  %s  %s  %s\n", ev.Time.Format(time.RFC3339), ev.Action, ev.Detail)
 		}
-	}
-}
-
-// statusFunc serves GET /v1/status for a long-running command.
-func statusFunc(setup *migrate.Setup, o status.Options) func(ctx context.Context) (any, error) {
-	return func(ctx context.Context) (any, error) {
-		return status.Make(ctx, setup.StatusInputs(), o)
 	}
 }

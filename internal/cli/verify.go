@@ -10,8 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/kmigrate/kmigrate/internal/migrate"
-	"github.com/kmigrate/kmigrate/internal/state"
+	"github.com/kmigrate/kmigrate/internal/migration"
 	"github.com/kmigrate/kmigrate/internal/verify"
 )
 
@@ -78,20 +77,15 @@ configuration.`,
 			if err != nil {
 				return err
 			}
-			setup, err := migrate.Open(cmd.Context(), cfg, e.logger)
+			h, err := migration.Open(cmd.Context(), cfg, e.logger)
 			if err != nil {
 				return err
 			}
-			defer setup.Close()
-			if setup.Meta == nil {
-				return fmt.Errorf("migration %s has no state on the target (%s): nothing was mirrored, nothing to verify", setup.Name, state.TopicName(setup.Name))
+			defer h.Close()
+			if h.Meta() == nil {
+				return fmt.Errorf("migration %s has no state on the target (%s): nothing was mirrored, nothing to verify", h.Name(), h.StateTopic())
 			}
-			cl := setup.Groups(e.logger)
-			v, err := verify.New(verify.Options{
-				Source: cl.Source, Target: cl.Target, SourceID: setup.Source.ClusterID, TargetID: setup.Target.ClusterID,
-				State: setup.Snapshot, Topics: cfg.Topics.Selection, Groups: cfg.Groups.Selection,
-				Sample: sample, Parallel: parallel, Logger: e.logger,
-			})
+			v, err := verify.New(cmd.Context(), h, verify.Options{Sample: sample, Parallel: parallel})
 			if err != nil {
 				return err
 			}

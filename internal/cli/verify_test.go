@@ -10,7 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kmigrate/kmigrate/internal/kafkatest"
-	"github.com/kmigrate/kmigrate/internal/migrate"
+	"github.com/kmigrate/kmigrate/internal/migration"
 )
 
 func TestVerifyUsage(t *testing.T) {
@@ -53,7 +53,7 @@ func TestVerifyTable(t *testing.T) {
 	if code, _, stderr := kmigrate(t, "groups", "migrate", "--source", src, "--target", tgt, "--group", "billing", "--log-level", "warn"); code != 0 {
 		t.Fatalf("groups migrate: exit %d\n%s", code, stderr)
 	}
-	name := migrate.DefaultName(pair.Source.ID, pair.Target.ID)
+	name := migration.DefaultName(pair.Source.ID, pair.Target.ID)
 	// Times, durations and digests vary.
 	vary := regexp.MustCompile(`state read at \S+|\d+\.\d+s\.|match [0-9a-f]{12}`)
 	normal := func(s string) string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"testing"
@@ -16,7 +17,7 @@ import (
 	"github.com/kmigrate/kmigrate/internal/groups"
 	"github.com/kmigrate/kmigrate/internal/kafkatest"
 	"github.com/kmigrate/kmigrate/internal/migrate"
-	"github.com/kmigrate/kmigrate/internal/state"
+	"github.com/kmigrate/kmigrate/internal/migration"
 	"github.com/kmigrate/kmigrate/internal/status"
 )
 
@@ -77,23 +78,20 @@ func TestProducersFirst(t *testing.T) {
 	pair.Source.CreateTopic(t, "orders", 1, map[string]string{"retention.ms": "-1"})
 	produced := write(t, pair.Source, "old", 0, 30)
 	cfg := orderConfig(pair, config.UntilNever, config.StartEarliest)
-	setup, err := migrate.Prepare(t.Context(), cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer setup.Close()
+	setup, setupRun := start(t, cfg, nil)
 	ctx, stop := context.WithCancel(t.Context())
 	defer stop()
 	done := make(chan error, 1)
-	go func() { done <- migrate.Run(ctx, setup, nil, nil) }()
+	go func() { done <- setupRun.Run(ctx) }()
 
 	consumed := readGroup(t, pair.Source, "app", 10)
 	// The producers have paused on the source: wait for status to call
 	// the moment (no lag, source quiet) instead of guessing it.
 	quiet := status.Options{Quiet: time.Millisecond}
 	var r *status.Report
+	var err error
 	waitFor(t, "status to call the moment for producers", func() bool {
-		r, err = status.Make(t.Context(), setup.StatusInputs(), quiet)
+		r, err = status.Make(t.Context(), setup, quiet)
 		return err == nil && strings.HasPrefix(r.Next, "start the producers of orders on the target now")
 	})
 	if r.Topics[0].Lag != 0 || r.Topics[0].Producers != status.ProducersNone {
@@ -102,7 +100,7 @@ func TestProducersFirst(t *testing.T) {
 	produced = append(produced, write(t, pair.Target, "new", 0, 5)...)
 	consumed = append(consumed, readGroup(t, pair.Source, "app", 20)...) // the group drains the source
 	produced = append(produced, write(t, pair.Target, "new", 5, 10)...)
-	res, err := groups.Migrate(t.Context(), setup.Groups(nil), "app", groups.MigrateOptions{})
+	res, err := groups.Migrate(t.Context(), setup, "app", groups.MigrateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +117,7 @@ func TestProducersFirst(t *testing.T) {
 	// Promotion needs the source quiet for the quiet period: ask until
 	// it is, rather than sleeping through it.
 	waitFor(t, "the promotion", func() bool {
-		_, err := cutover.Promote(t.Context(), setup.StatusInputs(), state.TopicName("m1"), nil, false, quiet)
+		_, err := cutover.Promote(t.Context(), setup, nil, false, quiet)
 		return err == nil
 	})
 	select {
@@ -132,16 +130,28 @@ func TestProducersFirst(t *testing.T) {
 	}
 }
 
-// mirrorToEnd runs the mirror once up to the source's current end and
-// returns its setup, open until the test ends.
-func mirrorToEnd(t *testing.T, pair *kafkatest.Pair) *migrate.Setup {
+// start opens the migration cfg describes (closed when the test ends) and
+// builds its runner; the runner checks for promotions every 100 ms.
+func start(t *testing.T, cfg *config.Config, logger *slog.Logger) (*migration.Handle, *migrate.Runner) {
 	t.Helper()
-	setup, err := migrate.Prepare(t.Context(), orderConfig(pair, config.UntilEnd, config.StartEarliest), nil)
+	h, err := migration.Open(t.Context(), cfg, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(setup.Close)
-	if err := migrate.Run(t.Context(), setup, nil, nil); err != nil {
+	t.Cleanup(h.Close)
+	r, err := migrate.New(t.Context(), h, migrate.Options{PromotionCheck: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h, r
+}
+
+// mirrorToEnd runs the mirror once up to the source's current end and
+// returns its setup, open until the test ends.
+func mirrorToEnd(t *testing.T, pair *kafkatest.Pair) *migration.Handle {
+	t.Helper()
+	setup, setupRun := start(t, orderConfig(pair, config.UntilEnd, config.StartEarliest), nil)
+	if err := setupRun.Run(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	return setup
@@ -177,7 +187,7 @@ func TestProducersFirstInterleaved(t *testing.T) {
 	want := []groups.NativeRange{{From: nativeAt, To: nativeAt + 5}}
 
 	// status and plan's group listing name them.
-	r, err := status.Make(t.Context(), setup.StatusInputs(), status.Options{Quiet: time.Millisecond})
+	r, err := status.Make(t.Context(), setup, status.Options{Quiet: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +202,7 @@ func TestProducersFirstInterleaved(t *testing.T) {
 		t.Errorf("status blockers %q lack %q", r.Blockers, wantBlocker)
 	}
 
-	c := setup.Groups(nil)
+	c := setup
 	// Refused, dry or not, and nothing committed.
 	for _, dry := range []bool{true, false} {
 		res, err := groups.Migrate(t.Context(), c, "refused", groups.MigrateOptions{DryRun: dry})
@@ -252,18 +262,14 @@ func TestStoppedSourceUnconsumedOnly(t *testing.T) {
 	pair.Source.CreateTopic(t, "orders", 1, map[string]string{"retention.ms": "-1"})
 	produced := write(t, pair.Source, "old", 0, 40)
 	consumed := readGroup(t, pair.Source, "app", 25)
-	setup, err := migrate.Prepare(t.Context(), orderConfig(pair, config.UntilEnd, config.StartCommitted), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer setup.Close()
-	if err := migrate.Run(t.Context(), setup, nil, nil); err != nil {
+	setup, setupRun := start(t, orderConfig(pair, config.UntilEnd, config.StartCommitted), nil)
+	if err := setupRun.Run(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(pair.Target.ConsumeAll(t, "orders")); n != 15 {
 		t.Errorf("copied %d records, want the 15 unconsumed", n)
 	}
-	res, err := groups.Migrate(t.Context(), setup.Groups(nil), "app", groups.MigrateOptions{})
+	res, err := groups.Migrate(t.Context(), setup, "app", groups.MigrateOptions{})
 	if err != nil || res.Partitions[0].Kind != "exact" || res.Partitions[0].To != 0 || res.Partitions[0].Record.Origin != 25 {
 		t.Fatalf("migrate: %+v, %v", res, err)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/kmigrate/kmigrate/internal/migration"
 	"github.com/kmigrate/kmigrate/internal/state"
 	"github.com/kmigrate/kmigrate/internal/status"
 )
@@ -39,12 +40,12 @@ type PromoteResult struct {
 // replication lag zero, the source quiet for the quiet period, and every
 // selected group that consumes the topic switched to the target. Unless
 // force, an unmet precondition refuses the whole promotion and nothing is
-// written (ErrPreconditions). The promotion is recorded in the state topic
-// (stateTopic, on the target through tgt), with an event and the new
-// phase; a running mirror stops copying the topic at its next check,
-// committing a final checkpoint.
-func Promote(ctx context.Context, in status.Inputs, stateTopic string, topics []string, force bool, o status.Options) (*PromoteResult, error) {
-	r, err := status.Make(ctx, in, o)
+// written (ErrPreconditions). The promotion is recorded in the migration's
+// state topic, with an event and the new phase; a running mirror stops
+// copying the topic at its next check, committing a final checkpoint.
+func Promote(ctx context.Context, h *migration.Handle, topics []string, force bool, o status.Options) (*PromoteResult, error) {
+	stateTopic := h.StateTopic()
+	r, err := status.Make(ctx, h, o)
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +116,7 @@ func Promote(ctx context.Context, in status.Inputs, stateTopic string, topics []
 	if err != nil {
 		return nil, err
 	}
-	if err := state.Write(ctx, in.Target, append(recs, ev, ph)...); err != nil {
+	if err := state.Write(ctx, h.Target(), append(recs, ev, ph)...); err != nil {
 		return nil, err
 	}
 	return res, nil

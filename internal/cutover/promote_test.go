@@ -17,7 +17,6 @@ import (
 	"github.com/kmigrate/kmigrate/internal/cutover"
 	"github.com/kmigrate/kmigrate/internal/groups"
 	"github.com/kmigrate/kmigrate/internal/kafkatest"
-	"github.com/kmigrate/kmigrate/internal/migrate"
 	"github.com/kmigrate/kmigrate/internal/state"
 	"github.com/kmigrate/kmigrate/internal/status"
 )
@@ -79,20 +78,14 @@ func TestPromote(t *testing.T) {
 		Groups: config.Groups{Selection: all, Sync: true, SyncInterval: config.MinGroupSyncInterval, MirrorWait: 10 * time.Second},
 		Mirror: m,
 	}
-	migrate.PromotionCheck = 100 * time.Millisecond
-	setup, err := migrate.Prepare(t.Context(), cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer setup.Close()
+	setup, setupRun := start(t, cfg, slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})))
 	runCtx, stopMirror := context.WithCancel(t.Context())
 	mirrored := make(chan error, 1)
 	go func() {
-		mirrored <- migrate.Run(runCtx, setup, slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})), nil)
+		mirrored <- setupRun.Run(runCtx)
 	}()
-	in := setup.StatusInputs()
+	in := setup
 	o := status.Options{Quiet: time.Second, Sample: 300 * time.Millisecond}
-	topic := state.TopicName("m1")
 
 	orders := produce(t, pair.Source, "orders", "src")
 	logs := produce(t, pair.Source, "logs", "log")
@@ -117,7 +110,7 @@ func TestPromote(t *testing.T) {
 	}
 
 	// Refused: producers on the source and a group still there.
-	res, err := cutover.Promote(t.Context(), in, topic, []string{"orders"}, false, o)
+	res, err := cutover.Promote(t.Context(), in, []string{"orders"}, false, o)
 	if !errors.Is(err, cutover.ErrPreconditions) {
 		t.Fatalf("promote: %v", err)
 	}
@@ -135,7 +128,7 @@ func TestPromote(t *testing.T) {
 
 	// --force promotes logs although its producer still writes: the
 	// mirror stops copying it.
-	res, err = cutover.Promote(t.Context(), in, topic, []string{"logs"}, true, o)
+	res, err = cutover.Promote(t.Context(), in, []string{"logs"}, true, o)
 	if err != nil || !res.Forced || !slices.Equal(res.Promoted, []string{"logs"}) || res.Phase != state.PhasePromote {
 		t.Fatalf("forced promote: %+v, %v", res, err)
 	}
@@ -182,7 +175,7 @@ func TestPromote(t *testing.T) {
 	orders.halt()
 	native := produce(t, pair.Target, "orders", "native")
 	app.Close()
-	if _, err := groups.Migrate(t.Context(), setup.Groups(nil), "app", groups.MigrateOptions{MirrorWait: 10 * time.Second}); err != nil {
+	if _, err := groups.Migrate(t.Context(), setup, "app", groups.MigrateOptions{MirrorWait: 10 * time.Second}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -192,7 +185,7 @@ func TestPromote(t *testing.T) {
 		t.Fatalf("mirror: %v", err)
 	}
 	pair.Source.Produce(t, &kgo.Record{Topic: "orders", Partition: 0, Value: []byte("late")})
-	res, err = cutover.Promote(t.Context(), in, topic, nil, false, o)
+	res, err = cutover.Promote(t.Context(), in, nil, false, o)
 	if !errors.Is(err, cutover.ErrPreconditions) || !slices.ContainsFunc(res.Unmet, func(u string) bool {
 		return strings.HasPrefix(u, `topic "orders": replication lag is 1 records`)
 	}) {
@@ -201,12 +194,8 @@ func TestPromote(t *testing.T) {
 
 	// Mirror again (bounded) to catch up; then everything holds.
 	cfg.Mirror.Until = config.UntilEnd
-	setup2, err := migrate.Prepare(t.Context(), cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer setup2.Close()
-	if err := migrate.Run(t.Context(), setup2, nil, nil); err != nil {
+	_, setup2Run := start(t, cfg, nil)
+	if err := setup2Run.Run(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	// The source has been quiet for the quiet period once status says
@@ -219,7 +208,7 @@ func TestPromote(t *testing.T) {
 	if ot.Lag != 0 || ot.Producers != status.ProducersTarget || ot.TargetNativeRate <= 0 || r.Phase != state.PhasePromote {
 		t.Errorf("status after the move: phase %s, orders %+v", r.Phase, ot)
 	}
-	res, err = cutover.Promote(t.Context(), in, topic, nil, false, o)
+	res, err = cutover.Promote(t.Context(), in, nil, false, o)
 	if err != nil || !slices.Equal(res.Promoted, []string{"orders"}) || !slices.Equal(res.Already, []string{"logs"}) || res.Forced || res.Phase != state.PhaseDone {
 		t.Fatalf("promote: %+v, %v", res, err)
 	}

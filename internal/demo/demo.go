@@ -19,8 +19,8 @@ import (
 	"github.com/kmigrate/kmigrate/internal/cutover"
 	"github.com/kmigrate/kmigrate/internal/groups"
 	"github.com/kmigrate/kmigrate/internal/migrate"
+	"github.com/kmigrate/kmigrate/internal/migration"
 	"github.com/kmigrate/kmigrate/internal/sandbox"
-	"github.com/kmigrate/kmigrate/internal/state"
 	"github.com/kmigrate/kmigrate/internal/status"
 	"github.com/kmigrate/kmigrate/internal/verify"
 )
@@ -143,19 +143,22 @@ func Run(ctx context.Context, w io.Writer, o Options) (*Report, error) {
 	cfg.Mirror.TransactionInterval = 100 * time.Millisecond
 	cfg.Topics.SyncInterval = time.Second
 	cfg.Groups.SyncInterval = time.Second
-	setup, err := migrate.Prepare(ctx, cfg, o.Logger)
+	h, err := migration.Open(ctx, cfg, o.Logger)
 	if err != nil {
 		return nil, err
 	}
-	defer setup.Close()
+	defer h.Close()
+	runner, err := migrate.New(ctx, h, migrate.Options{})
+	if err != nil {
+		return nil, err
+	}
 	say("Phase 1, sync: kmigrate mirror (memory budget %s, its smallest) creates the topics on the new cluster and copies every committed record exactly once, continuously; group offsets are synced as the group consumes.", budget)
 	runCtx, stopMirror := context.WithCancel(ctx)
 	defer stopMirror()
 	mirrored := make(chan error, 1)
-	go func() { mirrored <- migrate.Run(runCtx, setup, o.Logger, nil) }()
-	in := setup.StatusInputs()
-	so := status.Options{Quiet: o.Quiet, Sample: 500 * time.Millisecond}
-	if err := waitCaughtUp(ctx, in, so, len(topics)+1, 30*time.Second); err != nil {
+	go func() { mirrored <- runner.Run(runCtx) }()
+	so := status.Options{Quiet: o.Quiet, Sample: 500 * time.Millisecond, Natives: groups.NewNativeCache()}
+	if err := waitCaughtUp(ctx, h, so, len(topics)+1, 30*time.Second); err != nil {
 		return nil, err
 	}
 	say("The mirror has caught up: %d records produced so far; it keeps the new cluster within a second of the live producer.", produced.total())
@@ -167,7 +170,7 @@ func Run(ctx context.Context, w io.Writer, o Options) (*Report, error) {
 	if err := cons.halt(); err != nil {
 		return nil, err
 	}
-	moved, err := groups.Migrate(ctx, setup.Groups(o.Logger), Group, groups.MigrateOptions{MirrorWait: 30 * time.Second})
+	moved, err := groups.Migrate(ctx, h, Group, groups.MigrateOptions{MirrorWait: 30 * time.Second})
 	if err != nil {
 		return nil, fmt.Errorf("migrate group %s: %w", Group, err)
 	}
@@ -188,7 +191,7 @@ func Run(ctx context.Context, w io.Writer, o Options) (*Report, error) {
 	}
 
 	say("Phase 4, promote: waiting for the mirror to copy the last records from the old cluster and for it to be quiet for %v, then promoting every topic.", o.Quiet)
-	promoted, err := promoteWhenReady(ctx, in, state.TopicName(setup.Name), so, 60*time.Second)
+	promoted, err := promoteWhenReady(ctx, h, so, 60*time.Second)
 	if err != nil {
 		return nil, err
 	}
@@ -217,13 +220,7 @@ func Run(ctx context.Context, w io.Writer, o Options) (*Report, error) {
 	}
 
 	say("Verifying: every record of the old cluster against its copy, record by record.")
-	snap, err := setup.LoadState(ctx)
-	if err != nil {
-		return nil, err
-	}
-	scl, tcl := setup.Clients()
-	v, err := verify.New(verify.Options{Source: scl, Target: tcl, SourceID: setup.Source.ClusterID, TargetID: setup.Target.ClusterID,
-		State: snap, Groups: cfg.Groups.Selection, Logger: o.Logger})
+	v, err := verify.New(ctx, h, verify.Options{})
 	if err != nil {
 		return nil, err
 	}
@@ -290,10 +287,10 @@ func sleep(ctx context.Context, d time.Duration) error {
 
 // waitCaughtUp waits until the mirror mirrors all n topics and its lag is
 // below a second of writes.
-func waitCaughtUp(ctx context.Context, in status.Inputs, o status.Options, n int, limit time.Duration) error {
+func waitCaughtUp(ctx context.Context, h *migration.Handle, o status.Options, n int, limit time.Duration) error {
 	deadline := time.Now().Add(limit)
 	for {
-		r, err := status.Make(ctx, in, status.Options{Quiet: o.Quiet})
+		r, err := status.Make(ctx, h, status.Options{Quiet: o.Quiet, Natives: o.Natives})
 		if err == nil {
 			caught := true
 			for _, t := range r.Topics {
@@ -302,7 +299,7 @@ func waitCaughtUp(ctx context.Context, in status.Inputs, o status.Options, n int
 			if caught && len(r.Topics) == n {
 				return nil
 			}
-		} else if !errors.Is(err, status.ErrNoState) {
+		} else if !errors.Is(err, migration.ErrNoState) {
 			return err
 		}
 		if time.Now().After(deadline) {
@@ -315,10 +312,10 @@ func waitCaughtUp(ctx context.Context, in status.Inputs, o status.Options, n int
 }
 
 // promoteWhenReady promotes every topic once the preconditions hold.
-func promoteWhenReady(ctx context.Context, in status.Inputs, stateTopic string, o status.Options, limit time.Duration) (*cutover.PromoteResult, error) {
+func promoteWhenReady(ctx context.Context, h *migration.Handle, o status.Options, limit time.Duration) (*cutover.PromoteResult, error) {
 	deadline := time.Now().Add(limit)
 	for {
-		res, err := cutover.Promote(ctx, in, stateTopic, nil, false, o)
+		res, err := cutover.Promote(ctx, h, nil, false, o)
 		if err == nil {
 			return res, nil
 		}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/kmigrate/kmigrate/internal/groups"
 	"github.com/kmigrate/kmigrate/internal/kafkatest"
+	"github.com/kmigrate/kmigrate/internal/migration"
 	"github.com/kmigrate/kmigrate/internal/state"
 	"github.com/kmigrate/kmigrate/internal/trace"
 )
@@ -97,8 +98,7 @@ func TestMigrateOverAbortedTransactions(t *testing.T) {
 	}
 	for _, rd := range readers {
 		t.Run(rd.name, func(t *testing.T) {
-			c := clusters(t, pair, "m1")
-			c.Target = pair.Target.Client(t, rd.opts...)
+			c := pair.Open(t, "m1", nil, migration.ClientOpts(nil, rd.opts))
 			for _, from := range []int64{300, 900} {
 				group := fmt.Sprintf("%s-%d", rd.name, from)
 				pair.Source.CommitOffsets(t, group, map[string]map[int32]int64{"orders": {0: from}})
@@ -192,7 +192,7 @@ func TestRollbackOverAbortedTransactions(t *testing.T) {
 	omit := kafkatest.NewFaultDialer()
 	omit.OmitAbortedTransactions()
 	for _, opts := range [][]kgo.Opt{nil, {kgo.Dialer(omit.DialContext)}} {
-		c.Target = pair.Target.Client(t, opts...)
+		c = pair.Open(t, "m1", nil, migration.ClientOpts(nil, opts))
 		res, err := groups.Rollback(t.Context(), c, "app", groups.RollbackOptions{DryRun: true})
 		if err != nil {
 			t.Fatal(err)

@@ -13,49 +13,44 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/kmigrate/kmigrate/internal/migration"
 	"github.com/kmigrate/kmigrate/internal/state"
 )
 
-// Clusters is what Migrate, Rollback and the Syncer work with: clients to
-// both clusters and a way to read the migration's state from the target.
-type Clusters struct {
-	// Source and Target are clients to the two clusters.
+// clusters is what Migrate, Rollback and the Syncer work with inside
+// this package: the open migration's clients and state, with how often
+// waits re-check.
+type clusters struct {
 	Source, Target *kgo.Client
-	// SourceID is the source cluster's id, as the tracing headers name
-	// it.
+	// SourceID is the source cluster's id, as the tracing headers name it.
 	SourceID string
 	// State reads the migration's current state from the target (a fresh
 	// read on every call: waiting for the mirror calls it again).
 	State func(ctx context.Context) (*state.Snapshot, error)
-	// StateTopic, when set, is the migration's state topic on the target:
-	// Migrate, Rollback and the Syncer record there which groups switched
+	// StateTopic is the migration's state topic on the target: Migrate,
+	// Rollback and the Syncer record there which groups switched
 	// (state.Switched) and an event per move.
 	StateTopic string
-	// Logger receives progress; nil discards.
-	Logger *slog.Logger
-	// Poll is how often waits re-check; 0 means DefaultPoll.
-	Poll time.Duration
+	Logger     *slog.Logger
+	Poll       time.Duration
 }
 
 // DefaultPoll is how often Migrate re-checks while it waits for a group
 // to stop or for the mirror to catch up.
 const DefaultPoll = time.Second
 
-func (c *Clusters) validate() error {
-	if c.Source == nil || c.Target == nil || c.State == nil || c.SourceID == "" {
-		return errors.New("groups: Clusters needs Source, Target, SourceID and State")
+func newClusters(h *migration.Handle, poll time.Duration) *clusters {
+	if poll <= 0 {
+		poll = DefaultPoll
 	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
+	return &clusters{
+		Source: h.Source(), Target: h.Target(), SourceID: h.SourceID(),
+		State: h.LoadState, StateTopic: h.StateTopic(), Logger: h.Logger(), Poll: poll,
 	}
-	if c.Poll <= 0 {
-		c.Poll = DefaultPoll
-	}
-	return nil
 }
 
-func (c *Clusters) srcAdm() *kadm.Client { return kadm.NewClient(c.Source) }
-func (c *Clusters) tgtAdm() *kadm.Client { return kadm.NewClient(c.Target) }
+func (c *clusters) srcAdm() *kadm.Client { return kadm.NewClient(c.Source) }
+func (c *clusters) tgtAdm() *kadm.Client { return kadm.NewClient(c.Target) }
 
 // Errors of Migrate, Rollback and the Syncer. Test with errors.Is; the
 // wrapping error says which group and what to do.
@@ -65,8 +60,6 @@ var (
 	ErrActive = errors.New("group is active")
 	// ErrNoOffsets: the group has no committed offsets to move.
 	ErrNoOffsets = errors.New("no committed offsets")
-	// ErrNoState: the migration has no state on the target yet.
-	ErrNoState = errors.New("no migration state")
 	// ErrNotMirrored: the mirror has not copied up to a committed
 	// offset within the wait.
 	ErrNotMirrored = errors.New("not mirrored yet")
@@ -152,7 +145,7 @@ func commitOffsets(ctx context.Context, adm *kadm.Client, group string, os kadm.
 // waitInactive describes the group on adm until it has no consumers or
 // wait has passed (wait 0 checks once). It returns the last state and
 // ErrActive, wrapped with advice, if the group stayed active.
-func (c *Clusters) waitInactive(ctx context.Context, adm *kadm.Client, group, cluster string, wait time.Duration) (Side, error) {
+func (c *clusters) waitInactive(ctx context.Context, adm *kadm.Client, group, cluster string, wait time.Duration) (Side, error) {
 	deadline := time.Now().Add(wait)
 	for {
 		s, err := describeGroup(ctx, adm, group)
@@ -188,7 +181,7 @@ func compareTP(a, b state.TopicPartition) int {
 // record writes that group switched (how: "migrated", "detected",
 // "rolled-back") and an event, when the state topic is known. A failure is
 // logged, not returned: the offsets are committed, which is what matters.
-func (c *Clusters) record(ctx context.Context, group, how, detail string) {
+func (c *clusters) record(ctx context.Context, group, how, detail string) {
 	if c.StateTopic == "" {
 		return
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/kmigrate/kmigrate/internal/migration"
 	"github.com/kmigrate/kmigrate/internal/offsetmap"
 	"github.com/kmigrate/kmigrate/internal/state"
 )
@@ -38,6 +39,8 @@ type MigrateOptions struct {
 	// position never delivers them: refuse (the zero value), skip or
 	// reread. See NativeChoice.
 	Natives NativeChoice
+	// Poll is how often waits re-check (DefaultPoll when 0).
+	Poll time.Duration
 }
 
 // How a PartitionResult's offset was found.
@@ -156,10 +159,8 @@ const maxPointers = 8
 //
 // The result is returned whatever happened; the error says why the group
 // was not (fully) migrated.
-func Migrate(ctx context.Context, c Clusters, group string, opts MigrateOptions) (*GroupResult, error) {
-	if err := c.validate(); err != nil {
-		return nil, err
-	}
+func Migrate(ctx context.Context, h *migration.Handle, group string, opts MigrateOptions) (*GroupResult, error) {
+	c := newClusters(h, opts.Poll)
 	res := &GroupResult{Group: group, Method: MethodExact, DryRun: opts.DryRun, Partitions: []PartitionResult{}}
 	if !opts.ToTimestamp.IsZero() {
 		res.Method = MethodTimestamp
@@ -171,7 +172,7 @@ func Migrate(ctx context.Context, c Clusters, group string, opts MigrateOptions)
 	return res, err
 }
 
-func (c *Clusters) migrate(ctx context.Context, group string, opts MigrateOptions, res *GroupResult) error {
+func (c *clusters) migrate(ctx context.Context, group string, opts MigrateOptions, res *GroupResult) error {
 	src, tgt := c.srcAdm(), c.tgtAdm()
 	if _, err := c.waitInactive(ctx, src, group, "source", opts.WaitInactive); err != nil {
 		return fmt.Errorf("%w: stop the application on the source first (or pass --wait to wait for it)", err)
@@ -191,7 +192,7 @@ func (c *Clusters) migrate(ctx context.Context, group string, opts MigrateOption
 		return fmt.Errorf("read migration state: %w", err)
 	}
 	if snap == nil || snap.Meta == nil {
-		return fmt.Errorf("%w: run kmigrate mirror first", ErrNoState)
+		return fmt.Errorf("%w: run kmigrate mirror first", migration.ErrNoState)
 	}
 	var mirrored []committed
 	for _, o := range offsets {
@@ -268,7 +269,7 @@ func (c *Clusters) migrate(ctx context.Context, group string, opts MigrateOption
 // translateAll translates the mirrored offsets from the offset map,
 // reading the state again until the mirror has copied up to all of them
 // or opts.MirrorWait passes.
-func (c *Clusters) translateAll(ctx context.Context, snap *state.Snapshot, mirrored []committed, opts MigrateOptions, res *GroupResult) error {
+func (c *clusters) translateAll(ctx context.Context, snap *state.Snapshot, mirrored []committed, opts MigrateOptions, res *GroupResult) error {
 	deadline := time.Now().Add(opts.MirrorWait)
 	for {
 		parts, behind, err := translate(snap, mirrored)
@@ -341,7 +342,7 @@ func translate(snap *state.Snapshot, mirrored []committed) (parts []PartitionRes
 
 // byTimestamp sets every partition to the first target offset at or after
 // ts (the end when there is none).
-func (c *Clusters) byTimestamp(ctx context.Context, topics map[string]string, mirrored []committed, ts time.Time, res *GroupResult) error {
+func (c *clusters) byTimestamp(ctx context.Context, topics map[string]string, mirrored []committed, ts time.Time, res *GroupResult) error {
 	var targets []string
 	for _, o := range mirrored {
 		if t := topics[o.TP.Topic]; !slices.Contains(targets, t) {
@@ -371,7 +372,7 @@ func (c *Clusters) byTimestamp(ctx context.Context, topics map[string]string, mi
 // forward, else on the source) and, for exact translations with tracing
 // headers, checks it is the copy the map says: the copy of From itself
 // (exact) or of a later source offset (skipping a gap).
-func (c *Clusters) point(ctx context.Context, res *GroupResult, forward bool) error {
+func (c *clusters) point(ctx context.Context, res *GroupResult, forward bool) error {
 	cl := c.Target
 	if !forward {
 		cl = c.Source

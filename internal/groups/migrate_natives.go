@@ -16,7 +16,7 @@ import (
 // *UnreachableError; NativesSkip keeps the positions and warns;
 // NativesReread moves each such partition to its first unreachable native
 // and counts the copies the group will read a second time.
-func (c *Clusters) unreachable(ctx context.Context, group string, res *GroupResult, choice NativeChoice) error {
+func (c *clusters) unreachable(ctx context.Context, group string, res *GroupResult, choice NativeChoice) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(maxPointers)
 	for i := range res.Partitions {

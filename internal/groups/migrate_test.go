@@ -12,30 +12,17 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/kmigrate/kmigrate/internal/cluster"
 	"github.com/kmigrate/kmigrate/internal/groups"
 	"github.com/kmigrate/kmigrate/internal/kafkatest"
+	"github.com/kmigrate/kmigrate/internal/migration"
 	"github.com/kmigrate/kmigrate/internal/state"
 	"github.com/kmigrate/kmigrate/internal/trace"
 )
 
-// clusters returns groups.Clusters for migration name on pair.
-func clusters(t *testing.T, pair *kafkatest.Pair, name string) groups.Clusters {
+// clusters opens migration name on pair, as the commands do.
+func clusters(t *testing.T, pair *kafkatest.Pair, name string) *migration.Handle {
 	t.Helper()
-	opts, err := cluster.Opts(&pair.Target.Config, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// A short metadata age: the state topic appears during some tests,
-	// and kadm would remember it as unknown for seconds.
-	tgt := pair.Target.Client(t, kgo.MetadataMinAge(50*time.Millisecond))
-	return groups.Clusters{
-		Source: pair.Source.Client(t), Target: tgt, SourceID: pair.Source.ID,
-		State: func(ctx context.Context) (*state.Snapshot, error) {
-			return state.Load(ctx, kadm.NewClient(tgt), state.TopicName(name), opts)
-		},
-		Poll: 50 * time.Millisecond,
-	}
+	return pair.Open(t, name, nil)
 }
 
 // copies returns, for partition p of topic on the target, the target
@@ -274,7 +261,7 @@ func TestMigrateRefusals(t *testing.T) {
 	pair.Source.CommitOffsets(t, "app", map[string]map[int32]int64{"orders": {0: 4}})
 
 	_, err := groups.Migrate(t.Context(), c, "app", groups.MigrateOptions{})
-	if !errors.Is(err, state.ErrNoState) && !errors.Is(err, groups.ErrNoState) {
+	if !errors.Is(err, state.ErrNoState) && !errors.Is(err, migration.ErrNoState) {
 		t.Errorf("no state: %v", err)
 	}
 	mirrorOnce(t, pair, "m1", "orders")

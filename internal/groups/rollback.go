@@ -8,6 +8,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
+	"github.com/kmigrate/kmigrate/internal/migration"
 	"github.com/kmigrate/kmigrate/internal/offsetmap"
 	"github.com/kmigrate/kmigrate/internal/state"
 	"github.com/kmigrate/kmigrate/internal/trace"
@@ -23,6 +24,8 @@ type RollbackOptions struct {
 	// AllowRewind commits translations below the group's current source
 	// offsets (it consumed on the source since it was migrated).
 	AllowRewind bool
+	// Poll is how often waits re-check (DefaultPoll when 0).
+	Poll time.Duration
 }
 
 // Rollback moves one consumer group back: it translates the offsets the
@@ -41,10 +44,8 @@ type RollbackOptions struct {
 // counts them (PartitionResult.Native), since the group will not see them
 // on the source. In the result, Topic/From are the target side and
 // ToTopic/To the source side.
-func Rollback(ctx context.Context, c Clusters, group string, opts RollbackOptions) (*GroupResult, error) {
-	if err := c.validate(); err != nil {
-		return nil, err
-	}
+func Rollback(ctx context.Context, h *migration.Handle, group string, opts RollbackOptions) (*GroupResult, error) {
+	c := newClusters(h, opts.Poll)
 	res := &GroupResult{Group: group, Method: MethodExact, DryRun: opts.DryRun, Partitions: []PartitionResult{}}
 	err := c.rollback(ctx, group, opts, res)
 	if err != nil {
@@ -53,7 +54,7 @@ func Rollback(ctx context.Context, c Clusters, group string, opts RollbackOption
 	return res, err
 }
 
-func (c *Clusters) rollback(ctx context.Context, group string, opts RollbackOptions, res *GroupResult) error {
+func (c *clusters) rollback(ctx context.Context, group string, opts RollbackOptions, res *GroupResult) error {
 	src, tgt := c.srcAdm(), c.tgtAdm()
 	if _, err := c.waitInactive(ctx, tgt, group, "target", opts.WaitInactive); err != nil {
 		return fmt.Errorf("%w: stop the application on the target first (or pass --wait to wait for it)", err)
@@ -73,7 +74,7 @@ func (c *Clusters) rollback(ctx context.Context, group string, opts RollbackOpti
 		return fmt.Errorf("read migration state: %w", err)
 	}
 	if snap == nil || snap.Meta == nil {
-		return fmt.Errorf("%w: nothing was mirrored, so there is nothing to roll back", ErrNoState)
+		return fmt.Errorf("%w: nothing was mirrored, so there is nothing to roll back", migration.ErrNoState)
 	}
 	sourceOf := map[string]string{}
 	for s, t := range snap.Meta.Topics {
@@ -168,7 +169,7 @@ func back(p Partition, t int64) Result {
 // its last stable offset that are not copies of source topic st: records
 // without a tracing header naming that partition whose offset the map does
 // not hold either (tracing headers may be off).
-func (c *Clusters) countNative(ctx context.Context, st string, tp state.TopicPartition, t int64, m *offsetmap.Map) (int64, error) {
+func (c *clusters) countNative(ctx context.Context, st string, tp state.TopicPartition, t int64, m *offsetmap.Map) (int64, error) {
 	ends, err := c.tgtAdm().ListCommittedOffsets(ctx, tp.Topic)
 	if err != nil {
 		return 0, fmt.Errorf("list end offsets of %s: %w", tp.Topic, err)

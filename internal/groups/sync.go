@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 
 	"github.com/kmigrate/kmigrate/internal/config"
+	"github.com/kmigrate/kmigrate/internal/migration"
 	"github.com/kmigrate/kmigrate/internal/state"
 )
 
@@ -78,7 +79,7 @@ type SyncedGroup struct {
 //     runs) and reports it;
 //   - active on both: a warning, nothing synced.
 type Syncer struct {
-	c        Clusters
+	c        *clusters
 	sel      config.Selection
 	interval time.Duration
 
@@ -95,10 +96,8 @@ type Syncer struct {
 
 // NewSyncer returns a Syncer of the groups sel selects, syncing every
 // interval when run.
-func NewSyncer(c Clusters, sel config.Selection, interval time.Duration) (*Syncer, error) {
-	if err := c.validate(); err != nil {
-		return nil, err
-	}
+func NewSyncer(h *migration.Handle, sel config.Selection, interval time.Duration) (*Syncer, error) {
+	c := newClusters(h, 0)
 	if interval <= 0 {
 		return nil, errors.New("groups: sync interval must be positive")
 	}
@@ -158,7 +157,7 @@ func (s *Syncer) pass(ctx context.Context) ([]SyncedGroup, error) {
 		return nil, err
 	}
 	snap, err := s.c.State(ctx)
-	if errors.Is(err, state.ErrNoState) {
+	if errors.Is(err, migration.ErrNoState) {
 		return nil, nil // the mirror has not started yet
 	}
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/kmigrate/kmigrate/internal/config"
 	"github.com/kmigrate/kmigrate/internal/groups"
 	"github.com/kmigrate/kmigrate/internal/kafkatest"
+	"github.com/kmigrate/kmigrate/internal/migration"
 	"github.com/kmigrate/kmigrate/internal/mirror"
 	"github.com/kmigrate/kmigrate/internal/state"
 )
@@ -44,11 +45,11 @@ func mirrorContinuously(t *testing.T, pair *kafkatest.Pair, name, topic string) 
 }
 
 // waitCopied waits until the mirror's checkpoint of topic/p reaches next.
-func waitCopied(t *testing.T, c groups.Clusters, topic string, p int32, next int64) {
+func waitCopied(t *testing.T, c *migration.Handle, topic string, p int32, next int64) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		snap, err := c.State(t.Context())
+		snap, err := c.LoadState(t.Context())
 		if err != nil && !errors.Is(err, state.ErrNoState) {
 			t.Fatal(err)
 		}

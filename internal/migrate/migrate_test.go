@@ -16,7 +16,7 @@ import (
 	"github.com/kmigrate/kmigrate/internal/groups"
 	"github.com/kmigrate/kmigrate/internal/kafkatest"
 	"github.com/kmigrate/kmigrate/internal/migrate"
-	"github.com/kmigrate/kmigrate/internal/mirror"
+	"github.com/kmigrate/kmigrate/internal/migration"
 	"github.com/kmigrate/kmigrate/internal/trace"
 )
 
@@ -33,6 +33,21 @@ func testConfig(t *testing.T, pair *kafkatest.Pair) *config.Config {
 		Topics: config.Topics{Selection: all, SyncInterval: time.Second},
 		Groups: config.Groups{Selection: all, SyncInterval: time.Second}, Mirror: m,
 	}
+}
+
+// newRunner opens the migration cfg describes and builds its Runner.
+func newRunner(t *testing.T, cfg *config.Config) (*migration.Handle, *migrate.Runner) {
+	t.Helper()
+	h, err := migration.Open(t.Context(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Close)
+	r, err := migrate.New(t.Context(), h, migrate.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h, r
 }
 
 func produce(t *testing.T, c *kafkatest.Cluster, topic string, partitions int32, n int) {
@@ -68,19 +83,10 @@ func TestContinuousMirrorFollowsTheSource(t *testing.T) {
 	pair.Source.CreateTopic(t, "orders", 2, map[string]string{"retention.ms": "604800000"})
 	produce(t, pair.Source, "orders", 2, 100)
 	cfg := testConfig(t, pair)
-	setup, err := migrate.Prepare(t.Context(), cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer setup.Close()
+	_, r := newRunner(t, cfg)
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
-	var m *mirror.Mirror
-	started := make(chan struct{})
-	go func() {
-		done <- migrate.Run(ctx, setup, nil, func(mm *mirror.Mirror) { m = mm; close(started) })
-	}()
-	<-started
+	go func() { done <- r.Run(ctx) }()
 	srcAdm, tgtAdm := pair.Source.Admin(t), pair.Target.Admin(t)
 	count := func(topic string) int { return len(pair.Target.ConsumeAll(t, topic)) }
 	waitFor(t, "the first 100 records", func() bool { return count("orders") == 100 })
@@ -129,14 +135,14 @@ func TestContinuousMirrorFollowsTheSource(t *testing.T) {
 	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
 		t.Fatalf("Run: %v", err)
 	}
-	if st := m.Stats(); st.Records != 137 {
+	if st := r.Stats(); st.Records != 137 {
 		t.Errorf("copied %d records, want 137", st.Records)
 	}
 }
 
 func TestDefaultNameIsStable(t *testing.T) {
-	a, b := migrate.DefaultName("src-id", "tgt-id"), migrate.DefaultName("src-id", "tgt-id")
-	if a != b || a != migrate.DefaultName("src-id", "tgt-id") || a == migrate.DefaultName("tgt-id", "src-id") {
+	a, b := migration.DefaultName("src-id", "tgt-id"), migration.DefaultName("src-id", "tgt-id")
+	if a != b || a != migration.DefaultName("src-id", "tgt-id") || a == migration.DefaultName("tgt-id", "src-id") {
 		t.Errorf("names %q %q: want stable and direction-sensitive", a, b)
 	}
 	if a != "m-"+a[2:] || len(a) != 14 {
@@ -153,14 +159,10 @@ func TestContinuousMirrorSyncsGroups(t *testing.T) {
 	pair.Source.CommitOffsets(t, "app", map[string]map[int32]int64{"orders": {0: 20}})
 	cfg := testConfig(t, pair)
 	cfg.Groups.Sync, cfg.Groups.SyncInterval = true, config.MinGroupSyncInterval
-	setup, err := migrate.Prepare(t.Context(), cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer setup.Close()
+	_, r := newRunner(t, cfg)
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
-	go func() { done <- migrate.Run(ctx, setup, nil, nil) }()
+	go func() { done <- r.Run(ctx) }()
 
 	copyOf := func(o int64) int64 {
 		for _, r := range pair.Target.ConsumeAll(t, "orders") {
@@ -180,7 +182,7 @@ func TestContinuousMirrorSyncsGroups(t *testing.T) {
 	waitFor(t, "the group's offset on the target", func() bool { return target() >= 0 && target() == copyOf(20) })
 	pair.Source.CommitOffsets(t, "app", map[string]map[int32]int64{"orders": {0: 35}})
 	waitFor(t, "the group's new offset on the target", func() bool { return target() == copyOf(35) })
-	st := setup.GroupSync().Status()
+	st := r.GroupSync().Status()
 	if len(st.Groups) != 1 || st.Groups[0].Group != "app" || st.Groups[0].State != groups.SyncSyncing || st.Groups[0].Commits != 2 {
 		t.Errorf("sync status %+v", st)
 	}
@@ -203,15 +205,11 @@ func TestReverseMirror(t *testing.T) {
 		cfg := testConfig(t, pair)
 		cfg.Source, cfg.Target = src.Config, tgt.Config
 		cfg.Mirror.Until = config.UntilEnd
-		setup, err := migrate.Prepare(t.Context(), cfg, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer setup.Close()
-		if p := setup.Problems(); len(p) > 0 {
+		_, r := newRunner(t, cfg)
+		if p := r.Problems(); len(p) > 0 {
 			t.Fatalf("problems: %q", p)
 		}
-		if err := migrate.Run(t.Context(), setup, nil, nil); err != nil {
+		if err := r.Run(t.Context()); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -32,6 +33,7 @@ import (
 	"github.com/kmigrate/kmigrate/internal/config"
 	"github.com/kmigrate/kmigrate/internal/preflight"
 	"github.com/kmigrate/kmigrate/internal/state"
+	"github.com/kmigrate/kmigrate/internal/topics"
 )
 
 // ErrNoState is the one "this migration has no state on the target yet"
@@ -61,6 +63,21 @@ type Handle struct {
 	opened         *state.Snapshot
 	reverse        *state.Meta
 	logger         *slog.Logger
+	srcOpts        []kgo.Opt
+	tgtOpts        []kgo.Opt
+}
+
+// Option changes how Open connects.
+type Option func(*Handle)
+
+// ClientOpts adds franz-go options to every client of the source and of
+// the target that the handle and what is built on it create (tests inject
+// fault-injecting dialers here).
+func ClientOpts(source, target []kgo.Opt) Option {
+	return func(h *Handle) {
+		h.srcOpts = append(h.srcOpts, source...)
+		h.tgtOpts = append(h.tgtOpts, target...)
+	}
 }
 
 // Open connects to both clusters, identifies them (refusing one cluster
@@ -69,11 +86,14 @@ type Handle struct {
 // a migration in the other direction on the source (mirroring back after a
 // promotion). It writes nothing. cfg must not change afterwards. The caller
 // closes the Handle.
-func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger) (_ *Handle, err error) {
+func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...Option) (_ *Handle, err error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	h := &Handle{cfg: cfg, logger: logger}
+	for _, o := range opts {
+		o(h)
+	}
 	defer func() {
 		if err != nil {
 			h.Close()
@@ -83,10 +103,10 @@ func Open(ctx context.Context, cfg *config.Config, logger *slog.Logger) (_ *Hand
 	// including "unknown topic" for a state topic that a starting mirror
 	// creates a moment later (status, the promotion watcher and group sync
 	// read it through these clients).
-	if h.src, err = cluster.Connect(ctx, &cfg.Source, logger, kgo.MetadataMinAge(time.Second)); err != nil {
+	if h.src, err = cluster.Connect(ctx, &cfg.Source, logger, append([]kgo.Opt{kgo.MetadataMinAge(time.Second)}, h.srcOpts...)...); err != nil {
 		return nil, err
 	}
-	if h.tgt, err = cluster.Connect(ctx, &cfg.Target, logger, kgo.MetadataMinAge(time.Second)); err != nil {
+	if h.tgt, err = cluster.Connect(ctx, &cfg.Target, logger, append([]kgo.Opt{kgo.MetadataMinAge(time.Second)}, h.tgtOpts...)...); err != nil {
 		return nil, err
 	}
 	if h.source, err = cluster.Probe(ctx, h.src, &cfg.Source); err != nil {
@@ -148,6 +168,13 @@ func (h *Handle) Source() *kgo.Client { return h.src }
 // Target: see Source.
 func (h *Handle) Target() *kgo.Client { return h.tgt }
 
+// SourceOpts and TargetOpts are the extra client options given to Open
+// (ClientOpts), for clients built on the handle (the mirror's).
+func (h *Handle) SourceOpts() []kgo.Opt { return h.srcOpts }
+
+// TargetOpts: see SourceOpts.
+func (h *Handle) TargetOpts() []kgo.Opt { return h.tgtOpts }
+
 // SourceAdmin and TargetAdmin are admin clients on the handle's clients.
 func (h *Handle) SourceAdmin() *kadm.Client { return kadm.NewClient(h.src) }
 
@@ -190,6 +217,7 @@ func (h *Handle) LoadState(ctx context.Context) (*state.Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
+	topts = append(topts, h.tgtOpts...)
 	snap, err := state.Load(ctx, h.TargetAdmin(), h.StateTopic(), topts)
 	if !errors.Is(err, ErrNoState) {
 		return snap, err
@@ -235,6 +263,7 @@ func (h *Handle) findReverse(ctx context.Context) (*state.Meta, error) {
 	if err != nil {
 		return nil, err
 	}
+	topts = append(topts, h.srcOpts...)
 	for _, name := range listed.Names() {
 		if !strings.HasPrefix(name, state.TopicPrefix) {
 			continue
@@ -248,4 +277,28 @@ func (h *Handle) findReverse(ctx context.Context) (*state.Meta, error) {
 		}
 	}
 	return nil, nil
+}
+
+// PlanTopics plans the migration's target topics (topics.Inspect with this
+// migration's ownership rule). It only reads.
+func (h *Handle) PlanTopics(ctx context.Context) (*topics.Plan, error) {
+	p, err := topics.Inspect(ctx, h.SourceAdmin(), h.TargetAdmin(), h.cfg.Topics, h.Owned)
+	if err != nil {
+		return nil, fmt.Errorf("plan topics: %w", err)
+	}
+	return p, nil
+}
+
+// Problems returns what blocks mirroring with plan, each with what to do:
+// conflicting target topics, no topic selected, exactly-once without
+// transactions on the target.
+func (h *Handle) Problems(plan *topics.Plan) []string {
+	out := slices.Clone(plan.Conflicts())
+	if len(plan.Mappings()) == 0 && len(plan.Conflicts()) == 0 {
+		out = append(out, "no source topic matches the topic selection: check --topics or topics.include")
+	}
+	if h.cfg.Mirror.Guarantee == config.ExactlyOnce && !h.target.Features.Transactions {
+		out = append(out, "the target does not support transactions, which exactly-once mirroring needs: use --guarantee at-least-once")
+	}
+	return out
 }

@@ -4,14 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"slices"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 
 	"github.com/kmigrate/kmigrate/internal/config"
 	"github.com/kmigrate/kmigrate/internal/groups"
-	"github.com/kmigrate/kmigrate/internal/migrate"
+	"github.com/kmigrate/kmigrate/internal/migration"
 	"github.com/kmigrate/kmigrate/internal/mirror"
 	"github.com/kmigrate/kmigrate/internal/preflight"
 	"github.com/kmigrate/kmigrate/internal/state"
@@ -132,41 +131,42 @@ type Totals struct {
 	ExpiredRecords int64 `json:"expired_records"`
 }
 
-// Make plans the migration cfg describes, reading both clusters and writing
+// Make plans the open migration, reading both clusters and writing
 // nothing. An error means the plan could not be made (a cluster
-// unreachable, source and target the same cluster, a failed request);
-// whatever blocks the migration itself is in Report.Problems.
-func Make(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*Report, error) {
-	check, err := preflight.Run(ctx, cfg, logger)
+// unreachable, a failed request); whatever blocks the migration itself is
+// in Report.Problems.
+func Make(ctx context.Context, h *migration.Handle) (*Report, error) {
+	cfg := h.Config()
+	check, err := preflight.Run(ctx, cfg, h.Logger())
 	if err != nil {
 		return nil, err
 	}
-	setup, err := migrate.Prepare(ctx, cfg, logger)
+	tp, err := h.PlanTopics(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer setup.Close()
+	s := &planned{h: h, plan: tp, snap: h.Opened()}
 	r := &Report{
-		SchemaVersion: SchemaVersion, Migration: setup.Name, State: "none",
+		SchemaVersion: SchemaVersion, Migration: h.Name(), State: "none",
 		Source:   cluster(check.Source),
 		Target:   cluster(check.Target),
 		Settings: settings(cfg.Mirror),
-		Excluded: setup.Plan.Excluded,
+		Excluded: tp.Excluded,
 		Topics:   []Topic{}, Problems: []string{}, Warnings: []string{},
 	}
 	if r.Excluded == nil {
 		r.Excluded = []topics.Excluded{}
 	}
-	if setup.Meta != nil {
+	if h.Meta() != nil {
 		r.State = "found"
 	}
 	r.Problems = append(r.Problems, check.Problems...)
-	r.Problems = append(r.Problems, setup.Problems()...)
+	r.Problems = append(r.Problems, h.Problems(tp)...)
 	r.Warnings = append(r.Warnings, check.Warnings...)
-	if err := r.planTopics(ctx, setup); err != nil {
+	if err := r.planTopics(ctx, s); err != nil {
 		return nil, err
 	}
-	if r.Groups, err = groups.List(ctx, setup.SourceAdmin(), setup.TargetAdmin(), setup.Snapshot, cfg.Groups.Selection); err != nil {
+	if r.Groups, err = groups.List(ctx, h.SourceAdmin(), h.TargetAdmin(), s.snap, cfg.Groups.Selection); err != nil {
 		return nil, err
 	}
 	if r.Groups == nil {
@@ -174,8 +174,7 @@ func Make(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*Report
 	}
 	// Records written natively on the target before copies a group
 	// consumed: groups migrate refuses the group until the user chooses.
-	gc := setup.Groups(nil)
-	finder := groups.NewUnreachableFinder(gc.Target, gc.SourceID, setup.Snapshot, nil)
+	finder := groups.NewUnreachableFinder(h.Target(), h.SourceID(), s.snap, nil)
 	for i := range r.Groups {
 		if err := finder.Fill(ctx, &r.Groups[i]); err != nil {
 			if ctx.Err() != nil {
@@ -206,16 +205,24 @@ func settings(m config.Mirror) Settings {
 
 // planTopics fills Topics and Totals: the topic plan and, for each topic
 // that can be mirrored, the source ranges.
-func (r *Report) planTopics(ctx context.Context, s *migrate.Setup) error {
+// planned is the open migration with its topic plan and the state it was
+// opened with (nil before its first run).
+type planned struct {
+	h    *migration.Handle
+	plan *topics.Plan
+	snap *state.Snapshot
+}
+
+func (r *Report) planTopics(ctx context.Context, s *planned) error {
 	var names []string
-	for _, m := range s.Plan.Mappings() {
+	for _, m := range s.plan.Mappings() {
 		names = append(names, m.Source)
 	}
 	rs, err := ranges(ctx, s, names)
 	if err != nil {
 		return err
 	}
-	for _, t := range s.Plan.Topics {
+	for _, t := range s.plan.Topics {
 		pt := Topic{
 			Source: t.Source, Target: t.Target, SelectedBy: "all topics", Action: t.Action, Reason: t.Reason,
 			Partitions: t.Partitions, PartitionsToAdd: t.PartitionsToAdd(), Configs: t.Configs,
@@ -233,8 +240,8 @@ func (r *Report) planTopics(ctx context.Context, s *migrate.Setup) error {
 		if pt.Warnings == nil {
 			pt.Warnings = []string{}
 		}
-		if s.Snapshot != nil {
-			_, pt.Promoted = s.Snapshot.Promoted[t.Source]
+		if s.snap != nil {
+			_, pt.Promoted = s.snap.Promoted[t.Source]
 		}
 		if t.Action != topics.Conflict && !pt.Promoted {
 			pt.Ranges = rs[t.Source]
@@ -271,12 +278,12 @@ func addBytes(a, b int64) int64 {
 }
 
 // ranges computes, per source topic, the range each partition will copy.
-func ranges(ctx context.Context, s *migrate.Setup, names []string) (map[string][]Range, error) {
+func ranges(ctx context.Context, s *planned, names []string) (map[string][]Range, error) {
 	out := map[string][]Range{}
 	if len(names) == 0 {
 		return out, nil
 	}
-	adm := s.SourceAdmin()
+	adm := s.h.SourceAdmin()
 	starts, err := adm.ListStartOffsets(ctx, names...)
 	if err == nil {
 		err = starts.Error()
@@ -292,8 +299,8 @@ func ranges(ctx context.Context, s *migrate.Setup, names []string) (map[string][
 		return nil, fmt.Errorf("source end offsets: %w", err)
 	}
 	var checkpoints map[state.TopicPartition]state.Checkpoint
-	if s.Snapshot != nil {
-		checkpoints = s.Snapshot.Checkpoints
+	if s.snap != nil {
+		checkpoints = s.snap.Checkpoints
 	}
 	fresh := false
 	starts.Each(func(o kadm.ListedOffset) {
@@ -303,14 +310,14 @@ func ranges(ctx context.Context, s *migrate.Setup, names []string) (map[string][
 	})
 	var rule map[state.TopicPartition]int64
 	if fresh {
-		if rule, err = mirror.StartOffsets(ctx, adm, names, s.Config.Mirror, s.Config.Groups.Selection, starts); err != nil {
+		if rule, err = mirror.StartOffsets(ctx, adm, names, s.h.Config().Mirror, s.h.Config().Groups.Selection, starts); err != nil {
 			return nil, err
 		}
 	}
 	sizes := partitionSizes(ctx, adm, starts)
-	ruleName := s.Config.Mirror.Start.String()
-	if s.Config.Mirror.Start.Kind == config.StartCommitted {
-		ruleName = fmt.Sprintf("committed (else %s)", s.Config.Mirror.StartFallback)
+	ruleName := s.h.Config().Mirror.Start.String()
+	if s.h.Config().Mirror.Start.Kind == config.StartCommitted {
+		ruleName = fmt.Sprintf("committed (else %s)", s.h.Config().Mirror.StartFallback)
 	}
 	starts.Each(func(o kadm.ListedOffset) {
 		tp := state.TopicPartition{Topic: o.Topic, Partition: o.Partition}

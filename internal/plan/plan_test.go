@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -20,6 +19,7 @@ import (
 	"github.com/kmigrate/kmigrate/internal/groups"
 	"github.com/kmigrate/kmigrate/internal/kafkatest"
 	"github.com/kmigrate/kmigrate/internal/migrate"
+	"github.com/kmigrate/kmigrate/internal/migration"
 	"github.com/kmigrate/kmigrate/internal/plan"
 )
 
@@ -68,14 +68,7 @@ func TestPlanGolden(t *testing.T) {
 	produce(t, src, "payments", 0, 0, 10)
 	cfg := config1(t, src, tgt)
 	cfg.Topics.Selection, _ = config.NewSelection([]string{"payments"}, nil)
-	setup, err := migrate.Prepare(t.Context(), cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := migrate.Run(t.Context(), setup, slog.New(slog.DiscardHandler), nil); err != nil {
-		t.Fatal(err)
-	}
-	setup.Close()
+	mirrorOnce(t, cfg)
 
 	// Since the last run: 5 more payments, of which the source lost the
 	// first 2 (DeleteRecords) before they were copied.
@@ -102,7 +95,7 @@ func TestPlanGolden(t *testing.T) {
 	cancel()
 
 	cfg = config1(t, src, tgt)
-	r, err := plan.Make(t.Context(), cfg, nil)
+	r, err := makePlan(t, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +135,7 @@ func TestPlanSelectedBy(t *testing.T) {
 	produce(t, pair.Source, "orders", 0, 0, 3)
 	cfg := config1(t, pair.Source, pair.Target)
 	cfg.Topics.Selection, _ = config.NewSelection([]string{"orders", `payments\..*`}, nil)
-	r, err := plan.Make(t.Context(), cfg, nil)
+	r, err := makePlan(t, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,14 +166,7 @@ func TestPlanUnreachableNatives(t *testing.T) {
 	cfg := config1(t, pair.Source, pair.Target)
 	mirror := func() {
 		t.Helper()
-		setup, err := migrate.Prepare(t.Context(), cfg, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer setup.Close()
-		if err := migrate.Run(t.Context(), setup, slog.New(slog.DiscardHandler), nil); err != nil {
-			t.Fatal(err)
-		}
+		mirrorOnce(t, cfg)
 	}
 	produce(t, pair.Source, "orders", 0, 0, 5)
 	mirror()
@@ -195,7 +181,7 @@ func TestPlanUnreachableNatives(t *testing.T) {
 	pair.Source.CommitOffsets(t, "app", map[string]map[int32]int64{"orders": {0: 10}})
 	pair.Source.CommitOffsets(t, "early", map[string]map[int32]int64{"orders": {0: 3}})
 
-	r, err := plan.Make(t.Context(), cfg, nil)
+	r, err := makePlan(t, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,4 +199,32 @@ func TestPlanUnreachableNatives(t *testing.T) {
 	if tr := early.Topics[0].Partitions[0].Translation; tr == nil || tr.Unreachable != 0 || !early.Migratable {
 		t.Errorf("early: %+v, reasons %q", tr, early.Reasons)
 	}
+}
+
+// mirrorOnce runs the migration cfg describes, as kmigrate mirror does.
+func mirrorOnce(t *testing.T, cfg *config.Config) {
+	t.Helper()
+	h, err := migration.Open(t.Context(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	r, err := migrate.New(t.Context(), h, migrate.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// makePlan plans the migration cfg describes, as kmigrate plan does.
+func makePlan(t *testing.T, cfg *config.Config) (*plan.Report, error) {
+	t.Helper()
+	h, err := migration.Open(t.Context(), cfg, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer h.Close()
+	return plan.Make(t.Context(), h)
 }

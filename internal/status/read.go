@@ -74,7 +74,7 @@ func firstRecords(ctx context.Context, cl *kgo.Client, topic string, from map[in
 // the timestamps of the records there that are not copies from the source
 // cluster (trace.Native: no tracing header naming it). A partition that
 // cannot be read within readTimeout contributes what was read.
-func nativeTail(ctx context.Context, in Inputs, src, tgt string, last offsets) ([]time.Time, error) {
+func nativeTail(ctx context.Context, in inputs, src, tgt string, last offsets) ([]time.Time, error) {
 	type span struct {
 		partition int32
 		from, end int64

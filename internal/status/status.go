@@ -12,6 +12,7 @@ import (
 
 	"github.com/kmigrate/kmigrate/internal/config"
 	"github.com/kmigrate/kmigrate/internal/groups"
+	"github.com/kmigrate/kmigrate/internal/migration"
 	"github.com/kmigrate/kmigrate/internal/state"
 )
 
@@ -114,18 +115,6 @@ type Options struct {
 	StaleAfter time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-}
-
-// DefaultQuiet is the default quiet period for producer switchover.
-const DefaultQuiet = 30 * time.Second
-
-// Inputs are the clusters and the migration's state.
-type Inputs struct {
-	Source, Target *kgo.Client
-	SourceID       string
-	Groups         config.Selection
-	// State reads the migration's state from the target.
-	State func(ctx context.Context) (*state.Snapshot, error)
 	// Natives, when set, keeps what reports have read of the target
 	// partitions' native records between copies, so that the next report
 	// reads only what the mirror added since (a long-running process
@@ -133,11 +122,22 @@ type Inputs struct {
 	Natives *groups.NativeCache
 }
 
-// ErrNoState is returned when the migration has no state on the target.
-var ErrNoState = errors.New("the migration has no state on the target: run kmigrate mirror first")
+// DefaultQuiet is the default quiet period for producer switchover.
+const DefaultQuiet = 30 * time.Second
+
+// inputs are what a report reads, from the open migration.
+type inputs struct {
+	Source, Target *kgo.Client
+	SourceID       string
+	Groups         config.Selection
+	State          func(ctx context.Context) (*state.Snapshot, error)
+	Natives        *groups.NativeCache
+}
 
 // Make builds the status report. It only reads.
-func Make(ctx context.Context, in Inputs, o Options) (*Report, error) {
+func Make(ctx context.Context, h *migration.Handle, o Options) (*Report, error) {
+	in := inputs{Source: h.Source(), Target: h.Target(), SourceID: h.SourceID(),
+		Groups: h.Config().Groups.Selection, State: h.LoadState, Natives: o.Natives}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -145,8 +145,8 @@ func Make(ctx context.Context, in Inputs, o Options) (*Report, error) {
 		o.StaleAfter = 30 * time.Second
 	}
 	snap, err := in.State(ctx)
-	if errors.Is(err, state.ErrNoState) || (err == nil && snap.Meta == nil) {
-		return nil, ErrNoState
+	if errors.Is(err, migration.ErrNoState) || (err == nil && snap.Meta == nil) {
+		return nil, fmt.Errorf("%w: run kmigrate mirror first", migration.ErrNoState)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read migration state: %w", err)

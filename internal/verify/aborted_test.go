@@ -85,14 +85,14 @@ func TestAbortedCopiesOnTarget(t *testing.T) {
 	omit.OmitAbortedTransactions()
 	readers := []struct {
 		name   string
-		target *kgo.Client
+		target []kgo.Opt
 	}{
-		{"kfake", pair.Target.Client(t)},
-		{"no-aborted-list", pair.Target.Client(t, kgo.Dialer(omit.DialContext))},
+		{"kfake", nil},
+		{"no-aborted-list", []kgo.Opt{kgo.Dialer(omit.DialContext)}},
 	}
 	for _, rd := range readers {
 		t.Run(rd.name, func(t *testing.T) {
-			target := func(o *verify.Options) { o.Target = rd.target }
+			target := func(o *runConfig) { o.target = rd.target }
 			rep := run(t, pair, target)
 			for p := range int32(2) {
 				pr := partition(t, rep, "orders", p)
@@ -106,7 +106,7 @@ func TestAbortedCopiesOnTarget(t *testing.T) {
 				t.Errorf("report: ok %v, totals %+v", rep.OK, rep.Totals)
 			}
 
-			srep := run(t, pair, func(o *verify.Options) { target(o); o.Sample = 40 })
+			srep := run(t, pair, func(o *runConfig) { target(o); o.Sample = 40 })
 			for p := range int32(2) {
 				pr := partition(t, srep, "orders", p)
 				want := verify.Counts{SourceRecords: 1500, Copies: 1500, Matched: 40, Sampled: 40}
@@ -174,16 +174,16 @@ func TestAbortedSourceTransactions(t *testing.T) {
 	omit.OmitAbortedTransactions()
 	readers := []struct {
 		name   string
-		source *kgo.Client
+		source []kgo.Opt
 	}{
-		{"kfake", pair.Source.Client(t)},
-		{"no-aborted-list", pair.Source.Client(t, kgo.Dialer(omit.DialContext))},
+		{"kfake", nil},
+		{"no-aborted-list", []kgo.Opt{kgo.Dialer(omit.DialContext)}},
 	}
 	for _, rd := range readers {
 		t.Run(rd.name, func(t *testing.T) {
-			source := func(o *verify.Options) { o.Source = rd.source }
+			source := func(o *runConfig) { o.source = rd.source }
 			for _, n := range []int{0, 1 << 20} {
-				rep := run(t, pair, func(o *verify.Options) { source(o); o.Sample = n })
+				rep := run(t, pair, func(o *runConfig) { source(o); o.Sample = n })
 				for p := range int32(2) {
 					pr := partition(t, rep, "payments", p)
 					c := committed[p]

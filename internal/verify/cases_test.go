@@ -1,7 +1,6 @@
 package verify_test
 
 import (
-	"context"
 	"fmt"
 	"reflect"
 	"strings"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/kmigrate/kmigrate/internal/config"
 	"github.com/kmigrate/kmigrate/internal/groups"
-	"github.com/kmigrate/kmigrate/internal/state"
 	"github.com/kmigrate/kmigrate/internal/verify"
 )
 
@@ -181,10 +179,7 @@ func TestGroupPositions(t *testing.T) {
 	commit("g-behind", map[int32]int64{0: 15}, map[int32]int64{0: at0[12]})
 	commit("g-missing", map[int32]int64{0: 3, 1: 3}, map[int32]int64{0: at0[3]})
 	commit("g-none", map[int32]int64{0: 1}, nil)
-	cs := groups.Clusters{
-		Source: pair.Source.Client(t), Target: pair.Target.Client(t), SourceID: pair.Source.ID,
-		State: func(context.Context) (*state.Snapshot, error) { return loadState(t, pair), nil },
-	}
+	cs := pair.Open(t, migrationName, nil)
 	// g-exact consumed copies after the natives: moving it skips them,
 	// explicitly.
 	for _, g := range []string{"g-native", "g-exact"} {
@@ -231,7 +226,7 @@ func TestGroupPositions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep = run(t, pair, func(o *verify.Options) { o.Groups = only })
+	rep = run(t, pair, func(o *runConfig) { o.groups = &only })
 	if !rep.OK || len(rep.Groups) != 2 || rep.Groups[0].Group != "g-exact" || rep.Groups[1].Group != "g-native" {
 		t.Errorf("selected groups: ok %v, %+v", rep.OK, rep.Groups)
 	}

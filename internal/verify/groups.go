@@ -21,12 +21,12 @@ import (
 // offset map). A group with no committed offset on a mirrored target topic
 // has not been migrated and is reported as such.
 func (v *Verifier) checkGroups(ctx context.Context) ([]GroupReport, error) {
-	srcAdm, tgtAdm := kadm.NewClient(v.o.Source), kadm.NewClient(v.o.Target)
+	srcAdm, tgtAdm := kadm.NewClient(v.h.Source()), kadm.NewClient(v.h.Target())
 	listed, err := srcAdm.ListGroups(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list source groups: %w", err)
 	}
-	names := slices.DeleteFunc(listed.Groups(), func(g string) bool { return !v.o.Groups.Match(g) })
+	names := slices.DeleteFunc(listed.Groups(), func(g string) bool { return !v.h.Config().Groups.Selection.Match(g) })
 	slices.Sort(names)
 	out := []GroupReport{}
 	if len(names) == 0 {
@@ -44,7 +44,7 @@ func (v *Verifier) checkGroups(ctx context.Context) ([]GroupReport, error) {
 		identity[s] = s
 	}
 	parts := map[state.TopicPartition]groups.Partition{}
-	finder := groups.NewUnreachableFinder(v.o.Target, v.o.SourceID, v.o.State, nil)
+	finder := groups.NewUnreachableFinder(v.h.Target(), v.h.SourceID(), v.snap, nil)
 	for _, name := range names {
 		g := GroupReport{Group: name, Partitions: []GroupPartition{}}
 		pos := map[state.TopicPartition]*GroupPartition{}
@@ -83,7 +83,7 @@ func (v *Verifier) checkGroups(ctx context.Context) ([]GroupReport, error) {
 			for tp, p := range pos {
 				part, ok := parts[tp]
 				if !ok {
-					if part, err = groups.FromSnapshot(v.o.State, tp); err != nil {
+					if part, err = groups.FromSnapshot(v.snap, tp); err != nil {
 						return nil, err
 					}
 					parts[tp] = part

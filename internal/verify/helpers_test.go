@@ -14,6 +14,7 @@ import (
 	"github.com/kmigrate/kmigrate/internal/cluster"
 	"github.com/kmigrate/kmigrate/internal/config"
 	"github.com/kmigrate/kmigrate/internal/kafkatest"
+	"github.com/kmigrate/kmigrate/internal/migration"
 	"github.com/kmigrate/kmigrate/internal/mirror"
 	"github.com/kmigrate/kmigrate/internal/offsetmap"
 	"github.com/kmigrate/kmigrate/internal/state"
@@ -21,8 +22,8 @@ import (
 	"github.com/kmigrate/kmigrate/internal/verify"
 )
 
-// migration is the name every test fixture mirrors under.
-const migration = "verify-test"
+// migrationName is the name every test fixture mirrors under.
+const migrationName = "verify-test"
 
 func newPair(t *testing.T) *kafkatest.Pair {
 	t.Helper()
@@ -63,7 +64,7 @@ func mirrorOnce(t *testing.T, pair *kafkatest.Pair, change func(*config.Mirror),
 		ts = append(ts, mirror.Topic{Source: tp, Target: tp})
 	}
 	m, err := mirror.New(mirror.Options{
-		Name: migration, Source: &pair.Source.Config, Target: &pair.Target.Config,
+		Name: migrationName, Source: &pair.Source.Config, Target: &pair.Target.Config,
 		SourceID: pair.Source.ID, TargetID: pair.Target.ID,
 		Topics: ts, Groups: sel, Settings: settings, StateReplicationFactor: -1,
 		Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
@@ -85,25 +86,35 @@ func loadState(t *testing.T, pair *kafkatest.Pair) *state.Snapshot {
 	if err != nil {
 		t.Fatal(err)
 	}
-	snap, err := state.Load(t.Context(), pair.Target.Admin(t), state.TopicName(migration), opts)
+	snap, err := state.Load(t.Context(), pair.Target.Admin(t), state.TopicName(migrationName), opts)
 	if err != nil {
 		t.Fatalf("load state: %v", err)
 	}
 	return snap
 }
 
-// run verifies the pair's migration; change adjusts the options.
-func run(t *testing.T, pair *kafkatest.Pair, change func(*verify.Options)) *verify.Report {
+// runConfig is what a test may change about a verification.
+type runConfig struct {
+	verify.Options
+	// source and target are extra client options (fault injection).
+	source, target []kgo.Opt
+	// groups, when set, replaces the selection of every group.
+	groups *config.Selection
+}
+
+// run verifies the pair's migration; change adjusts what it runs with.
+func run(t *testing.T, pair *kafkatest.Pair, change func(*runConfig)) *verify.Report {
 	t.Helper()
-	o := verify.Options{
-		Source: pair.Source.Client(t), Target: pair.Target.Client(t),
-		SourceID: pair.Source.ID, TargetID: pair.Target.ID, State: loadState(t, pair),
-		Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
-	}
+	var rc runConfig
 	if change != nil {
-		change(&o)
+		change(&rc)
 	}
-	v, err := verify.New(o)
+	cfg := pair.Config(t, migrationName)
+	if rc.groups != nil {
+		cfg.Groups.Selection = *rc.groups
+	}
+	h := pair.Open(t, migrationName, cfg, migration.ClientOpts(rc.source, rc.target))
+	v, err := verify.New(t.Context(), h, rc.Options)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +127,7 @@ func run(t *testing.T, pair *kafkatest.Pair, change func(*verify.Options)) *veri
 	return rep
 }
 
-func sample(n int) func(*verify.Options) { return func(o *verify.Options) { o.Sample = n } }
+func sample(n int) func(*runConfig) { return func(o *runConfig) { o.Sample = n } }
 
 // produceN produces n records to topic/p on c, values and keys prefix-i,
 // each with a header and a timestamp 1700000000000+i ms.
@@ -250,7 +261,7 @@ func build(t *testing.T, pair *kafkatest.Pair, topic string, src []*kgo.Record, 
 			t.Fatal(err)
 		}
 	}
-	st := state.TopicName(migration)
+	st := state.TopicName(migrationName)
 	if _, err := state.Ensure(t.Context(), pair.Target.Admin(t), st, -1); err != nil {
 		t.Fatal(err)
 	}
@@ -262,7 +273,7 @@ func build(t *testing.T, pair *kafkatest.Pair, topic string, src []*kgo.Record, 
 		return r
 	}
 	recs := []*kgo.Record{
-		must(state.MetaRecord(st, state.Meta{Migration: migration, SourceClusterID: pair.Source.ID, TargetClusterID: pair.Target.ID,
+		must(state.MetaRecord(st, state.Meta{Migration: migrationName, SourceClusterID: pair.Source.ID, TargetClusterID: pair.Target.ID,
 			Created: time.Now(), Guarantee: "exactly-once", TracingHeaders: true, Topics: map[string]string{topic: topic}})),
 		must(state.CheckpointRecord(st, tp, state.Checkpoint{Next: src[len(src)-1].Offset + 1, TargetNext: int64(len(src)), Records: int64(len(src)), Updated: time.Now()})),
 	}

@@ -13,11 +13,10 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/kmigrate/kmigrate/internal/config"
 	"github.com/kmigrate/kmigrate/internal/groups"
+	"github.com/kmigrate/kmigrate/internal/migration"
 	"github.com/kmigrate/kmigrate/internal/state"
 )
 
@@ -32,29 +31,10 @@ const (
 	sampleFetchBytes = 64 << 10
 )
 
-// ErrNoState: the migration has no state on the target: nothing was
-// mirrored, nothing can be verified.
-var ErrNoState = errors.New("no migration state")
-
-// Options are everything a verification needs. Source, Target, SourceID,
-// TargetID and State are required; the rest have defaults.
+// Options tune a verification; the zero value is a full verification
+// with defaults. The migration (clusters, state, the topics and groups
+// selected) comes from the handle.
 type Options struct {
-	// Source and Target are clients of the two clusters. Verify only
-	// reads with them.
-	Source, Target *kgo.Client
-	// SourceID and TargetID are the cluster ids: tracing headers name the
-	// source; source records whose header names the target were never
-	// copied (loop prevention).
-	SourceID, TargetID string
-	// State is the migration's state, read once when the verification
-	// starts: its checkpoints bound what is verified.
-	State *state.Snapshot
-	// Topics restricts the verification to these source topics (the zero
-	// Selection: every mirrored topic).
-	Topics config.Selection
-	// Groups selects the source consumer groups whose target positions
-	// are checked (the zero Selection: every group).
-	Groups config.Selection
 	// Sample, when > 0, checks only this many evenly spaced source offsets
 	// per partition, plus the ends, instead of every record.
 	Sample int
@@ -72,23 +52,32 @@ type Options struct {
 	// waits for a copy that may come out of order (DefaultMaxPending when
 	// 0, about 60 bytes each); beyond it, gaps are final at once.
 	MaxPending int
-	// Logger receives progress; nil discards.
-	Logger *slog.Logger
 }
 
 // Verifier compares a migration's source partitions with their copies.
 type Verifier struct {
 	o        Options
+	h        *migration.Handle
+	log      *slog.Logger
 	src, tgt *fetcher
+	// snap is the migration's state, read once when the verification is
+	// set up: its checkpoints bound what is verified, so a running mirror
+	// does not move the goal.
+	snap *state.Snapshot
 }
 
-// New checks the options and returns a Verifier.
-func New(o Options) (*Verifier, error) {
+// New reads the migration's state (an error wrapping migration.ErrNoState
+// when there is none: nothing was mirrored, nothing can be verified),
+// checks the options and returns a Verifier. Verify only reads.
+func New(ctx context.Context, h *migration.Handle, o Options) (*Verifier, error) {
+	snap, err := h.LoadState(ctx)
+	if err == nil && snap.Meta == nil {
+		err = migration.ErrNoState
+	}
+	if err != nil {
+		return nil, fmt.Errorf("verify migration %s: %w", h.Name(), err)
+	}
 	switch {
-	case o.Source == nil || o.Target == nil || o.SourceID == "" || o.TargetID == "":
-		return nil, errors.New("verify: Options need Source, Target, SourceID and TargetID")
-	case o.State == nil || o.State.Meta == nil:
-		return nil, fmt.Errorf("verify: %w", ErrNoState)
 	case o.Sample < 0 || o.Parallel < 0 || o.FetchMaxBytes < 0 || o.MaxListed < 0 || o.MaxPending < 0:
 		return nil, errors.New("verify: Sample, Parallel, FetchMaxBytes, MaxListed and MaxPending must not be negative")
 	}
@@ -104,10 +93,8 @@ func New(o Options) (*Verifier, error) {
 	if o.MaxPending == 0 {
 		o.MaxPending = DefaultMaxPending
 	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
-	return &Verifier{o: o, src: newFetcher(o.Source, "source"), tgt: newFetcher(o.Target, "target")}, nil
+	return &Verifier{o: o, h: h, log: h.Logger(), snap: snap,
+		src: newFetcher(h.Source(), "source"), tgt: newFetcher(h.Target(), "target")}, nil
 }
 
 // Run verifies every mirrored partition and the selected groups, and
@@ -116,7 +103,7 @@ func New(o Options) (*Verifier, error) {
 // unreachable, ctx ended).
 func (v *Verifier) Run(ctx context.Context) (*Report, error) {
 	begin := time.Now()
-	meta := v.o.State.Meta
+	meta := v.snap.Meta
 	rep := &Report{
 		Version: SchemaVersion, Migration: meta.Migration, Mode: ModeFull,
 		TracingHeaders: meta.TracingHeaders, Guarantee: meta.Guarantee,
@@ -130,7 +117,7 @@ func (v *Verifier) Run(ctx context.Context) (*Report, error) {
 		return nil, err
 	}
 	rep.Partitions = append(rep.Partitions, reports...)
-	v.o.Logger.Info("verifying", "migration", meta.Migration, "mode", rep.Mode, "partitions", len(jobs), "parallel", v.o.Parallel)
+	v.log.Info("verifying", "migration", meta.Migration, "mode", rep.Mode, "partitions", len(jobs), "parallel", v.o.Parallel)
 
 	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
@@ -141,7 +128,7 @@ func (v *Verifier) Run(ctx context.Context) (*Report, error) {
 			if err := gctx.Err(); err != nil {
 				return err
 			}
-			v.o.Logger.Debug("partition verified", "topic", res.Topic, "partition", res.Partition, "status", res.Status)
+			v.log.Debug("partition verified", "topic", res.Topic, "partition", res.Partition, "status", res.Status)
 			mu.Lock()
 			rep.Partitions = append(rep.Partitions, res)
 			mu.Unlock()
@@ -166,8 +153,8 @@ func (v *Verifier) Run(ctx context.Context) (*Report, error) {
 // target names.
 func (v *Verifier) topics() ([]string, map[string]string) {
 	names := map[string]string{}
-	for s, t := range v.o.State.Meta.Topics {
-		if v.o.Topics.Match(s) {
+	for s, t := range v.snap.Meta.Topics {
+		if v.h.Config().Topics.Selection.Match(s) {
 			names[s] = t
 		}
 	}
@@ -185,7 +172,7 @@ func (v *Verifier) plan(ctx context.Context) ([]job, []PartitionReport, error) {
 		return nil, nil, nil
 	}
 	tgtTopics := slices.Sorted(maps.Values(targets))
-	srcAdm, tgtAdm := kadm.NewClient(v.o.Source), kadm.NewClient(v.o.Target)
+	srcAdm, tgtAdm := kadm.NewClient(v.h.Source()), kadm.NewClient(v.h.Target())
 	md, err := srcAdm.Metadata(ctx, srcTopics...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("source metadata: %w", err)
@@ -207,7 +194,7 @@ func (v *Verifier) plan(ctx context.Context) ([]job, []PartitionReport, error) {
 		return nil, nil, err
 	}
 
-	snap, meta := v.o.State, v.o.State.Meta
+	snap, meta := v.snap, v.snap.Meta
 	var jobs []job
 	var done []PartitionReport
 	for _, topic := range srcTopics {
@@ -245,7 +232,7 @@ func (v *Verifier) plan(ctx context.Context) ([]job, []PartitionReport, error) {
 				return nil, nil, err
 			}
 			p := &partition{
-				tp: tp, target: targets[topic], sourceID: v.o.SourceID, targetID: v.o.TargetID,
+				tp: tp, target: targets[topic], sourceID: v.h.SourceID(), targetID: v.h.TargetID(),
 				headers: meta.TracingHeaders, m: part.Map, sourceStart: ss.Offset,
 				targetNext: cp.TargetNext, sourceCompacted: srcCompact[topic], targetCompacted: tgtCompact[targets[topic]],
 				maxListed: v.o.MaxListed, maxPending: v.o.MaxPending,
@@ -360,7 +347,7 @@ func (v *Verifier) walk(ctx context.Context, p *partition, res *PartitionReport)
 	}()
 	openTail := func() feed {
 		end := p.tgt.Until
-		if ends, err := kadm.NewClient(v.o.Target).ListCommittedOffsets(ctx, p.target); err == nil {
+		if ends, err := kadm.NewClient(v.h.Target()).ListCommittedOffsets(ctx, p.target); err == nil {
 			if e, ok := ends.Lookup(p.target, p.tp.Partition); ok && e.Err == nil {
 				end = max(end, e.Offset)
 			}

@@ -51,8 +51,8 @@ func TestCleanCopyPasses(t *testing.T) {
 	}
 
 	rep := run(t, pair, nil)
-	if !rep.OK || rep.Mode != verify.ModeFull || !rep.TracingHeaders || rep.Guarantee != "exactly-once" || rep.Migration != migration || rep.Version != 1 {
-		t.Errorf("report: ok %v, mode %s, headers %v, guarantee %s, migration %s, version %d", rep.OK, rep.Mode, rep.TracingHeaders, rep.Guarantee, rep.Migration, rep.Version)
+	if !rep.OK || rep.Mode != verify.ModeFull || !rep.TracingHeaders || rep.Guarantee != "exactly-once" || rep.Migration != migrationName || rep.Version != 1 {
+		t.Errorf("report: ok %v, mode %s, headers %v, guarantee %s, migrationName %s, version %d", rep.OK, rep.Mode, rep.TracingHeaders, rep.Guarantee, rep.Migration, rep.Version)
 	}
 	end0, end1 := endOffset(t, pair.Target, "orders", 0), endOffset(t, pair.Target, "orders", 1)
 	want := []struct {
@@ -120,7 +120,7 @@ func TestFaultRecordRemoved(t *testing.T) {
 	}
 	for _, mode := range []struct {
 		name   string
-		change func(*verify.Options)
+		change func(*runConfig)
 		counts verify.Counts
 	}{
 		{"full", nil, verify.Counts{SourceRecords: 20, Copies: 17, Matched: 17, Gaps: 3}},
@@ -155,7 +155,7 @@ func TestFaultDuplicate(t *testing.T) {
 	want := []verify.Problem{{Kind: verify.KindDuplicate, SourceOffset: 5, TargetOffset: dup.Offset, ExpectedTargetOffset: -1, OtherTargetOffset: at[5]}}
 	for _, mode := range []struct {
 		name   string
-		change func(*verify.Options)
+		change func(*runConfig)
 		counts verify.Counts
 	}{
 		{"full", nil, verify.Counts{SourceRecords: 20, Copies: 21, Matched: 20, Duplicates: 1}},

@@ -14,6 +14,7 @@ import (
 	"github.com/kmigrate/kmigrate/internal/cluster"
 	"github.com/kmigrate/kmigrate/internal/config"
 	"github.com/kmigrate/kmigrate/internal/groups"
+	kmigration "github.com/kmigrate/kmigrate/internal/migration"
 	"github.com/kmigrate/kmigrate/internal/state"
 )
 
@@ -76,6 +77,14 @@ func (c *counter) OnBrokerRead(_ kgo.BrokerMetadata, key int16, n int, _, _ time
 	c.mu.Lock()
 	c.bytes[key] += int64(n)
 	c.mu.Unlock()
+}
+
+// reset forgets what was counted.
+func (c *counter) reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	clear(c.reqs)
+	clear(c.bytes)
 }
 
 // into adds the counts to m.
@@ -335,32 +344,27 @@ func expectKinds(in *Inputs, res []Translation, records int) string {
 func migrateMethod(ctx context.Context, in *Inputs) (*Measured, error) {
 	m := &Measured{Method: "migrate"}
 	srcCount, tgtCount := newCounter(), newCounter()
-	srcOpts, err := clientOpts(in.Source, "source", srcCount)
+	cfg := &config.Config{
+		Name:   migration,
+		Source: config.Cluster{Role: "source", Bootstrap: in.Source},
+		Target: config.Cluster{Role: "target", Bootstrap: in.Target},
+	}
+	all, err := config.NewSelection(nil, nil)
 	if err != nil {
 		return nil, err
 	}
-	tgtOpts, err := clientOpts(in.Target, "target", tgtCount)
+	cfg.Topics.Selection, cfg.Groups.Selection = all, all
+	h, err := kmigration.Open(ctx, cfg, nil, kmigration.ClientOpts([]kgo.Opt{kgo.WithHooks(srcCount)}, []kgo.Opt{kgo.WithHooks(tgtCount)}))
 	if err != nil {
 		return nil, err
 	}
-	src, err := kgo.NewClient(srcOpts...)
-	if err != nil {
-		return nil, err
-	}
-	defer src.Close()
-	tgt, err := kgo.NewClient(tgtOpts...)
-	if err != nil {
-		return nil, err
-	}
-	defer tgt.Close()
-	c := groups.Clusters{
-		Source: src, Target: tgt, SourceID: in.SourceID,
-		State: func(ctx context.Context) (*state.Snapshot, error) {
-			return state.Load(ctx, kadm.NewClient(tgt), state.TopicName(migration), tgtOpts)
-		},
-	}
+	defer h.Close()
+	// Opening probes both clusters and reads the state: count only what
+	// the migration itself sends.
+	srcCount.reset()
+	tgtCount.reset()
 	start := time.Now()
-	res, err := groups.Migrate(ctx, c, group, groups.MigrateOptions{DryRun: true})
+	res, err := groups.Migrate(ctx, h, group, groups.MigrateOptions{DryRun: true})
 	m.Seconds = time.Since(start).Seconds()
 	if err != nil {
 		return nil, fmt.Errorf("groups.Migrate --dry-run: %w", err)
