@@ -2,8 +2,6 @@ package main_test
 
 import (
 	"bytes"
-	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -21,57 +19,6 @@ import (
 	"github.com/kmigrate/kmigrate/internal/kafkatest"
 	"github.com/kmigrate/kmigrate/internal/trace"
 )
-
-// mirrorArgs are the flags that point kmigrate at a pair.
-func mirrorArgs(pair *kafkatest.Pair, extra ...string) []string {
-	return append([]string{"mirror", "--source", strings.Join(pair.Source.Addrs, ","), "--target", strings.Join(pair.Target.Addrs, ","),
-		"--progress", "never", "--log-level", "warn"}, extra...)
-}
-
-// digest hashes a topic's records in partition and offset order: key,
-// value, headers without tracing headers, timestamp. It also returns, for
-// target topics, the source offsets named by tracing headers per partition
-// and whether any repeats.
-func digest(t *testing.T, c *kafkatest.Cluster, topic string) (sum [32]byte, n int, dups []string) {
-	t.Helper()
-	h := sha256.New()
-	seen := map[int32]map[int64]bool{}
-	for _, r := range c.ConsumeAll(t, topic) {
-		fmt.Fprintf(h, "%d|%q|%q|%d|", r.Partition, r.Key, r.Value, r.Timestamp.UnixMilli())
-		for _, hd := range trace.Strip(r.Headers) {
-			fmt.Fprintf(h, "%q=%q,", hd.Key, hd.Value)
-		}
-		h.Write([]byte{'\n'})
-		n++
-		if o, ok, err := trace.Find(r.Headers); ok && err == nil {
-			if seen[r.Partition] == nil {
-				seen[r.Partition] = map[int64]bool{}
-			}
-			if seen[r.Partition][o.Offset] {
-				dups = append(dups, fmt.Sprintf("%d@%d", r.Partition, o.Offset))
-			}
-			seen[r.Partition][o.Offset] = true
-		}
-	}
-	copy(sum[:], h.Sum(nil))
-	return sum, n, dups
-}
-
-func seed(t *testing.T, c *kafkatest.Cluster, topic string, partitions int32, n int) {
-	t.Helper()
-	c.CreateTopic(t, topic, partitions, map[string]string{"retention.ms": "-1"})
-	recs := make([]*kgo.Record, 0, n)
-	base := time.UnixMilli(1_700_000_000_000)
-	for i := range n {
-		recs = append(recs, &kgo.Record{
-			Topic: topic, Partition: int32(i) % partitions,
-			Key: fmt.Appendf(nil, "key-%d", i), Value: bytes.Repeat([]byte{byte('a' + i%26)}, 200+i%300),
-			Timestamp: base.Add(time.Duration(i) * time.Millisecond),
-			Headers:   []kgo.RecordHeader{{Key: "n", Value: fmt.Appendf(nil, "%d", i)}},
-		})
-	}
-	c.Produce(t, recs...)
-}
 
 // TestMirrorSurvivesKill9 kills `kmigrate mirror` with SIGKILL in the
 // middle of transactions (records of the open transaction already in the
@@ -92,6 +39,7 @@ func TestMirrorSurvivesKill9(t *testing.T) {
 	args := mirrorArgs(pair, "-f", spec, "--until", "end")
 	progress := kadm.NewClient(pair.Target.Client(t, kgo.MetadataMinAge(10*time.Millisecond)))
 	const kills = 5
+	copied := 0 // committed copies on the target after the last kill
 	for i := range kills {
 		cmd := exec.Command(binary, args...)
 		var out bytes.Buffer
@@ -101,12 +49,17 @@ func TestMirrorSurvivesKill9(t *testing.T) {
 		}
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
-		// Kill once this run has committed copies (more offsets than the
-		// abort markers, one per partition, that its start writes) and a
-		// transaction is open with records in the log (the high
-		// watermark is past the last stable offset), so that every kill
-		// lands in the middle of the copy and of a transaction.
-		before := endOffsets(t, progress, "crash")
+		// Kill once this run has committed copies and a transaction is
+		// open with records in the log (the high watermark is past the
+		// last stable offset), so that every kill lands in the middle of
+		// the copy and of a transaction. Committed copies: the last
+		// stable offset passes the whole log as the previous run left it
+		// (its open transaction, which this run's start aborts, included)
+		// and the abort markers, one per partition, that the start
+		// writes. (Counting from the previous last stable offset let the
+		// abort alone pass for progress: runs 2-5 were killed before
+		// their first commit.)
+		before := highWatermarks(t, progress, "crash")
 		for {
 			if stable := endOffsets(t, progress, "crash"); stable > before+6 && highWatermarks(t, progress, "crash") > stable {
 				break
@@ -124,6 +77,10 @@ func TestMirrorSurvivesKill9(t *testing.T) {
 		if len(dups) > 0 {
 			t.Fatalf("after kill %d: duplicates on the target: %v", i+1, dups)
 		}
+		if n <= copied {
+			t.Fatalf("after kill %d: %d records on the target, %d before this run: it was killed before it committed copies", i+1, n, copied)
+		}
+		copied = n
 	}
 	if out, errOut, code := run(t, args...); code != 0 {
 		t.Fatalf("final run: exit %d\n%s%s", code, out, errOut)
@@ -181,76 +138,38 @@ func firstLines(s string, n int) string {
 
 // TestMirrorFencesASecondProcess runs two continuous mirrors of one
 // migration; the earlier one is fenced and exits, and the target holds no
-// duplicate.
+// duplicate. The second starts once the first has committed copies (its
+// transactional producer holds the migration), not after a head start
+// that a slow machine may not give it.
 func TestMirrorFencesASecondProcess(t *testing.T) {
 	pair := kafkatest.NewPair(t, kafkatest.Brokers(1))
 	seed(t, pair.Source, "fence", 3, 20000)
-	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
-	defer cancel()
-	first := exec.CommandContext(ctx, binary, mirrorArgs(pair)...)
-	var firstOut bytes.Buffer
-	first.Stdout, first.Stderr = &firstOut, &firstOut
-	if err := first.Start(); err != nil {
-		t.Fatal(err)
-	}
-	firstDone := make(chan error, 1)
-	go func() { firstDone <- first.Wait() }()
-	time.Sleep(700 * time.Millisecond)
-	second := exec.CommandContext(ctx, binary, mirrorArgs(pair)...)
-	var secondOut bytes.Buffer
-	second.Stdout, second.Stderr = &secondOut, &secondOut
-	if err := second.Start(); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-firstDone:
-		if code := exitCode(err); code != 1 || !strings.Contains(firstOut.String(), "fenced: another kmigrate process is running this migration") {
-			t.Fatalf("first process: exit %d, want 1 with the fenced message:\n%s", code, firstOut.String())
+	adm := kadm.NewClient(pair.Target.Client(t))
+	first := startMirror(t, mirrorArgs(pair))
+	waitFor(t, "the first mirror to commit copies", 30*time.Second, func() bool {
+		select {
+		case <-first.done:
+			t.Fatalf("the first mirror exited before a second one ran: %v\n%s", first.err, first.out.String())
+		default:
 		}
-	case <-time.After(30 * time.Second):
-		t.Fatalf("first process was not fenced within 30s\nfirst:\n%s\nsecond:\n%s", firstOut.String(), secondOut.String())
+		return endOffsets(t, adm, "fence") > 0
+	})
+	second := startMirror(t, mirrorArgs(pair))
+	if code := first.wait(t, 30*time.Second); code != 1 || !strings.Contains(first.out.String(), "fenced: another kmigrate process is running this migration") {
+		t.Fatalf("first process: exit %d, want 1 with the fenced message:\n%s\nsecond:\n%s", code, first.out.String(), second.out.String())
 	}
-	// Let the survivor catch up, then stop it gracefully.
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if _, n, _ := digest(t, pair.Target, "fence"); n == 20000 {
-			break
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	second.Process.Signal(syscall.SIGINT)
-	if err := second.Wait(); err != nil {
-		t.Fatalf("second process: %v\n%s", err, secondOut.String())
-	}
+	// The survivor copies the rest (the target's committed end counts
+	// the commit markers too, so wait for the copies themselves).
+	waitFor(t, "the second mirror to copy every record", 30*time.Second, func() bool {
+		_, n, _ := digest(t, pair.Target, "fence")
+		return n == 20000
+	})
+	second.stop(t)
 	sum, n, _ := digest(t, pair.Source, "fence")
 	got, m, dups := digest(t, pair.Target, "fence")
 	if m != n || got != sum || len(dups) > 0 {
 		t.Fatalf("source %d records, target %d, digests equal %v, duplicates %v", n, m, got == sum, dups)
 	}
-}
-
-// endOffsets sums a topic's last stable offsets: committed progress. The
-// admin client refreshes metadata at once, so a topic that was just created
-// is seen (franz-go otherwise caches "unknown topic" for seconds).
-func endOffsets(t *testing.T, adm *kadm.Client, topic string) int64 {
-	t.Helper()
-	ends, err := adm.ListCommittedOffsets(t.Context(), topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sum int64
-	ends.Each(func(o kadm.ListedOffset) { sum += max(o.Offset, 0) })
-	return sum
-}
-
-func exitCode(err error) int {
-	if err == nil {
-		return 0
-	}
-	if ee, ok := err.(*exec.ExitError); ok {
-		return ee.ExitCode()
-	}
-	return -1
 }
 
 // TestMirrorKcatRoundTrip: records written by kcat (keys, headers) are

@@ -3,9 +3,7 @@ package main_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"maps"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -127,23 +125,4 @@ func checkDepth(t *testing.T, c *kafkatest.Cluster, topic string, min int64) {
 	if len(size) == 0 {
 		t.Errorf("no log dir lists %s", topic)
 	}
-}
-
-// runFor is run with a longer limit, for commands that copy or read
-// megabytes with the race detector on.
-func runFor(t *testing.T, limit time.Duration, args ...string) (stdout, stderr string, code int) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), limit)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, args...)
-	var o, e strings.Builder
-	cmd.Stdout, cmd.Stderr = &o, &e
-	if err := cmd.Run(); err != nil {
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ctx.Err() != nil {
-			t.Fatalf("run %v: %v (limit %v)\nstdout:\n%s\nstderr:\n%s", args, err, limit, o.String(), e.String())
-		}
-		return o.String(), e.String(), ee.ExitCode()
-	}
-	return o.String(), e.String(), 0
 }
