@@ -191,6 +191,7 @@ librdkafka dialect. See docs/configuration.md for every setting.`,
 		e.promoteCommand(),
 		e.demoCommand(),
 		e.verifyCommand(),
+		e.offsetsCommand(),
 	)
 	markUsage(root)
 	return root
