@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -213,12 +212,9 @@ func (e *env) move(ctx context.Context, cfg *config.Config, f moveFlags, directi
 		if direction == "target-to-source" {
 			adm = h.TargetAdmin()
 		}
-		listed, err := adm.ListGroups(ctx)
-		if err != nil {
-			return fmt.Errorf("list groups: %w", err)
+		if names, err = groups.Selected(ctx, adm, cfg.Groups.Selection); err != nil {
+			return err
 		}
-		names = slices.DeleteFunc(listed.Groups(), func(g string) bool { return !cfg.Groups.Match(g) })
-		slices.Sort(names)
 	}
 	rep := &moveReport{Migration: h.Name(), Direction: direction, DryRun: f.dryRun, Groups: []*groups.GroupResult{}, OK: true}
 	for _, g := range names {
@@ -324,7 +320,7 @@ func groupOutcome(g *groups.GroupResult) string {
 func recordText(p groups.PartitionResult, direction string) string {
 	var parts []string
 	switch r := p.Record; {
-	case r == nil && p.Kind == "not-yet-mirrored":
+	case r == nil && p.Kind == groups.NotYetMirrored:
 		parts = append(parts, "not copied yet")
 	case r == nil:
 		parts = append(parts, "end of the data: the next record written")

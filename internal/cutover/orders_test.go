@@ -107,7 +107,7 @@ func TestProducersFirst(t *testing.T) {
 	// The group consumed all 30 source records: it resumes at the end of
 	// the copies, then reads the 10 native records; none lies before a
 	// copy.
-	if p := res.Partitions[0]; p.Kind != "end" || p.From != 30 || p.Unreachable != 0 || p.Native != 0 {
+	if p := res.Partitions[0]; p.Kind != groups.End || p.From != 30 || p.Unreachable != 0 || p.Native != 0 {
 		t.Errorf("translation %+v", p)
 	}
 	consumed = append(consumed, readGroup(t, pair.Target, "app", 10)...)
@@ -193,7 +193,7 @@ func TestProducersFirstInterleaved(t *testing.T) {
 	}
 	for _, g := range r.Groups {
 		tr := g.Topics[0].Partitions[0].Translation
-		if tr == nil || tr.Kind != "end" || tr.Unreachable != 5 || !slices.Equal(tr.UnreachableNatives, want) || g.Migratable {
+		if tr == nil || tr.Kind != groups.End || tr.Unreachable != 5 || !slices.Equal(tr.UnreachableNatives, want) || g.Migratable {
 			t.Errorf("status of group %s: %+v, migratable %v", g.Group, tr, g.Migratable)
 		}
 	}
@@ -226,7 +226,7 @@ func TestProducersFirstInterleaved(t *testing.T) {
 		t.Fatal(err)
 	}
 	skip := res.Partitions[0]
-	if skip.Kind != "end" || skip.Unreachable != 5 || !slices.Equal(skip.UnreachableNatives, want) || skip.Reread != 0 || len(res.Warnings) != 1 {
+	if skip.Kind != groups.End || skip.Unreachable != 5 || !slices.Equal(skip.UnreachableNatives, want) || skip.Reread != 0 || len(res.Warnings) != 1 {
 		t.Errorf("skip: %+v, warnings %q", skip, res.Warnings)
 	}
 	if got := readGroup(t, pair.Target, "skipping", 5); !slices.Equal(got, late) {
@@ -270,7 +270,7 @@ func TestStoppedSourceUnconsumedOnly(t *testing.T) {
 		t.Errorf("copied %d records, want the 15 unconsumed", n)
 	}
 	res, err := groups.Migrate(t.Context(), setup, "app", groups.MigrateOptions{})
-	if err != nil || res.Partitions[0].Kind != "exact" || res.Partitions[0].To != 0 || res.Partitions[0].Record.Origin != 25 {
+	if err != nil || res.Partitions[0].Kind != groups.Exact || res.Partitions[0].To != 0 || res.Partitions[0].Record.Origin != 25 {
 		t.Fatalf("migrate: %+v, %v", res, err)
 	}
 	consumed = append(consumed, readGroup(t, pair.Target, "app", 15)...)

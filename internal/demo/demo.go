@@ -344,7 +344,7 @@ func waitConsumed(ctx context.Context, produced, consumed *ledger, limit time.Du
 func resumeSummary(r *groups.GroupResult) string {
 	kinds := map[string]int{}
 	for _, p := range r.Partitions {
-		kinds[p.Kind]++
+		kinds[p.Kind.String()]++
 	}
 	var parts []string
 	for _, k := range []string{"exact", "next-copied", "end", "expired"} {

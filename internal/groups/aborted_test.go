@@ -111,7 +111,7 @@ func TestMigrateOverAbortedTransactions(t *testing.T) {
 				}
 				p := res.Partitions[0]
 				wantKey := fmt.Sprintf("%q", fmt.Sprintf("s-%d", from))
-				if p.To != at[from] || p.Kind != groups.Exact.String() || p.Native != 0 || p.Record == nil ||
+				if p.To != at[from] || p.Kind != groups.Exact || p.Native != 0 || p.Record == nil ||
 					p.Record.Offset != at[from] || p.Record.Origin != from || p.Record.Key != wantKey {
 					t.Errorf("%s: to %d, kind %s, native %d, record %+v; want %d, exact, 0, the copy of %d", group, p.To, p.Kind, p.Native, p.Record, at[from], from)
 				}

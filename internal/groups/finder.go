@@ -114,7 +114,7 @@ func (f *UnreachableFinder) Fill(ctx context.Context, g *GroupInfo) error {
 		t := &g.Topics[i]
 		for j := range t.Partitions {
 			p := &t.Partitions[j]
-			if !t.Mirrored || p.Translation == nil || p.Translation.Kind == NotYetMirrored.String() {
+			if !t.Mirrored || p.Translation == nil || p.Translation.Kind == NotYetMirrored {
 				continue
 			}
 			tp := state.TopicPartition{Topic: t.Topic, Partition: p.Partition}

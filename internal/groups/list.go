@@ -81,7 +81,7 @@ type PartitionInfo struct {
 type Translation struct {
 	// Kind is a Kind's String: exact, next-copied, end, expired,
 	// not-yet-mirrored.
-	Kind string `json:"kind"`
+	Kind Kind `json:"kind"`
 	// Offset is the offset to commit on the target; -1 for
 	// not-yet-mirrored.
 	Offset  int64 `json:"offset"`
@@ -156,15 +156,25 @@ func List(ctx context.Context, src, tgt *kadm.Client, snap *state.Snapshot, sel 
 	return out, nil
 }
 
+// Selected lists the consumer groups of a cluster that sel selects,
+// sorted: the one place kmigrate decides which groups a command, the
+// group sync, verify or the mirror's committed start position looks at.
+func Selected(ctx context.Context, adm *kadm.Client, sel config.Selection) ([]string, error) {
+	listed, err := adm.ListGroups(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list groups: %w", err)
+	}
+	names := slices.DeleteFunc(listed.Groups(), func(g string) bool { return !sel.Match(g) })
+	slices.Sort(names)
+	return names, nil
+}
+
 // describeSelected lists the source groups sel selects, sorted, and
 // describes each on both clusters.
 func describeSelected(ctx context.Context, src, tgt *kadm.Client, sel config.Selection) (names []string, srcSides, tgtSides map[string]Side, err error) {
-	listed, err := src.ListGroups(ctx)
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("list source groups: %w", err)
+	if names, err = Selected(ctx, src, sel); err != nil {
+		return nil, nil, nil, fmt.Errorf("source: %w", err)
 	}
-	names = slices.DeleteFunc(listed.Groups(), func(g string) bool { return !sel.Match(g) })
-	slices.Sort(names)
 	if len(names) == 0 {
 		return nil, nil, nil, nil
 	}
@@ -305,7 +315,7 @@ func (l *lister) fill(g *GroupInfo, committed kadm.OffsetResponses, ends kadm.Li
 			if err != nil {
 				return fmt.Errorf("translate %s: %w", tp, err)
 			}
-			p.Translation = &Translation{Kind: r.Kind.String(), Offset: r.Offset, Skipped: r.Skipped}
+			p.Translation = &Translation{Kind: r.Kind, Offset: r.Offset, Skipped: r.Skipped}
 			if r.Kind == NotYetMirrored {
 				g.Reasons = append(g.Reasons, fmt.Sprintf("waiting for the mirror to copy up to offset %d on %s/%d (it has handled offsets below %d)",
 					p.Committed, t.Topic, p.Partition, part.Checkpoint.Next))

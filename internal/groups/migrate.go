@@ -90,9 +90,9 @@ type PartitionResult struct {
 	// ToTopic and To are the topic and offset on the cluster it moves to.
 	ToTopic string `json:"to_topic"`
 	To      int64  `json:"to"`
-	// Kind is the translation's Kind by name, or "timestamp".
-	Kind    string `json:"kind"`
-	Skipped int64  `json:"skipped,omitempty"`
+	// Kind is the translation's Kind, or Timestamp (by name in JSON).
+	Kind    Kind  `json:"kind"`
+	Skipped int64 `json:"skipped,omitempty"`
 	// Previous is the group's committed offset there before, -1 if none.
 	Previous int64 `json:"previous"`
 	// Changed says To differs from Previous (and was, unless dry, committed).
@@ -279,7 +279,7 @@ func (c *clusters) translateAll(ctx context.Context, snap *state.Snapshot, mirro
 		if len(behind) == 0 {
 			res.Partitions = parts
 			for _, p := range parts {
-				if p.Kind == Expired.String() {
+				if p.Kind == Expired {
 					res.Warnings = append(res.Warnings, fmt.Sprintf("%s/%d: committed offset %d is below the first copied record: the group will not see the %d records of source offsets %d..%d, which expired from the source before they could be copied",
 						p.Topic, p.Partition, p.From, p.Skipped, p.From, p.From+p.Skipped-1))
 				}
@@ -333,7 +333,7 @@ func translate(snap *state.Snapshot, mirrored []committed) (parts []PartitionRes
 		}
 		parts = append(parts, PartitionResult{
 			Topic: o.TP.Topic, Partition: o.TP.Partition, From: o.At,
-			ToTopic: snap.Meta.Topics[o.TP.Topic], To: r.Offset, Kind: r.Kind.String(), Skipped: r.Skipped,
+			ToTopic: snap.Meta.Topics[o.TP.Topic], To: r.Offset, Kind: r.Kind, Skipped: r.Skipped,
 			Previous: -1, metadata: o.Metadata, lower: lower, bound: bound, m: p.Map,
 		})
 	}
@@ -361,7 +361,7 @@ func (c *clusters) byTimestamp(ctx context.Context, topics map[string]string, mi
 		}
 		res.Partitions = append(res.Partitions, PartitionResult{
 			Topic: o.TP.Topic, Partition: o.TP.Partition, From: o.At,
-			ToTopic: to, To: l.Offset, Kind: "timestamp", Previous: -1, metadata: o.Metadata, lower: -1, bound: -1,
+			ToTopic: to, To: l.Offset, Kind: Timestamp, Previous: -1, metadata: o.Metadata, lower: -1, bound: -1,
 		})
 	}
 	res.Warnings = append(res.Warnings, fmt.Sprintf("offsets were reset to the first record at or after %s on the target, not translated: the group may re-read or skip records around that time", ts.UTC().Format(time.RFC3339Nano)))
@@ -391,19 +391,19 @@ func (c *clusters) point(ctx context.Context, res *GroupResult, forward bool) er
 				return fmt.Errorf("read the record at %s/%d offset %d: %w", pr.ToTopic, pr.Partition, pr.To, err)
 			}
 			if !ok {
-				if pr.Kind != End.String() && pr.Kind != "timestamp" {
+				if pr.Kind != End && pr.Kind != Timestamp {
 					return fmt.Errorf("%s/%d: no record at or after offset %d, which the map says holds a copy of source offset %d or later: %w", pr.ToTopic, pr.Partition, pr.To, pr.From, ErrMismatch)
 				}
 				return nil
 			}
 			pr.Record = &rec
-			if !forward || pr.Kind == "timestamp" || pr.Kind == End.String() {
+			if !forward || pr.Kind == Timestamp || pr.Kind == End {
 				return nil
 			}
 			if rec.Origin < 0 { // tracing headers off: nothing to check
 				return nativesFirst(gctx, p, c.SourceID, pr)
 			}
-			if rec.Offset != pr.To || (pr.Kind == Exact.String() && rec.Origin != pr.From) || rec.Origin < pr.From {
+			if rec.Offset != pr.To || (pr.Kind == Exact && rec.Origin != pr.From) || rec.Origin < pr.From {
 				return fmt.Errorf("%s/%d: offset %d: the target holds the copy of source offset %d at offset %d, the map translates source offset %d to %d (%s): %w; was the target topic recreated? run kmigrate groups list to compare",
 					pr.ToTopic, pr.Partition, pr.To, rec.Origin, rec.Offset, pr.From, pr.To, pr.Kind, ErrMismatch)
 			}

@@ -160,10 +160,10 @@ func TestMigrate(t *testing.T) {
 		return &groups.Record{Offset: at, Origin: src, Key: fmt.Sprintf("%q", fmt.Sprintf("s%d-%d", p, src))}
 	}
 	want := []groups.PartitionResult{
-		{Topic: "orders", Partition: 0, From: 4, ToTopic: "orders", To: c0[4], Kind: "exact", Previous: -1, Changed: true, Record: rec(0, 4, c0[4]),
+		{Topic: "orders", Partition: 0, From: 4, ToTopic: "orders", To: c0[4], Kind: groups.Exact, Previous: -1, Changed: true, Record: rec(0, 4, c0[4]),
 			Unreachable: 3, UnreachableNatives: []groups.NativeRange{{From: 0, To: 3}}},
-		{Topic: "orders", Partition: 1, From: 10, ToTopic: "orders", To: c1[9] + 1, Kind: "end", Previous: -1, Changed: true},
-		{Topic: "orders", Partition: 2, From: 0, ToTopic: "orders", To: c2[0], Kind: "exact", Previous: -1, Changed: true, Record: rec(2, 0, c2[0])},
+		{Topic: "orders", Partition: 1, From: 10, ToTopic: "orders", To: c1[9] + 1, Kind: groups.End, Previous: -1, Changed: true},
+		{Topic: "orders", Partition: 2, From: 0, ToTopic: "orders", To: c2[0], Kind: groups.Exact, Previous: -1, Changed: true, Record: rec(2, 0, c2[0])},
 	}
 	for _, r := range []*groups.GroupResult{dry, res} {
 		for i := range r.Partitions {
@@ -212,7 +212,7 @@ func TestMigrate(t *testing.T) {
 	p := res.Partitions[0]
 	// Target orders/0: copy of 9, the commit marker, late-0, late-1,
 	// copy of 10.
-	if p.Kind != "exact" || p.To != c0[9]+2 || p.Native != 2 || p.Record.Origin != 10 || p.Record.Offset != c0[10] || c0[10] != c0[9]+4 {
+	if p.Kind != groups.Exact || p.To != c0[9]+2 || p.Native != 2 || p.Record.Origin != 10 || p.Record.Offset != c0[10] || c0[10] != c0[9]+4 {
 		t.Errorf("app2: %+v, record %+v, copies of 9 and 10 at %d and %d", p, p.Record, c0[9], c0[10])
 	}
 	wantWarn := fmt.Sprintf("orders/0: 2 records were written natively on the target between the last copy the group consumed and the copy of source offset 10: the group has not seen them, so it resumes at offset %d and reads them first", c0[9]+2)
@@ -239,7 +239,7 @@ func TestMigrateExpired(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := res.Partitions[0]
-	if p.Kind != "expired" || p.To != 0 || p.Skipped != 3 || p.Record == nil || p.Record.Origin != 5 {
+	if p.Kind != groups.Expired || p.To != 0 || p.Skipped != 3 || p.Record == nil || p.Record.Origin != 5 {
 		t.Errorf("partition %+v", p)
 	}
 	want := "orders/0: committed offset 2 is below the first copied record: the group will not see the 3 records of source offsets 2..4, which expired from the source before they could be copied"
@@ -329,7 +329,7 @@ func TestMigrateWaitsForTheMirror(t *testing.T) {
 	if !errors.Is(err, groups.ErrNotMirrored) || err.Error() != want {
 		t.Errorf("got %v\nwant %s", err, want)
 	}
-	if res.Partitions[0].Kind != "not-yet-mirrored" || len(pair.Target.CommittedOffsets(t, "app")) != 0 {
+	if res.Partitions[0].Kind != groups.NotYetMirrored || len(pair.Target.CommittedOffsets(t, "app")) != 0 {
 		t.Errorf("result %+v", res)
 	}
 	mirrored := make(chan error, 1)
@@ -340,7 +340,7 @@ func TestMigrateWaitsForTheMirror(t *testing.T) {
 		}
 	}()
 	res, err = groups.Migrate(t.Context(), c, "app", groups.MigrateOptions{MirrorWait: 30 * time.Second})
-	if err != nil || res.Partitions[0].Kind != "exact" || res.Partitions[0].Record.Origin != 13 {
+	if err != nil || res.Partitions[0].Kind != groups.Exact || res.Partitions[0].Record.Origin != 13 {
 		t.Fatalf("after waiting: %+v, %v", res, err)
 	}
 	if got := resume(t, pair.Target, "app", "orders"); !slices.Equal(got[0], values("t", 3, 5)) {
@@ -366,7 +366,7 @@ func TestMigrateToTimestamp(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := res.Partitions[0]
-	if res.Method != groups.MethodTimestamp || p.Kind != "timestamp" || p.To != copyOf(t, pair, "orders", 7) || p.Record.Origin != 7 || len(res.Warnings) != 1 {
+	if res.Method != groups.MethodTimestamp || p.Kind != groups.Timestamp || p.To != copyOf(t, pair, "orders", 7) || p.Record.Origin != 7 || len(res.Warnings) != 1 {
 		t.Errorf("result %+v, partition %+v", res, p)
 	}
 }
@@ -411,9 +411,9 @@ func TestRollback(t *testing.T) {
 			}
 		}
 		want := []groups.PartitionResult{
-			{Topic: "orders", Partition: 0, From: c0[6], ToTopic: "orders", To: 6, Kind: "exact", Previous: 2, Changed: true, Native: 3,
+			{Topic: "orders", Partition: 0, From: c0[6], ToTopic: "orders", To: 6, Kind: groups.Exact, Previous: 2, Changed: true, Native: 3,
 				Record: &groups.Record{Offset: 6, Origin: -1, Key: `"s0-6"`}},
-			{Topic: "orders", Partition: 1, From: c1[9] + 2, ToTopic: "orders", To: 10, Kind: "end", Previous: 3, Changed: true},
+			{Topic: "orders", Partition: 1, From: c1[9] + 2, ToTopic: "orders", To: 10, Kind: groups.End, Previous: 3, Changed: true},
 		}
 		if !sameParts(r.Partitions, want) {
 			t.Errorf("dry %v:\ngot  %+v\nwant %+v", r.DryRun, r.Partitions, want)
@@ -468,7 +468,7 @@ func TestMigrateTransactional(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := res.Partitions[0]
-	if p.Kind != "next-copied" || p.To != copyOf(t, pair, "payments", 7) || p.Record.Origin != 7 || p.Record.Key != "" {
+	if p.Kind != groups.NextCopied || p.To != copyOf(t, pair, "payments", 7) || p.Record.Origin != 7 || p.Record.Key != "" {
 		t.Errorf("partition %+v, record %+v", p, p.Record)
 	}
 	back, err := groups.Rollback(t.Context(), c, "app", groups.RollbackOptions{})

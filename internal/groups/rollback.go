@@ -94,7 +94,7 @@ func (c *clusters) rollback(ctx context.Context, group string, opts RollbackOpti
 		r := back(p, o.At)
 		pr := PartitionResult{
 			Topic: o.TP.Topic, Partition: o.TP.Partition, From: o.At,
-			ToTopic: st, To: r.Offset, Kind: r.Kind.String(), Previous: -1, metadata: o.Metadata,
+			ToTopic: st, To: r.Offset, Kind: r.Kind, Previous: -1, metadata: o.Metadata,
 		}
 		if pr.Native, err = c.countNative(ctx, st, o.TP, o.At, p.Map); err != nil {
 			return err
@@ -147,7 +147,7 @@ func keepEquivalent(res *GroupResult, prev []committed, parts []Partition) {
 			if r, err := Translate(parts[i], p.At); err == nil && r.Kind != NotYetMirrored && r.Offset == pr.From {
 				// The group's source offset holds nothing it can read;
 				// the record shown is the next one.
-				pr.To, pr.Kind = p.At, NextCopied.String()
+				pr.To, pr.Kind = p.At, NextCopied
 			}
 		}
 	}

@@ -264,7 +264,7 @@ func (s *Syncer) syncGroup(ctx context.Context, snap *state.Snapshot, group stri
 	ptr := newPointer(s.c.Target)
 	for _, p := range parts {
 		stp := state.TopicPartition{Topic: p.Topic, Partition: p.Partition}
-		if p.Kind == NotYetMirrored.String() {
+		if p.Kind == NotYetMirrored {
 			behind++
 			continue
 		}

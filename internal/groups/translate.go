@@ -39,6 +39,10 @@ const (
 	// not on the target yet. Offset is meaningless (-1); the caller waits
 	// for the mirror and translates again.
 	NotYetMirrored
+	// Timestamp: not a translation but the approximate reset of
+	// --to-timestamp (MigrateOptions.ToTimestamp): the first target
+	// record at or after a time.
+	Timestamp
 )
 
 func (k Kind) String() string {
@@ -53,8 +57,24 @@ func (k Kind) String() string {
 		return "expired"
 	case NotYetMirrored:
 		return "not-yet-mirrored"
+	case Timestamp:
+		return "timestamp"
 	}
 	return fmt.Sprintf("Kind(%d)", uint8(k))
+}
+
+// MarshalText makes a Kind its name in JSON reports.
+func (k Kind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
+
+// UnmarshalText reads a Kind's name, as MarshalText writes it.
+func (k *Kind) UnmarshalText(b []byte) error {
+	for c := Exact; c <= Timestamp; c++ {
+		if c.String() == string(b) {
+			*k = c
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown translation kind %q", b)
 }
 
 // Result is a translated offset.
@@ -102,11 +122,7 @@ type Partition struct {
 // its offset map. A partition the snapshot knows nothing about has an empty
 // map and a zero checkpoint.
 func FromSnapshot(snap *state.Snapshot, tp state.TopicPartition) (Partition, error) {
-	segs, err := offsetmap.DecodeSegments(snap.Segments[tp])
-	if err != nil {
-		return Partition{}, fmt.Errorf("offset map of %s: %w", tp, err)
-	}
-	m, err := offsetmap.Load(segs)
+	m, err := offsetmap.LoadPersisted(snap.Segments[tp])
 	if err != nil {
 		return Partition{}, fmt.Errorf("offset map of %s: %w", tp, err)
 	}

@@ -68,7 +68,7 @@ func TestMigrateRereadAfterSync(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := res.Partitions[0]
-	if p.Kind != "exact" || p.To != natives || p.Previous != late || !p.Changed || p.Native != 2 || p.Unreachable != 3 ||
+	if p.Kind != groups.Exact || p.To != natives || p.Previous != late || !p.Changed || p.Native != 2 || p.Unreachable != 3 ||
 		!slices.Equal(p.UnreachableNatives, []groups.NativeRange{{From: natives, To: natives + 3}}) || p.Reread != 20 ||
 		p.Record == nil || p.Record.Origin != -1 || p.Record.Key != `"n-0"` {
 		t.Errorf("reread: %+v, record %+v", p, p.Record)

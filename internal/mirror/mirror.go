@@ -85,6 +85,7 @@ func New(opts Options) (*Mirror, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
+	opts.defaults()
 	return &Mirror{opts: opts, stats: newStats(opts.Name), stopped: map[state.TopicPartition]error{},
 		topics: slices.Clone(opts.Topics), reload: make(chan struct{}, 1)}, nil
 }

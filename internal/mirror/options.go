@@ -60,8 +60,12 @@ func (o *Options) validate() error {
 		}
 		seen[t.Source] = true
 	}
+	return errors.Join(errs...)
+}
+
+// defaults fills the zero fields with their defaults.
+func (o *Options) defaults() {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return errors.Join(errs...)
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 
 	"github.com/kmigrate/kmigrate/internal/config"
+	"github.com/kmigrate/kmigrate/internal/groups"
 	"github.com/kmigrate/kmigrate/internal/state"
 )
 
@@ -135,22 +136,19 @@ func StartOffsets(ctx context.Context, adm *kadm.Client, topics []string, settin
 // committed by any selected consumer group: everything from there on has
 // not been consumed by at least one of them.
 func committedOffsets(ctx context.Context, adm *kadm.Client, topics []string, sel config.Selection) (map[state.TopicPartition]int64, error) {
-	listed, err := adm.ListGroups(ctx)
+	names, err := groups.Selected(ctx, adm, sel)
 	if err != nil {
-		return nil, fmt.Errorf("list source groups: %w", err)
+		return nil, fmt.Errorf("source: %w", err)
 	}
 	want := map[string]bool{}
 	for _, t := range topics {
 		want[t] = true
 	}
 	out := map[state.TopicPartition]int64{}
-	for _, g := range listed.Sorted() {
-		if !sel.Match(g.Group) {
-			continue
-		}
-		offs, err := adm.FetchOffsets(ctx, g.Group)
+	for _, g := range names {
+		offs, err := adm.FetchOffsets(ctx, g)
 		if err != nil {
-			return nil, fmt.Errorf("committed offsets of group %s: %w", g.Group, err)
+			return nil, fmt.Errorf("committed offsets of group %s: %w", g, err)
 		}
 		offs.Each(func(o kadm.OffsetResponse) {
 			if o.Err != nil || !want[o.Topic] || o.At < 0 {

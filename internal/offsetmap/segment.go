@@ -42,6 +42,17 @@ func DecodeSegments(persisted map[int64][]byte) ([]Segment, error) {
 	return segs, nil
 }
 
+// LoadPersisted rebuilds a partition's map from its persisted segment
+// records as the state topic holds them (state.Snapshot.Segments[tp]):
+// DecodeSegments then Load. nil or empty gives an empty map.
+func LoadPersisted(persisted map[int64][]byte) (*Map, error) {
+	segs, err := DecodeSegments(persisted)
+	if err != nil {
+		return nil, err
+	}
+	return Load(segs)
+}
+
 // DecodeSegment decodes a persisted segment record and checks that its
 // first run starts at key. A segment with no runs is an error: kmigrate
 // never writes one.

@@ -192,7 +192,7 @@ func TestPlanUnreachableNatives(t *testing.T) {
 	tr := app.Topics[0].Partitions[0].Translation
 	want := []groups.NativeRange{{From: at.Offset, To: at.Offset + 2}}
 	reason := fmt.Sprintf("2 records written natively on the target in orders/0 (offsets %d-%d) lie before copies the group already consumed: its translated position would never deliver them; choose with kmigrate groups migrate --unreachable-natives=reread or skip", at.Offset, at.Offset+1)
-	if tr == nil || tr.Kind != "end" || tr.Unreachable != 2 || !slices.Equal(tr.UnreachableNatives, want) || app.Migratable || !slices.Equal(app.Reasons, []string{reason}) {
+	if tr == nil || tr.Kind != groups.End || tr.Unreachable != 2 || !slices.Equal(tr.UnreachableNatives, want) || app.Migratable || !slices.Equal(app.Reasons, []string{reason}) {
 		t.Errorf("app: %+v, reasons %q", tr, app.Reasons)
 	}
 	// A group that has not consumed past the natives reaches them.

@@ -19,10 +19,10 @@ func TestProducersFirstGuidance(t *testing.T) {
 	const moment = "start the producers of orders on the target now: the mirror has copied everything and the source is quiet, the safe moment for moving producers first (records written on the target while the mirror still copies land before copies that groups consume on the source, and a group's new position cannot deliver them); or move consumer groups first (kmigrate groups migrate)"
 	const generic = "move consumer groups (kmigrate groups migrate) and producers to the target, then promote each topic"
 	waiting := Group{GroupInfo: groups.GroupInfo{Group: "app", Topics: []groups.TopicInfo{{Topic: "orders", Target: "orders", Mirrored: true,
-		Partitions: []groups.PartitionInfo{{Partition: 0, Committed: 30, Translation: &groups.Translation{Kind: "end", Offset: 36}}}}}}}
+		Partitions: []groups.PartitionInfo{{Partition: 0, Committed: 30, Translation: &groups.Translation{Kind: groups.End, Offset: 36}}}}}}}
 	lost := waiting
 	lost.Topics = []groups.TopicInfo{{Topic: "orders", Target: "orders", Mirrored: true, Partitions: []groups.PartitionInfo{{Partition: 0, Committed: 30,
-		Translation: &groups.Translation{Kind: "end", Offset: 36, Unreachable: 5, UnreachableNatives: []groups.NativeRange{{From: 11, To: 16}}}}}}}
+		Translation: &groups.Translation{Kind: groups.End, Offset: 36, Unreachable: 5, UnreachableNatives: []groups.NativeRange{{From: 11, To: 16}}}}}}}
 	notMoved := `topic "orders": consumer group "app" has not moved to the target: stop it on the source, run kmigrate groups migrate --group app, and start it on the target`
 	for _, tc := range []struct {
 		name     string

@@ -122,6 +122,16 @@ type Options struct {
 	Natives *groups.NativeCache
 }
 
+// defaults fills the zero fields with their defaults.
+func (o *Options) defaults() {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.StaleAfter <= 0 {
+		o.StaleAfter = 30 * time.Second
+	}
+}
+
 // DefaultQuiet is the default quiet period for producer switchover.
 const DefaultQuiet = 30 * time.Second
 
@@ -138,12 +148,7 @@ type inputs struct {
 func Make(ctx context.Context, h *migration.Handle, o Options) (*Report, error) {
 	in := inputs{Source: h.Source(), Target: h.Target(), SourceID: h.SourceID(),
 		Groups: h.Config().Groups.Selection, State: h.LoadState, Natives: o.Natives}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
-	if o.StaleAfter <= 0 {
-		o.StaleAfter = 30 * time.Second
-	}
+	o.defaults()
 	snap, err := in.State(ctx)
 	if errors.Is(err, migration.ErrNoState) || (err == nil && snap.Meta == nil) {
 		return nil, fmt.Errorf("%w: run kmigrate mirror first", migration.ErrNoState)

@@ -19,7 +19,7 @@ const tail = 200
 const readTimeout = 5 * time.Second
 
 // topicStatus builds one topic's status from the two samples and the state.
-func topicStatus(ctx context.Context, in Inputs, src, tgt string, snap *state.Snapshot, first, last offsets, o Options) (Topic, error) {
+func topicStatus(ctx context.Context, in inputs, src, tgt string, snap *state.Snapshot, first, last offsets, o Options) (Topic, error) {
 	t := Topic{Source: src, Target: tgt, Partitions: []Partition{}}
 	if p, ok := snap.Promoted[src]; ok {
 		tm := p.Time

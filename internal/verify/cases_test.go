@@ -189,7 +189,7 @@ func TestGroupPositions(t *testing.T) {
 	}
 
 	pos := func(p int32, src, tgt, tr int64, status string) verify.GroupPartition {
-		return verify.GroupPartition{Topic: "orders", Partition: p, TargetTopic: "orders", SourceOffset: src, TargetOffset: tgt, Translation: tr, Kind: "exact", Status: status}
+		return verify.GroupPartition{Topic: "orders", Partition: p, TargetTopic: "orders", SourceOffset: src, TargetOffset: tgt, Translation: tr, Kind: groups.Exact, Status: status}
 	}
 	want := []verify.GroupReport{
 		{Group: "g-advanced", Status: verify.GroupOK, Partitions: []verify.GroupPartition{pos(0, 5, at0[8], at0[5], verify.PositionAdvanced)}},

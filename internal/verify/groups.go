@@ -22,12 +22,10 @@ import (
 // has not been migrated and is reported as such.
 func (v *Verifier) checkGroups(ctx context.Context) ([]GroupReport, error) {
 	srcAdm, tgtAdm := kadm.NewClient(v.h.Source()), kadm.NewClient(v.h.Target())
-	listed, err := srcAdm.ListGroups(ctx)
+	names, err := groups.Selected(ctx, srcAdm, v.h.Config().Groups.Selection)
 	if err != nil {
-		return nil, fmt.Errorf("list source groups: %w", err)
+		return nil, fmt.Errorf("source: %w", err)
 	}
-	names := slices.DeleteFunc(listed.Groups(), func(g string) bool { return !v.h.Config().Groups.Selection.Match(g) })
-	slices.Sort(names)
 	out := []GroupReport{}
 	if len(names) == 0 {
 		return out, nil
@@ -119,7 +117,7 @@ func judge(p *GroupPartition, part groups.Partition) {
 		p.Status, p.Detail = PositionError, fmt.Sprintf("cannot translate source offset %d: %v", p.SourceOffset, err)
 		return
 	}
-	p.Kind = tr.Kind.String()
+	p.Kind = tr.Kind
 	if tr.Kind == groups.NotYetMirrored {
 		p.Status = PositionNotYetMirrored
 		p.Detail = fmt.Sprintf("source offset %d is past the mirror's checkpoint (%d) at the snapshot", p.SourceOffset, part.Checkpoint.Next)

@@ -2,6 +2,7 @@ package verify
 
 import (
 	"cmp"
+	"github.com/kmigrate/kmigrate/internal/groups"
 	"slices"
 	"time"
 )
@@ -306,8 +307,8 @@ type GroupPartition struct {
 	// Translation is SourceOffset translated to the target with the
 	// offset map (-1 when not applicable), Kind how (exact,
 	// next-copied, end, expired, not-yet-mirrored).
-	Translation int64  `json:"translation"`
-	Kind        string `json:"kind,omitempty"`
+	Translation int64       `json:"translation"`
+	Kind        groups.Kind `json:"kind,omitempty"`
 	// Status is one of the Position constants.
 	Status string `json:"status"`
 	Detail string `json:"detail,omitempty"`

@@ -15,8 +15,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/kmigrate/kmigrate/internal/groups"
 	"github.com/kmigrate/kmigrate/internal/migration"
+	"github.com/kmigrate/kmigrate/internal/offsetmap"
 	"github.com/kmigrate/kmigrate/internal/state"
 )
 
@@ -54,6 +54,29 @@ type Options struct {
 	MaxPending int
 }
 
+func (o *Options) validate() error {
+	if o.Sample < 0 || o.Parallel < 0 || o.FetchMaxBytes < 0 || o.MaxListed < 0 || o.MaxPending < 0 {
+		return errors.New("verify: Sample, Parallel, FetchMaxBytes, MaxListed and MaxPending must not be negative")
+	}
+	return nil
+}
+
+// defaults fills the zero fields with their defaults.
+func (o *Options) defaults() {
+	if o.Parallel == 0 {
+		o.Parallel = DefaultParallel
+	}
+	if o.FetchMaxBytes == 0 {
+		o.FetchMaxBytes = DefaultFetchMaxBytes
+	}
+	if o.MaxListed == 0 {
+		o.MaxListed = DefaultMaxListed
+	}
+	if o.MaxPending == 0 {
+		o.MaxPending = DefaultMaxPending
+	}
+}
+
 // Verifier compares a migration's source partitions with their copies.
 type Verifier struct {
 	o        Options
@@ -77,22 +100,10 @@ func New(ctx context.Context, h *migration.Handle, o Options) (*Verifier, error)
 	if err != nil {
 		return nil, fmt.Errorf("verify migration %s: %w", h.Name(), err)
 	}
-	switch {
-	case o.Sample < 0 || o.Parallel < 0 || o.FetchMaxBytes < 0 || o.MaxListed < 0 || o.MaxPending < 0:
-		return nil, errors.New("verify: Sample, Parallel, FetchMaxBytes, MaxListed and MaxPending must not be negative")
+	if err := o.validate(); err != nil {
+		return nil, err
 	}
-	if o.Parallel == 0 {
-		o.Parallel = DefaultParallel
-	}
-	if o.FetchMaxBytes == 0 {
-		o.FetchMaxBytes = DefaultFetchMaxBytes
-	}
-	if o.MaxListed == 0 {
-		o.MaxListed = DefaultMaxListed
-	}
-	if o.MaxPending == 0 {
-		o.MaxPending = DefaultMaxPending
-	}
+	o.defaults()
 	return &Verifier{o: o, h: h, log: h.Logger(), snap: snap,
 		src: newFetcher(h.Source(), "source"), tgt: newFetcher(h.Target(), "target")}, nil
 }
@@ -227,18 +238,18 @@ func (v *Verifier) plan(ctx context.Context) ([]job, []PartitionReport, error) {
 				done = append(done, res)
 				continue
 			}
-			part, err := groups.FromSnapshot(snap, tp)
+			m, err := offsetmap.LoadPersisted(snap.Segments[tp])
 			if err != nil {
-				return nil, nil, err
+				return nil, nil, fmt.Errorf("offset map of %s: %w", tp, err)
 			}
 			p := &partition{
 				tp: tp, target: targets[topic], sourceID: v.h.SourceID(), targetID: v.h.TargetID(),
-				headers: meta.TracingHeaders, m: part.Map, sourceStart: ss.Offset,
+				headers: meta.TracingHeaders, m: m, sourceStart: ss.Offset,
 				targetNext: cp.TargetNext, sourceCompacted: srcCompact[topic], targetCompacted: tgtCompact[targets[topic]],
 				maxListed: v.o.MaxListed, maxPending: v.o.MaxPending,
 			}
 			p.src = Range{From: cp.Next, Until: cp.Next}
-			if first, ok := part.Map.First(); ok {
+			if first, ok := m.First(); ok {
 				p.src.From = min(max(ss.Offset, first.Source), cp.Next)
 			}
 			res.Counts.BeforeFirstCopy = max(0, p.src.From-ss.Offset)
@@ -250,7 +261,7 @@ func (v *Verifier) plan(ctx context.Context) ([]job, []PartitionReport, error) {
 			if te.Offset < cp.TargetNext {
 				res.Notes = append(res.Notes, fmt.Sprintf("the target partition ends at offset %d, before the checkpoint's target end %d", te.Offset, cp.TargetNext))
 			}
-			if first, ok := part.Map.First(); ok && ss.Offset > first.Source {
+			if first, ok := m.First(); ok && ss.Offset > first.Source {
 				res.Notes = append(res.Notes, fmt.Sprintf("the source no longer holds offsets below %d (deleted after they were copied): their copies are not compared", ss.Offset))
 			}
 			res.Counts.Pending = max(0, se.Offset-cp.Next)

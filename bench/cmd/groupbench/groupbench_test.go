@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"github.com/kmigrate/kmigrate/internal/groups"
 	"os"
 	"path/filepath"
 	"strings"
@@ -85,8 +86,8 @@ func TestHarnessSmall(t *testing.T) {
 // imply, fails the run.
 func TestChecksCatchDisagreement(t *testing.T) {
 	in := &Inputs{Partitions: []PartInput{{Partition: 0, Committed: 5}, {Partition: 1, Committed: 10}}}
-	a := []Translation{{Partition: 0, Kind: "exact", Offset: 5}, {Partition: 1, Kind: "end", Offset: 12}}
-	b := []Translation{{Partition: 0, Kind: "exact", Offset: 6}, {Partition: 1, Kind: "end", Offset: 12}}
+	a := []Translation{{Partition: 0, Kind: groups.Exact, Offset: 5}, {Partition: 1, Kind: groups.End, Offset: 12}}
+	b := []Translation{{Partition: 0, Kind: groups.Exact, Offset: 6}, {Partition: 1, Kind: groups.End, Offset: 12}}
 	if d := compare(a, a); d != "" {
 		t.Fatal(d)
 	}

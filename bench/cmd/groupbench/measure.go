@@ -20,15 +20,15 @@ import (
 
 // Translation is one partition's answer from one method.
 type Translation struct {
-	Partition int32  `json:"p"`
-	Kind      string `json:"kind"`
-	Offset    int64  `json:"offset"`
-	Skipped   int64  `json:"skipped,omitempty"`
-	Fetches   int    `json:"fetches,omitempty"`
+	Partition int32       `json:"p"`
+	Kind      groups.Kind `json:"kind"`
+	Offset    int64       `json:"offset"`
+	Skipped   int64       `json:"skipped,omitempty"`
+	Fetches   int         `json:"fetches,omitempty"`
 }
 
 func translation(p int32, r groups.Result) Translation {
-	return Translation{Partition: p, Kind: r.Kind.String(), Offset: r.Offset, Skipped: r.Skipped, Fetches: r.Fetches}
+	return Translation{Partition: p, Kind: r.Kind, Offset: r.Offset, Skipped: r.Skipped, Fetches: r.Fetches}
 }
 
 // Measured is what one method reported, from inside the process that ran
@@ -322,9 +322,9 @@ func compare(a, b []Translation) string {
 func expectKinds(in *Inputs, res []Translation, records int) string {
 	for i, r := range res {
 		pi := in.Partitions[i]
-		want := groups.Exact.String()
+		want := groups.Exact
 		if pi.Committed == int64(records) {
-			want = groups.End.String()
+			want = groups.End
 			if r.Kind == want && r.Offset != pi.Checkpoint.TargetNext {
 				return fmt.Sprintf("partition %d: end at target offset %d, want %d (the checkpoint's target end)", pi.Partition, r.Offset, pi.Checkpoint.TargetNext)
 			}

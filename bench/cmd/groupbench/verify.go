@@ -28,10 +28,10 @@ func verify(ctx context.Context, in *Inputs, res []Translation) (verified, error
 	var v verified
 	from := map[int32]kgo.Offset{}
 	want := map[int32]int64{}
-	kinds := map[int32]string{}
+	kinds := map[int32]groups.Kind{}
 	for i, r := range res {
 		pi := in.Partitions[i]
-		if r.Kind == groups.End.String() {
+		if r.Kind == groups.End {
 			v.end++
 			continue
 		}
@@ -74,7 +74,7 @@ func verify(ctx context.Context, in *Inputs, res []Translation) (verified, error
 				v.fail(fmt.Sprintf("partition %d: target offset %d has no valid tracing header (%v)", p, r.Offset, err))
 			case o.ClusterID != in.SourceID || o.Topic != topic || o.Partition != p:
 				v.fail(fmt.Sprintf("partition %d: target offset %d is the copy of %s/%s/%d, not of this partition", p, r.Offset, o.ClusterID, o.Topic, o.Partition))
-			case kinds[p] == groups.Exact.String() && o.Offset != c:
+			case kinds[p] == groups.Exact && o.Offset != c:
 				v.fail(fmt.Sprintf("partition %d: committed %d (exact) but the first record at target offset %d is the copy of source offset %d", p, c, r.Offset, o.Offset))
 			case o.Offset < c:
 				v.fail(fmt.Sprintf("partition %d: committed %d but the first record at target offset %d is the copy of earlier source offset %d", p, c, r.Offset, o.Offset))
