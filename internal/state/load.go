@@ -34,6 +34,8 @@ type Snapshot struct {
 	Promoted map[string]Promoted
 	Switched map[string]Switched
 	Events   []Event
+	// Verified is the last verify run's summary (verify.go), nil if none.
+	Verified *Verified
 }
 
 func newSnapshot() *Snapshot {
@@ -142,6 +144,9 @@ const (
 
 func (s *Snapshot) apply(r *kgo.Record) error {
 	if ok, err := s.applyCutover(string(r.Key), r.Value); ok {
+		return err
+	}
+	if ok, err := s.applyVerified(string(r.Key), r.Value); ok {
 		return err
 	}
 	k, known, err := parseKey(string(r.Key))
