@@ -386,7 +386,11 @@ func (c *clusters) point(ctx context.Context, res *GroupResult, forward bool) er
 			continue
 		}
 		g.Go(func() error {
-			rec, ok, err := p.at(gctx, pr.ToTopic, pr.Partition, pr.To)
+			var src SourcePartition
+			if forward {
+				src = SourcePartition{ClusterID: c.SourceID, Topic: pr.Topic, Partition: pr.Partition}
+			}
+			rec, ok, err := p.at(gctx, pr.ToTopic, pr.Partition, pr.To, src)
 			if err != nil {
 				return fmt.Errorf("read the record at %s/%d offset %d: %w", pr.ToTopic, pr.Partition, pr.To, err)
 			}

@@ -61,7 +61,7 @@ func (c *clusters) unreachable(ctx context.Context, group string, res *GroupResu
 		pr.exact, pr.reread = pr.To, true
 		pr.Reread = copiesBetween(pr.m, first, pr.To)
 		pr.To = first
-		rec, ok, err := p.at(ctx, pr.ToTopic, pr.Partition, first)
+		rec, ok, err := p.at(ctx, pr.ToTopic, pr.Partition, first, SourcePartition{ClusterID: c.SourceID, Topic: pr.Topic, Partition: pr.Partition})
 		if err != nil {
 			return fmt.Errorf("read the record at %s/%d offset %d: %w", pr.ToTopic, pr.Partition, first, err)
 		}

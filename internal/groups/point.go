@@ -105,7 +105,11 @@ func (p *pointer) reader(ctx context.Context, topic string, partition int32) (*p
 // topic/partition, or ok = false when the partition holds none (offset is
 // at its end). It does not treat a first record past offset as an error:
 // the caller compares.
-func (p *pointer) at(ctx context.Context, topic string, partition int32, offset int64) (rec Record, ok bool, err error) {
+//
+// A tracing header naming src gives the record's Origin (the source
+// offset it copies); the zero src, for reads of the source in a rollback,
+// takes no header for a copy.
+func (p *pointer) at(ctx context.Context, topic string, partition int32, offset int64, src SourcePartition) (rec Record, ok bool, err error) {
 	r, err := p.reader(ctx, topic, partition)
 	if err != nil {
 		return Record{}, false, err
@@ -124,12 +128,15 @@ func (p *pointer) at(ctx context.Context, topic string, partition int32, offset 
 				continue
 			}
 			rec = Record{Offset: kr.Offset, Origin: -1, Key: printableKey(kr.Key), Timestamp: kr.Timestamp.UTC()}
-			o, found, err := trace.FindRaw(kr.Headers)
-			if err != nil {
+			o, k, err := trace.Of(kr.Headers, src)
+			switch k {
+			case trace.Corrupt:
 				return Record{}, false, fmt.Errorf("%s/%d: offset %d: %w: %w", topic, partition, kr.Offset, ErrCorruptHeader, err)
-			}
-			if found {
+			case trace.Copy:
 				rec.Origin = o.Offset
+			case trace.Sibling:
+				return Record{}, false, fmt.Errorf("%s/%d: offset %d holds a copy of %s/%d offset %d, not of %s/%d: %w; was the target topic recreated?",
+					topic, partition, kr.Offset, o.Topic, o.Partition, o.Offset, src.Topic, src.Partition, ErrMismatch)
 			}
 			return rec, true, nil
 		}
@@ -172,11 +179,11 @@ func (p *pointer) natives(ctx context.Context, topic string, partition int32, fr
 			if kr.Offset < from || kr.Offset >= to {
 				continue
 			}
-			o, found, err := trace.FindRaw(kr.Headers)
-			if err != nil {
+			o, k, err := trace.Of(kr.Headers, src)
+			switch k {
+			case trace.Corrupt:
 				return 0, 0, fmt.Errorf("%s/%d: offset %d: %w: %w", topic, partition, kr.Offset, ErrCorruptHeader, err)
-			}
-			if found && o.Partition == src.Partition && string(o.Topic) == src.Topic && string(o.ClusterID) == src.ClusterID {
+			case trace.Copy:
 				return 0, 0, fmt.Errorf("%s/%d: offset %d holds the copy of source offset %d, which the offset map does not place there: %w; was the target topic recreated?",
 					topic, partition, kr.Offset, o.Offset, ErrMismatch)
 			}

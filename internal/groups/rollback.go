@@ -192,11 +192,11 @@ func (c *clusters) countNative(ctx context.Context, st string, tp state.TopicPar
 			if kr.Offset < from || kr.Offset >= end.Offset {
 				continue
 			}
-			o, found, err := trace.FindRaw(kr.Headers)
-			if err != nil {
+			_, k, err := trace.Of(kr.Headers, trace.Source{ClusterID: c.SourceID, Topic: st, Partition: tp.Partition})
+			switch k {
+			case trace.Corrupt:
 				return 0, fmt.Errorf("%s: offset %d: %w: %w", tp, kr.Offset, ErrCorruptHeader, err)
-			}
-			if found && string(o.ClusterID) == c.SourceID && string(o.Topic) == st && o.Partition == tp.Partition {
+			case trace.Copy:
 				continue
 			}
 			if m != nil {

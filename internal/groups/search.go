@@ -29,12 +29,8 @@ const maxLeaderRetries = 3
 var ErrCorruptHeader = errors.New("corrupt tracing header on the target")
 
 // SourcePartition names the source partition whose records Search looks
-// for, as the tracing headers name it.
-type SourcePartition struct {
-	ClusterID string
-	Topic     string
-	Partition int32
-}
+// for, as the tracing headers name it (trace's one copy rule judges them).
+type SourcePartition = trace.Source
 
 // SearchRequest is one translation by tracing headers.
 type SearchRequest struct {
@@ -208,12 +204,11 @@ func (s *searcher) probe(ctx context.Context, mid, hi int64) (u, src int64, foun
 			if r.Offset >= hi {
 				break
 			}
-			raw, ok, err := trace.FindRaw(r.Headers)
-			if err != nil {
+			raw, k, err := trace.Of(r.Headers, s.req.Source)
+			switch k {
+			case trace.Corrupt:
 				return 0, 0, false, 0, fmt.Errorf("search %s/%d: offset %d: %w: %w", s.req.Topic, s.req.Partition, r.Offset, ErrCorruptHeader, err)
-			}
-			if !ok || raw.Partition != s.req.Source.Partition ||
-				string(raw.Topic) != s.req.Source.Topic || string(raw.ClusterID) != s.req.Source.ClusterID {
+			case trace.Native, trace.Sibling:
 				continue // native, or mirrored from elsewhere
 			}
 			return r.Offset, raw.Offset, true, 0, nil

@@ -215,11 +215,11 @@ func gapNatives(ctx context.Context, cl *kgo.Client, topic string, partition int
 				if _, copied, _ := m.Reverse(kr.Offset); copied {
 					continue
 				}
-				o, found, err := trace.FindRaw(kr.Headers)
-				if err != nil {
+				o, k, err := trace.Of(kr.Headers, src)
+				switch k {
+				case trace.Corrupt:
 					return nil, fmt.Errorf("%s/%d: offset %d: %w: %w", topic, partition, kr.Offset, ErrCorruptHeader, err)
-				}
-				if found && o.Partition == src.Partition && string(o.Topic) == src.Topic && string(o.ClusterID) == src.ClusterID {
+				case trace.Copy:
 					return nil, fmt.Errorf("%s/%d: offset %d holds the copy of source offset %d, which the offset map does not place there: %w; was the target topic recreated?",
 						topic, partition, kr.Offset, o.Offset, ErrMismatch)
 				}
