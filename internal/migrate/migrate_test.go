@@ -22,17 +22,7 @@ import (
 
 func testConfig(t *testing.T, pair *kafkatest.Pair) *config.Config {
 	t.Helper()
-	all, err := config.NewSelection(nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := config.DefaultMirror()
-	m.TransactionInterval = 50 * time.Millisecond
-	return &config.Config{
-		Source: pair.Source.Config, Target: pair.Target.Config,
-		Topics: config.Topics{Selection: all, SyncInterval: time.Second},
-		Groups: config.Groups{Selection: all, SyncInterval: time.Second}, Mirror: m,
-	}
+	return pair.Config(t, "") // the default name for the pair
 }
 
 // newRunner opens the migration cfg describes and builds its Runner.
