@@ -158,7 +158,7 @@ func TestACLTarget(t *testing.T) {
 			if code != 0 {
 				t.Fatalf("mirror as %s: exit %d\n%s%s", c.user, code, out, errOut)
 			}
-			sameRecords(t, src.ConsumeAll(t, topic), tgt.ConsumeAll(t, topic))
+			sameRecords(t, consumeSettled(t, src, topic), consumeSettled(t, tgt, topic))
 			mustRun(t, m.args("groups", "migrate", "--group", group)...)
 			if got := tgt.CommittedOffsets(t, group)[topic]; got[0] != 20 || got[1] != 30 {
 				t.Errorf("target offsets %v, want 20 and 30", got)

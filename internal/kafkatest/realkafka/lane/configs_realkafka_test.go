@@ -104,7 +104,7 @@ func TestLogAppendTimeSource(t *testing.T) {
 		recs = append(recs, &kgo.Record{Topic: topic, Key: fmt.Appendf(nil, "k%d", i), Timestamp: time.UnixMilli(1_600_000_000_000)})
 	}
 	p.Source.Produce(t, recs...)
-	src := p.Source.ConsumeAll(t, topic)
+	src := consumeSettled(t, p.Source, topic)
 	if src[0].Timestamp.Year() == 2020 || src[0].Attrs.TimestampType() != 1 {
 		t.Fatalf("the source kept the producer's timestamp %v (type %d): LogAppendTime not applied", src[0].Timestamp, src[0].Attrs.TimestampType())
 	}
@@ -113,7 +113,7 @@ func TestLogAppendTimeSource(t *testing.T) {
 	out := mustRun(t, m.args("mirror", "--until", "end")...)
 	t.Logf("mirror:\n%s", out)
 	deleteAtCleanup(t, p.Target, topic)
-	tgt := p.Target.ConsumeAll(t, topic)
+	tgt := consumeSettled(t, p.Target, topic)
 	t.Logf("target topic message.timestamp.type=%q", topicConfigs(t, p.Target, topic)["message.timestamp.type"])
 	restamped := 0
 	for i := range min(len(src), len(tgt)) {

@@ -73,7 +73,7 @@ func TestMirrorKill9BeforeFirstCommit(t *testing.T) {
 	<-done
 	t.Logf("killed with %d records on the target", endOffset(t, adm, topic))
 	mustRun(t, args...)
-	sameRecords(t, p.Source.ConsumeAll(t, topic), p.Target.ConsumeAll(t, topic))
+	sameRecords(t, consumeSettled(t, p.Source, topic), consumeSettled(t, p.Target, topic))
 }
 
 // TestMirrorLeaderKill9 kills -9 the target broker that leads a mirrored
@@ -131,7 +131,7 @@ func TestMirrorLeaderKill9(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatalf("mirror did not finish\n%s", out)
 	}
-	sameRecords(t, p.Source.ConsumeAll(t, topic), p.Target.ConsumeAll(t, topic))
+	sameRecords(t, consumeSettled(t, p.Source, topic), consumeSettled(t, p.Target, topic))
 	mustRun(t, m.args("verify")...)
 }
 
@@ -183,7 +183,7 @@ func TestMirrorFencing(t *testing.T) {
 	if errB != nil {
 		t.Fatalf("the second mirror: %v\n%s", errB, outB)
 	}
-	sameRecords(t, p.Source.ConsumeAll(t, topic), p.Target.ConsumeAll(t, topic))
+	sameRecords(t, consumeSettled(t, p.Source, topic), consumeSettled(t, p.Target, topic))
 	mustRun(t, m.args("verify")...)
 }
 
@@ -250,11 +250,11 @@ func TestMirrorKill9Transactional(t *testing.T) {
 		t.Logf("kill %d at %d target offsets", kill, endOffset(t, adm, topic))
 	}
 	mustRun(t, args...)
-	src := p.Source.ConsumeAll(t, topic)
+	src := consumeSettled(t, p.Source, topic)
 	if len(src) != n {
 		t.Fatalf("source holds %d committed records, want %d", len(src), n)
 	}
-	sameRecords(t, src, p.Target.ConsumeAll(t, topic))
+	sameRecords(t, src, consumeSettled(t, p.Target, topic))
 	mustRun(t, m.args("verify")...)
 }
 
@@ -322,6 +322,6 @@ func TestMirrorSourceLeaderKill9(t *testing.T) {
 	if mirrorErr != nil {
 		t.Fatalf("mirror: %v\n%s", mirrorErr, out)
 	}
-	sameRecords(t, p.Source.ConsumeAll(t, topic), p.Target.ConsumeAll(t, topic))
+	sameRecords(t, consumeSettled(t, p.Source, topic), consumeSettled(t, p.Target, topic))
 	mustRun(t, m.args("verify")...)
 }

@@ -66,6 +66,7 @@ func TestGroupsMigratePython(t *testing.T) {
 	mustRun(t, m.args("mirror", "--until", "end")...)
 	deleteAtCleanup(t, p.Target, topic)
 	mustRun(t, m.args("groups", "migrate", "--group", group)...)
+	settle(t, p.Target, topic) // the consumer reads to the last stable offset
 	msgs, err = kafkatest.NewPython(t, p.Target).ConsumeGroup(ctx, group, []string{topic}, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -209,6 +210,7 @@ func TestGroupsMigrateKafkaPython(t *testing.T) {
 	mustRun(t, m.args("mirror", "--until", "end")...)
 	deleteAtCleanup(t, p.Target, topic)
 	mustRun(t, m.args("groups", "migrate", "--group", group)...)
+	settle(t, p.Target, topic) // the consumer reads to the last stable offset
 	for _, k := range kafkaPythonGroup(t, p.Target, group, topic, 0) {
 		seen[k]++
 	}

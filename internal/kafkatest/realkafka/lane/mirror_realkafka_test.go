@@ -51,7 +51,7 @@ func TestMirrorVariety(t *testing.T) {
 	m := newMigration(t, p, fmt.Sprintf("topics:\n  include: [%s]\n", topic))
 	mustRun(t, m.args("mirror", "--until", "end")...)
 	deleteAtCleanup(t, p.Target, topic)
-	src, tgt := p.Source.ConsumeAll(t, topic), p.Target.ConsumeAll(t, topic)
+	src, tgt := consumeSettled(t, p.Source, topic), consumeSettled(t, p.Target, topic)
 	if len(src) != n {
 		t.Fatalf("source read_committed holds %d records, produced %d committed", len(src), n)
 	}
@@ -166,7 +166,7 @@ func TestMirrorKill9Resume(t *testing.T) {
 		t.Logf("kill %d at %d target offsets", kill, endOffset(t, progress, topic))
 	}
 	mustRun(t, args...)
-	sameRecords(t, p.Source.ConsumeAll(t, topic), p.Target.ConsumeAll(t, topic))
+	sameRecords(t, consumeSettled(t, p.Source, topic), consumeSettled(t, p.Target, topic))
 	out := mustRun(t, m.args("verify")...)
 	if !regexp.MustCompile(`\bOK\b`).MatchString(out) {
 		t.Errorf("verify output:\n%s", out)

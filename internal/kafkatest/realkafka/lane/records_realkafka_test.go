@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kmigrate/kmigrate/internal/kafkatest"
@@ -133,3 +134,44 @@ func sameRecords(t *testing.T, src, tgt []*kgo.Record) {
 }
 
 func sameBytes(a, b []byte) bool { return (a == nil) == (b == nil) && bytes.Equal(a, b) }
+
+// consumeSettled is c.ConsumeAll(t, topic) once no transaction is pending
+// on the topic (last stable offset = high watermark on every partition).
+// Kafka writes a committed transaction's markers after EndTxn has
+// answered, so right after `kmigrate mirror` exits a read_committed
+// reader can still see a partition's last stable offset below its copies
+// (seen on 4.4: 0 of 350 records visible).
+func consumeSettled(t *testing.T, c *kafkatest.Cluster, topic string) []*kgo.Record {
+	t.Helper()
+	settle(t, c, topic)
+	return c.ConsumeAll(t, topic)
+}
+
+// settle waits until no transaction is pending on topic: consumers that
+// read "to the end" with read_committed stop at the last stable offset.
+func settle(t *testing.T, c *kafkatest.Cluster, topic string) {
+	t.Helper()
+	adm := c.Admin(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for {
+		stable, err1 := adm.ListCommittedOffsets(ctx, topic)
+		ends, err2 := adm.ListEndOffsets(ctx, topic)
+		if err1 == nil && err2 == nil && stable.Error() == nil && ends.Error() == nil {
+			settled := true
+			ends.Each(func(e kadm.ListedOffset) {
+				if s, ok := stable.Lookup(topic, e.Partition); !ok || s.Offset != e.Offset {
+					settled = false
+				}
+			})
+			if settled {
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%s: %s keeps a pending transaction: %v", c.Config.Role, topic, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}

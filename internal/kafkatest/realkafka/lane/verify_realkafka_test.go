@@ -24,7 +24,7 @@ func TestVerifyPlantedFaults(t *testing.T) {
 	mustRun(t, m.args("verify")...)
 
 	copies := map[int64]*kgo.Record{} // source offset -> copy, partition 1
-	for _, r := range p.Target.ConsumeAll(t, topic) {
+	for _, r := range consumeSettled(t, p.Target, topic) {
 		if o, ok, err := trace.Find(r.Headers); err == nil && ok && r.Partition == 1 {
 			copies[o.Offset] = r
 		}
