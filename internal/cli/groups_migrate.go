@@ -224,7 +224,7 @@ func (e *env) move(ctx context.Context, cfg *config.Config, f moveFlags, directi
 		}
 		// With --all, a selected group with nothing on a mirrored topic is
 		// reported, not a failure; a group named with --group is.
-		if err != nil && !(f.all && res.NothingToMove) {
+		if err != nil && !(f.all && errors.Is(res.Err, groups.ErrNoOffsets)) {
 			rep.OK = false
 		}
 		rep.Groups = append(rep.Groups, res)
@@ -293,19 +293,19 @@ func printMoves(w io.Writer, r *moveReport) {
 			fmt.Fprintf(w, "  warning: %s\n", warn)
 		}
 		switch {
-		case g.NothingToMove:
-			fmt.Fprintf(w, "  %s\n", g.Error)
-		case g.Error != "":
-			fmt.Fprintf(w, "  error: %s\n", g.Error)
+		case errors.Is(g.Err, groups.ErrNoOffsets):
+			fmt.Fprintf(w, "  %s\n", g.Err)
+		case g.Err != nil:
+			fmt.Fprintf(w, "  error: %s\n", g.Err)
 		}
 	}
 }
 
 func groupOutcome(g *groups.GroupResult) string {
 	switch {
-	case g.NothingToMove:
+	case errors.Is(g.Err, groups.ErrNoOffsets):
 		return "nothing to move"
-	case g.Error != "":
+	case g.Err != nil:
 		return "NOT MOVED"
 	case g.DryRun && g.Committed == 0:
 		return "already in place, nothing to write"

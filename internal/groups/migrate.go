@@ -66,12 +66,20 @@ type GroupResult struct {
 	// Warnings are for the user: expired ranges the group will not see,
 	// approximate translations.
 	Warnings []string `json:"warnings,omitempty"`
-	// Error is why the group was not migrated, "" when it was.
+	// Err is why the group was not migrated, nil when it was: test it with
+	// errors.Is against this package's errors (ErrNoOffsets: nothing on a
+	// mirrored topic, not a failure when moving every selected group;
+	// ErrActive, ErrUnreachableNatives, ...).
+	Err error `json:"-"`
+	// Error is Err's text for reports, "" when it was migrated.
 	Error string `json:"error,omitempty"`
-	// NothingToMove is set with Error when the group has no committed
-	// offset on a mirrored topic (ErrNoOffsets): not a failure when
-	// moving every selected group.
+	// NothingToMove reports errors.Is(Err, ErrNoOffsets) in JSON.
 	NothingToMove bool `json:"nothing_to_move,omitempty"`
+}
+
+// fail records why the group was not moved.
+func (r *GroupResult) fail(err error) {
+	r.Err, r.Error, r.NothingToMove = err, err.Error(), errors.Is(err, ErrNoOffsets)
 }
 
 // Offset is a committed offset in one partition.
@@ -167,7 +175,7 @@ func Migrate(ctx context.Context, h *migration.Handle, group string, opts Migrat
 	}
 	err := c.migrate(ctx, group, opts, res)
 	if err != nil {
-		res.Error, res.NothingToMove = err.Error(), errors.Is(err, ErrNoOffsets)
+		res.fail(err)
 	}
 	return res, err
 }

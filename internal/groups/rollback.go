@@ -49,7 +49,7 @@ func Rollback(ctx context.Context, h *migration.Handle, group string, opts Rollb
 	res := &GroupResult{Group: group, Method: MethodExact, DryRun: opts.DryRun, Partitions: []PartitionResult{}}
 	err := c.rollback(ctx, group, opts, res)
 	if err != nil {
-		res.Error, res.NothingToMove = err.Error(), errors.Is(err, ErrNoOffsets)
+		res.fail(err)
 	}
 	return res, err
 }
