@@ -94,11 +94,13 @@ ids: re-running the same command resumes.`,
 			if httpAddr != "" {
 				mux := http.NewServeMux()
 				httpapi.Register(mux, httpapi.ForRunner(h, r))
-				addr, err := httpapi.Serve(runCtx, httpAddr, mux, e.logger)
+				wait := addDashboard(runCtx, mux, h, r)
+				defer func() { stop(); wait() }()
+				addr, err := e.serve(runCtx, httpAddr, mux)
 				if err != nil {
-					return usageError{err}
+					return err
 				}
-				e.logger.Info("serving /healthz, /readyz, /metrics, /v1/status and /v1/groups", "addr", addr.String())
+				e.logger.Info("serving the dashboard on /, /healthz, /readyz, /metrics, /v1/status, /v1/groups and /v1/translate", "addr", addr.String())
 			}
 			tty := progress == "always" || (progress == "auto" && isTerminal(e.stderr))
 			done := make(chan struct{})
@@ -126,7 +128,7 @@ ids: re-running the same command resumes.`,
 	f.BoolVar(&o.AllowReuse, "allow-reuse", false, "accept existing empty target topics with the source's partition count")
 	f.IntVar(&o.ReplicationFactor, "replication-factor", 0, "replication factor of created topics (default: the target's default)")
 	f.BoolVar(&groupSync, "group-sync", true, "while mirroring continuously, keep the target offsets of the selected consumer groups in step with the source (default: the spec's groups.sync, true)")
-	f.StringVar(&httpAddr, "http", "", "serve /healthz, /readyz and Prometheus /metrics on this address, e.g. :9464")
+	f.StringVar(&httpAddr, "http", "", "serve the dashboard, /healthz, /readyz, Prometheus /metrics and /v1/status on this address, e.g. :9464 (all interfaces) or 127.0.0.1:9464")
 	f.StringVar(&progress, "progress", "auto", "progress display: auto (a bar on a terminal, log lines otherwise), always, never")
 	return cmd
 }

@@ -39,6 +39,7 @@ func (e *env) statusCommand() *cobra.Command {
 		f      cutoverFlags
 		output string
 		watch  time.Duration
+		serve  string
 	)
 	cmd := &cobra.Command{
 		Use:   "status",
@@ -58,10 +59,18 @@ machine) and both clusters, and prints:
 A topic's producers count as moved when the source has had no write for
 --quiet-period while the target has records written natively. --watch
 repeats every interval until Ctrl-C. --output json prints the same as
-GET /v1/status of kmigrate mirror --http.`,
+GET /v1/status of kmigrate mirror --http.
+
+--serve ADDR serves a read-only web dashboard of the migration (phase,
+next step and blockers, per topic lag and rates over the last minutes,
+groups, the last verify result, the history) until Ctrl-C, with
+GET /v1/status, /v1/dashboard and /v1/translate. Without a host in ADDR it
+listens on loopback only; set KMIGRATE_HTTP_USER and KMIGRATE_HTTP_PASSWORD
+to require a login (docs/dashboard.md).`,
 		Example: `  kmigrate status -f migration.yaml
   kmigrate status -f migration.yaml --watch 10s
-  kmigrate status --source old:9092 --target new:9092 --output json`,
+  kmigrate status --source old:9092 --target new:9092 --output json
+  kmigrate status -f migration.yaml --serve :8080`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkOutput(output); err != nil {
@@ -85,6 +94,9 @@ GET /v1/status of kmigrate mirror --http.`,
 			}
 			defer h.Close()
 			o.Natives = groups.NewNativeCache() // --watch re-reads only what the mirror added
+			if serve != "" {
+				return e.serveStatus(ctx, serve, h, o)
+			}
 			for {
 				r, err := status.Make(ctx, h, o)
 				if err != nil {
@@ -111,6 +123,7 @@ GET /v1/status of kmigrate mirror --http.`,
 	f.add(cmd)
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
 	cmd.Flags().DurationVar(&watch, "watch", 0, "repeat every interval (e.g. 10s) until Ctrl-C")
+	cmd.Flags().StringVar(&serve, "serve", "", "serve the dashboard (read-only) on this address until Ctrl-C, e.g. :8080 (loopback unless a host is given; see docs/dashboard.md)")
 	return cmd
 }
 

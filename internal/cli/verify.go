@@ -22,7 +22,7 @@ func (e *env) verifyCommand() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "verify",
-		Short: "Prove record by record that the target holds the source's records exactly once (writes nothing)",
+		Short: "Prove record by record that the target holds the source's records exactly once (records only a summary of the result)",
 		Long: `verify compares every mirrored source partition with its copy on the target,
 record by record, and checks where each migrated consumer group will resume.
 
@@ -55,6 +55,9 @@ The default is a full check, streaming both clusters (--parallel partitions
 at once, bounded memory). --sample N checks N evenly spaced records per
 partition and the ends instead: fast, but it cannot see every duplicate or
 reordering.
+
+verify writes one thing: a summary of its result (counts, OK or not, when)
+to the migration's state on the target, which the dashboard shows.
 
 Exit code 0 when everything matches, 1 when something does not (the report
 is printed first) or a cluster cannot be read, 2 for a wrong command line or
@@ -93,6 +96,7 @@ configuration.`,
 			if err != nil {
 				return err
 			}
+			e.recordVerified(cmd.Context(), h, rep)
 			if err := emit(e.stdout, output, rep, func(w io.Writer) { printVerify(w, rep) }); err != nil {
 				return err
 			}
