@@ -192,6 +192,7 @@ librdkafka dialect. See docs/configuration.md for every setting.`,
 		e.demoCommand(),
 		e.verifyCommand(),
 		e.offsetsCommand(),
+		e.accessCommand(),
 	)
 	markUsage(root)
 	return root

@@ -20,6 +20,8 @@ type Config struct {
 	Groups Groups `json:"groups"`
 	// Mirror holds the settings of record mirroring.
 	Mirror Mirror `json:"mirror"`
+	// ACLs says how access rules move (package acls).
+	ACLs ACLs `json:"acls"`
 	// SpecFile is the spec the configuration came from, or empty.
 	SpecFile string `json:"spec_file,omitempty"`
 }
@@ -110,6 +112,9 @@ func Load(o Overrides, env LookupEnv) (*Config, []string, error) {
 		errs = append(errs, err)
 	}
 	if cfg.Groups, err = buildGroups(spec, o); err != nil {
+		errs = append(errs, err)
+	}
+	if cfg.ACLs, err = buildACLs(spec); err != nil {
 		errs = append(errs, err)
 	}
 	var w []string

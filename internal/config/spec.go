@@ -39,6 +39,8 @@ type Spec struct {
 	Groups *GroupsSpec `yaml:"groups"`
 	// Mirror holds the settings of record mirroring.
 	Mirror *MirrorSpec `yaml:"mirror"`
+	// ACLs says how ACL bindings, quotas and users move (package acls).
+	ACLs *ACLsSpec `yaml:"acls"`
 
 	file  string
 	lines map[string]int // field path ("source.sasl.password") -> line

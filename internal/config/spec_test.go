@@ -158,7 +158,7 @@ func TestParseSpecErrors(t *testing.T) {
 		{
 			name: "unknown top-level field with suggestion",
 			in:   "topic:\n  include: [a]\n",
-			want: `migration.yaml:1: unknown field "topic" at the top level; did you mean "topics"? known fields: version, name, source, target, topics, groups, mirror`,
+			want: `migration.yaml:1: unknown field "topic" at the top level; did you mean "topics"? known fields: version, name, source, target, topics, groups, mirror, acls`,
 		},
 		{
 			name: "camelCase gets the snake_case suggestion",
@@ -263,12 +263,12 @@ func TestParseSpecErrors(t *testing.T) {
 		{
 			name: "top level list",
 			in:   "- a\n",
-			want: "migration.yaml:1: the spec: want a mapping of fields (version, name, source, target, topics, groups, mirror), got a list",
+			want: "migration.yaml:1: the spec: want a mapping of fields (version, name, source, target, topics, groups, mirror, acls), got a list",
 		},
 		{
 			name: "several errors at once",
 			in:   "nme: a\nsource:\n  connect_timeout: x\n",
-			want: `migration.yaml:1: unknown field "nme" at the top level; did you mean "name"? known fields: version, name, source, target, topics, groups, mirror` + "\n" +
+			want: `migration.yaml:1: unknown field "nme" at the top level; did you mean "name"? known fields: version, name, source, target, topics, groups, mirror, acls` + "\n" +
 				`migration.yaml:3: source.connect_timeout: want a duration like 10s or 1m30s, not "x"`,
 		},
 	}
