@@ -1,15 +1,26 @@
 package cli
 
 import (
+	"context"
+	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/kmigrate/kmigrate/internal/demo"
+	"github.com/kmigrate/kmigrate/internal/httpapi"
+	"github.com/kmigrate/kmigrate/internal/migrate"
+	"github.com/kmigrate/kmigrate/internal/migration"
 )
 
 func (e *env) demoCommand() *cobra.Command {
-	var dir, output string
+	var (
+		dir, output, httpAddr string
+		linger                time.Duration
+	)
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Walk a whole live migration on two embedded clusters, in about a minute",
@@ -27,8 +38,14 @@ It ends with a report: records copied, duplicates and gaps as the consumer
 app saw them (both 0), where the group resumed, that exactly the committed
 payments were copied, and the time taken. The exit
 code is 0 only when verify passes and the consumer received every record
-exactly once.`,
+exactly once.
+
+--http ADDR serves the migration dashboard through the whole demo (on
+loopback unless ADDR names a host), and keeps the clusters up for --linger
+(10m with --http) after the report, so the final state can be looked at;
+Ctrl-C ends it.`,
 		Example: `  go run ./cmd/kmigrate demo
+  go run ./cmd/kmigrate demo --http :8080      # watch it on http://127.0.0.1:8080/
   kmigrate demo --output json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -45,7 +62,30 @@ exactly once.`,
 			if !cmd.Flags().Changed("log-level") {
 				logger = slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 			}
-			r, err := demo.Run(cmd.Context(), out, demo.Options{Dir: dir, Logger: logger})
+			o := demo.Options{Dir: dir, Logger: logger, Linger: linger, Verified: e.recordVerified}
+			if httpAddr != "" {
+				addr := loopbackDefault(httpAddr)
+				ln, err := net.Listen("tcp", addr) // refuse a bad address before starting anything
+				if err != nil {
+					return usageError{fmt.Errorf("--http: %w", err)}
+				}
+				ln.Close()
+				if !cmd.Flags().Changed("linger") {
+					o.Linger = 10 * time.Minute
+				}
+				o.Watch = func(ctx context.Context, h *migration.Handle, r *migrate.Runner) func() {
+					mux := http.NewServeMux()
+					httpapi.Register(mux, httpapi.ForRunner(h, r))
+					wait := addDashboard(ctx, mux, h, r)
+					if a, err := e.serve(ctx, addr, mux); err != nil {
+						logger.Error("the dashboard could not be served", "err", err)
+					} else {
+						fmt.Fprintf(out, "Dashboard: http://%s/\n", a)
+					}
+					return wait
+				}
+			}
+			r, err := demo.Run(cmd.Context(), out, o)
 			if err != nil {
 				return err
 			}
@@ -62,5 +102,7 @@ exactly once.`,
 	}
 	cmd.Flags().StringVar(&dir, "dir", "", "directory for the clusters' data (default: a temporary directory, removed at the end)")
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "report format: text or json (the narration then goes to stderr)")
+	cmd.Flags().StringVar(&httpAddr, "http", "", "serve the migration dashboard on this address through the demo, e.g. :8080 (loopback unless a host is given)")
+	cmd.Flags().DurationVar(&linger, "linger", 0, "keep the clusters and the dashboard up this long after the report (default 10m with --http)")
 	return cmd
 }

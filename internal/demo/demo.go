@@ -38,6 +38,17 @@ type Options struct {
 	// Logger receives kmigrate's own logs (nil: warnings and errors to
 	// stderr).
 	Logger *slog.Logger
+	// Watch, when set, is called once the migration is open and its
+	// mirror built, with a context that ends when Run returns; Run then
+	// calls the func it returned and waits for it, before closing the
+	// migration. kmigrate demo --http serves the dashboard through it.
+	Watch func(ctx context.Context, h *migration.Handle, r *migrate.Runner) (wait func())
+	// Verified, when set, receives the verify report (kmigrate demo
+	// records its summary in the state, for the dashboard).
+	Verified func(ctx context.Context, h *migration.Handle, r *verify.Report)
+	// Linger keeps the clusters up this long after the report (or until
+	// ctx ends), so the dashboard can be looked at in the final state.
+	Linger time.Duration
 }
 
 // Topics the demo creates.
@@ -152,6 +163,11 @@ func Run(ctx context.Context, w io.Writer, o Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.Watch != nil {
+		watchCtx, stopWatch := context.WithCancel(ctx)
+		wait := o.Watch(watchCtx, h, runner)
+		defer func() { stopWatch(); wait() }()
+	}
 	say("Phase 1, sync: kmigrate mirror (memory budget %s, its smallest) creates the topics on the new cluster and copies every committed record exactly once, continuously; group offsets are synced as the group consumes.", budget)
 	runCtx, stopMirror := context.WithCancel(ctx)
 	defer stopMirror()
@@ -228,6 +244,9 @@ func Run(ctx context.Context, w io.Writer, o Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.Verified != nil {
+		o.Verified(ctx, h, vr)
+	}
 	if err := hist.check(ctx, tgt, vr); err != nil {
 		return nil, err
 	}
@@ -251,6 +270,10 @@ func Run(ctx context.Context, w io.Writer, o Options) (*Report, error) {
 		say("  never consumed: %s", m)
 	}
 	printReport(w, r)
+	if o.Linger > 0 {
+		say("The clusters stay up for %v for the dashboard (Ctrl-C ends it).", o.Linger)
+		_ = sleep(ctx, o.Linger)
+	}
 	return r, nil
 }
 

@@ -16,7 +16,7 @@ import (
 
 // verifiedEvery is how often the dashboard re-reads the verify summary (a
 // read of the whole state topic; it changes only when verify runs).
-const verifiedEvery = 30 * time.Second
+const verifiedEvery = 10 * time.Second
 
 // DashboardFor is what a dashboard over an open migration shows: the
 // status report (one native-records cache for every report), the last
