@@ -114,22 +114,29 @@ func TestMirrorLeaderKill9(t *testing.T) {
 		t.Fatal(err)
 	}
 	killedAt := endOffset(t, adm, topic)
+	// Partition 0 has no leader until the controller fences the dead
+	// broker (broker.session.timeout.ms, 6 s), so the mirror normally
+	// waits for that; should it end anyway, the copy must still be exact.
+	var mirrorErr error
+	ended := false
 	select {
-	case err := <-done:
-		t.Fatalf("the mirror ended (%v) right after the leader's kill: the test needs more data\n%s", err, out)
+	case mirrorErr = <-done:
+		ended = true
 	case <-time.After(3 * time.Second):
 	}
 	if err := tc.Restart(ctx, leader); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("killed broker %d (leader of partition 0) at %d target offsets; restarted", leader, killedAt)
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("mirror: %v\n%s", err, out)
+	t.Logf("killed broker %d (leader of partition 0) at %d target offsets; restarted (mirror already ended: %v)", leader, killedAt, ended)
+	if !ended {
+		select {
+		case mirrorErr = <-done:
+		case <-ctx.Done():
+			t.Fatalf("mirror did not finish\n%s", out)
 		}
-	case <-ctx.Done():
-		t.Fatalf("mirror did not finish\n%s", out)
+	}
+	if mirrorErr != nil {
+		t.Fatalf("mirror: %v\n%s", mirrorErr, out)
 	}
 	sameRecords(t, consumeSettled(t, p.Source, topic), consumeSettled(t, p.Target, topic))
 	mustRun(t, m.args("verify")...)
@@ -144,7 +151,7 @@ func TestMirrorFencing(t *testing.T) {
 	topic := kafkatest.TopicName(t, "fence")
 	p.Source.CreateTopic(t, topic, 3, map[string]string{"retention.ms": "-1"})
 	var recs []*kgo.Record
-	for i := range 60000 {
+	for i := range 100000 {
 		recs = append(recs, &kgo.Record{Topic: topic, Partition: int32(i % 3), Key: fmt.Appendf(nil, "k%d", i), Value: make([]byte, 300)})
 	}
 	p.Source.Produce(t, recs...)
@@ -175,9 +182,14 @@ func TestMirrorFencing(t *testing.T) {
 		}
 	}
 	t.Logf("first mirror: %v: %s", errA, lastLine(outA.String()))
-	if errA == nil {
+	switch {
+	case errA == nil && strings.Contains(outA.String(), "done: every selected partition is copied"):
+		// It finished before the second one started: nothing to fence
+		// (rare; the copy takes seconds). Exactness still holds below.
+		t.Logf("the first mirror finished before the second fenced it")
+	case errA == nil:
 		t.Errorf("the fenced mirror exited 0\n%s", outA)
-	} else if !strings.Contains(strings.ToLower(outA.String()), "fenc") {
+	case !strings.Contains(strings.ToLower(outA.String()), "fenc"):
 		t.Errorf("the fenced mirror's error does not say it was fenced:\n%s", outA)
 	}
 	if errB != nil {
