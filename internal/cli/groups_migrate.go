@@ -38,6 +38,7 @@ type moveFlags struct {
 	dryRun bool
 	force  bool
 	output string
+	pf     progressFlags
 }
 
 func (f *moveFlags) add(cmd *cobra.Command, waitFor string) {
@@ -47,10 +48,14 @@ func (f *moveFlags) add(cmd *cobra.Command, waitFor string) {
 	cmd.Flags().BoolVar(&f.dryRun, "dry-run", false, "translate and print, write nothing")
 	cmd.Flags().BoolVar(&f.force, "force", false, "commit even when the group has consumed further than the translation on the cluster it moves to (it will re-read records)")
 	cmd.Flags().StringVarP(&f.output, "output", "o", "text", "output format: text or json")
+	f.pf.add(cmd)
 }
 
 func (f *moveFlags) check() error {
 	if err := checkOutput(f.output); err != nil {
+		return err
+	}
+	if err := f.pf.check(); err != nil {
 		return err
 	}
 	switch {
@@ -217,9 +222,16 @@ func (e *env) move(ctx context.Context, cfg *config.Config, f moveFlags, directi
 		}
 	}
 	rep := &moveReport{Migration: h.Name(), Direction: direction, DryRun: f.dryRun, Groups: []*groups.GroupResult{}, OK: true}
+	kind := f.pf.kind(e.stderr)
+	if len(names) < 2 {
+		kind = progressNone // one group: its result is the progress
+	}
+	progress := e.newCounter(kind, "groups", int64(len(names)))
 	for _, g := range names {
 		res, err := fn(ctx, h, g)
+		progress.Add(1)
 		if res == nil {
+			progress.Finish()
 			return err
 		}
 		// With --all, a selected group with nothing on a mirrored topic is
@@ -229,6 +241,7 @@ func (e *env) move(ctx context.Context, cfg *config.Config, f moveFlags, directi
 		}
 		rep.Groups = append(rep.Groups, res)
 	}
+	progress.Finish()
 	if f.output == "json" {
 		if err := writeJSON(e.stdout, rep); err != nil {
 			return err

@@ -19,7 +19,7 @@ import (
 func (e *env) mirrorCommand() *cobra.Command {
 	var (
 		httpAddr  string
-		progress  string
+		pf        progressFlags
 		groupSync bool
 	)
 	o := &e.overrides
@@ -63,8 +63,8 @@ ids: re-running the same command resumes.`,
   kmigrate mirror -f migration.yaml --start committed --until end`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if progress != "auto" && progress != "always" && progress != "never" {
-				return usageError{fmt.Errorf("--progress %q: use auto, always or never", progress)}
+			if err := pf.check(); err != nil {
+				return err
 			}
 			if cmd.Flags().Changed("group-sync") {
 				o.GroupSync = &groupSync
@@ -102,11 +102,11 @@ ids: re-running the same command resumes.`,
 				}
 				e.logger.Info("serving the dashboard on /, /healthz, /readyz, /metrics, /v1/status, /v1/groups and /v1/translate", "addr", addr.String())
 			}
-			tty := progress == "always" || (progress == "auto" && isTerminal(e.stderr))
+			kind := pf.kind(e.stderr)
 			done := make(chan struct{})
 			go func() {
 				defer close(done)
-				showProgress(runCtx, e.stderr, tty, e.logger, r.Stats)
+				showProgress(runCtx, e.stderr, kind, e.logger, r.Stats)
 			}()
 			start := time.Now()
 			err = r.Run(ctx)
@@ -129,7 +129,7 @@ ids: re-running the same command resumes.`,
 	f.IntVar(&o.ReplicationFactor, "replication-factor", 0, "replication factor of created topics (default: the target's default)")
 	f.BoolVar(&groupSync, "group-sync", true, "while mirroring continuously, keep the target offsets of the selected consumer groups in step with the source (default: the spec's groups.sync, true)")
 	f.StringVar(&httpAddr, "http", "", "serve the dashboard, /healthz, /readyz, Prometheus /metrics and /v1/status on this address, e.g. :9464 (all interfaces) or 127.0.0.1:9464")
-	f.StringVar(&progress, "progress", "auto", "progress display: auto (a bar on a terminal, log lines otherwise), always, never")
+	pf.add(cmd)
 	return cmd
 }
 

@@ -15,7 +15,10 @@ import (
 )
 
 func (e *env) planCommand() *cobra.Command {
-	var output string
+	var (
+		output string
+		pf     progressFlags
+	)
 	cmd := &cobra.Command{
 		Use:   "plan",
 		Short: "Show what the migration would do, and what blocks it (writes nothing)",
@@ -47,6 +50,9 @@ wrong command line or configuration.`,
 			if err := checkOutput(output); err != nil {
 				return err
 			}
+			if err := pf.check(); err != nil {
+				return err
+			}
 			cfg, err := e.loadConfig()
 			if err != nil {
 				return err
@@ -56,7 +62,11 @@ wrong command line or configuration.`,
 				return err
 			}
 			defer h.Close()
-			r, err := plan.Make(cmd.Context(), h)
+			var r *plan.Report
+			err = e.whileRunning(cmd.Context(), pf.kind(e.stderr), "planning", func() (err error) {
+				r, err = plan.Make(cmd.Context(), h)
+				return err
+			})
 			if err != nil {
 				return err
 			}
@@ -80,6 +90,7 @@ wrong command line or configuration.`,
 	f.BoolVar(&o.AllowReuse, "allow-reuse", false, "accept existing empty target topics with the source's partition count")
 	f.IntVar(&o.ReplicationFactor, "replication-factor", 0, "replication factor of created topics (default: the target's default)")
 	f.StringVarP(&output, "output", "o", "text", "output format: text or json")
+	pf.add(cmd)
 	return cmd
 }
 

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/schollz/progressbar/v3"
+
 	"github.com/kmigrate/kmigrate/internal/mirror"
 )
 
@@ -22,22 +24,30 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
-// showProgress reports a mirror's progress until ctx ends: a bar redrawn in
-// place on a terminal, a log line every interval otherwise.
-func showProgress(ctx context.Context, w io.Writer, tty bool, logger *slog.Logger, stats func() mirror.Stats) {
-	every := 10 * time.Second
-	if tty {
+// showProgress reports a mirror's progress until ctx ends: on a terminal a
+// bar (a bounded copy: offsets done of the total, rate, ETA) or a spinner
+// with the records copied and the lag (continuous), redrawn in place; a log
+// line every progressLogEvery otherwise; nothing for progressNone.
+func showProgress(ctx context.Context, w io.Writer, kind progressKind, logger *slog.Logger, stats func() mirror.Stats) {
+	if kind == progressNone {
+		return
+	}
+	every := progressLogEvery
+	if kind == progressBar {
 		every = 250 * time.Millisecond
 	}
 	t := time.NewTicker(every)
 	defer t.Stop()
-	var prev mirror.Stats
-	prevAt := time.Now()
+	var (
+		bar    *progressbar.ProgressBar
+		prev   mirror.Stats
+		prevAt = time.Now()
+	)
 	for {
 		select {
 		case <-ctx.Done():
-			if tty {
-				fmt.Fprint(w, "\r\033[K")
+			if bar != nil {
+				_ = bar.Finish()
 			}
 			return
 		case now := <-t.C:
@@ -45,33 +55,37 @@ func showProgress(ctx context.Context, w io.Writer, tty bool, logger *slog.Logge
 			rate := float64(s.Bytes-prev.Bytes) / now.Sub(prevAt).Seconds()
 			rrate := float64(s.Records-prev.Records) / now.Sub(prevAt).Seconds()
 			prev, prevAt = s, now
-			if tty {
-				fmt.Fprint(w, "\r\033[K"+progressLine(s, rrate, rate))
-			} else {
-				left, total := s.Remaining()
+			left, total := s.Remaining()
+			if kind == progressLog {
 				logger.Info("mirror progress", "records", s.Records, "bytes", s.Bytes, "records_per_sec", int64(rrate),
 					"bytes_per_sec", int64(rate), "remaining_offsets", left, "total_offsets", total, "transactions", s.Transactions)
+				continue
+			}
+			if bar == nil {
+				n := total
+				if n <= 0 {
+					n = -1 // a spinner: no total to reach
+				}
+				bar = progressbar.NewOptions64(n, progressbar.OptionSetWriter(w), progressbar.OptionSetWidth(24),
+					progressbar.OptionShowCount(), progressbar.OptionSetPredictTime(total > 0), progressbar.OptionClearOnFinish(),
+					progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionSpinnerType(14))
+			}
+			bar.Describe(progressText(s, rrate, rate))
+			if total > 0 {
+				_ = bar.Set64(total - left)
+			} else {
+				_ = bar.Add(1)
 			}
 		}
 	}
 }
 
-// progressLine renders one line: bar, counts, rate and ETA (bounded copies)
-// or lag (continuous).
-func progressLine(s mirror.Stats, recordRate, byteRate float64) string {
-	left, total := s.Remaining()
+// progressText is the bar's description: records, bytes and rates, and
+// the lag of a continuous mirror.
+func progressText(s mirror.Stats, recordRate, byteRate float64) string {
 	var b strings.Builder
-	if total > 0 {
-		frac := float64(total-left) / float64(total)
-		const width = 24
-		filled := int(frac * width)
-		fmt.Fprintf(&b, "[%s%s] %3.0f%% ", strings.Repeat("#", filled), strings.Repeat("-", width-filled), 100*frac)
-	}
 	fmt.Fprintf(&b, "%d records  %s  %.0f rec/s  %s/s", s.Records, humanBytes(float64(s.Bytes)), recordRate, humanBytes(byteRate))
-	switch {
-	case total > 0 && recordRate > 0:
-		fmt.Fprintf(&b, "  ETA %s", time.Duration(float64(left)/recordRate*float64(time.Second)).Round(time.Second))
-	case total < 0:
+	if _, total := s.Remaining(); total < 0 {
 		var lag int64
 		for _, p := range s.Partitions {
 			lag += p.Lag

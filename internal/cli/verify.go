@@ -19,6 +19,7 @@ func (e *env) verifyCommand() *cobra.Command {
 		output   string
 		sample   int
 		parallel int
+		pf       progressFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "verify",
@@ -76,6 +77,9 @@ configuration.`,
 			if parallel < 1 {
 				return usageError{errors.New("--parallel must be at least 1")}
 			}
+			if err := pf.check(); err != nil {
+				return err
+			}
 			cfg, err := e.loadConfig()
 			if err != nil {
 				return err
@@ -92,7 +96,11 @@ configuration.`,
 			if err != nil {
 				return err
 			}
-			rep, err := v.Run(cmd.Context())
+			var rep *verify.Report
+			err = e.whileRunning(cmd.Context(), pf.kind(e.stderr), "verifying", func() (err error) {
+				rep, err = v.Run(cmd.Context())
+				return err
+			})
 			if err != nil {
 				return err
 			}
@@ -111,6 +119,7 @@ configuration.`,
 	f.IntVar(&sample, "sample", 0, "check this many evenly spaced records per partition instead of all (0: a full check)")
 	f.IntVar(&parallel, "parallel", verify.DefaultParallel, "partitions verified at once")
 	f.StringVarP(&output, "output", "o", "text", "output format: text or json")
+	pf.add(cmd)
 	return cmd
 }
 
