@@ -99,19 +99,30 @@ func gatewayOptions(t *testing.T, pair *kafkatest.Pair, name string, topics ...s
 	}
 	return gateway.Options{
 		Listen: "127.0.0.1:0", Source: &pair.Source.Config, Target: &pair.Target.Config,
-		Migration: name, Topics: ts, PollInterval: 100 * time.Millisecond,
+		Migration: name, Topics: ts, PollInterval: 200 * time.Millisecond,
 		SwitchTimeout: 30 * time.Second, Logger: logger(t).With("component", "gateway"),
 	}
 }
 
-// startGateway builds and runs a gateway until the test ends.
-func startGateway(t *testing.T, opts gateway.Options) *gateway.Server {
+// startGateway builds and runs a gateway until the test ends. It creates
+// the migration's state topic first (the mirror does, when one runs): a
+// gateway serves only a migration that has one.
+func startGateway(t *testing.T, pair *kafkatest.Pair, opts gateway.Options) *gateway.Server {
 	t.Helper()
+	if _, err := state.Ensure(t.Context(), pair.Target.Admin(t), state.TopicName(opts.Migration), -1); err != nil {
+		t.Fatal(err)
+	}
 	gw, err := gateway.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	runInBackground(t, gw.Run)
+	runInBackground(t, func(ctx context.Context) error {
+		err := gw.Run(ctx)
+		if err != nil {
+			t.Errorf("gateway Run: %v", err)
+		}
+		return err
+	})
 	return gw
 }
 
@@ -122,6 +133,9 @@ func client(t *testing.T, gw *gateway.Server, opts ...kgo.Opt) *kgo.Client {
 	cl, err := kgo.NewClient(append([]kgo.Opt{
 		kgo.SeedBrokers(gw.Addr()),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		// A retriable produce error makes the client refresh metadata
+		// first, at most every MetadataMinAge (5s by default).
+		kgo.MetadataMinAge(50 * time.Millisecond),
 	}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
@@ -130,42 +144,52 @@ func client(t *testing.T, gw *gateway.Server, opts ...kgo.Opt) *kgo.Client {
 	return cl
 }
 
-// stateStore returns the state store of migration name on pair's target.
-func stateStore(t *testing.T, pair *kafkatest.Pair, name string) gateway.Store {
+// stateStore returns the state store of migration name on pair's target,
+// closed when the test ends.
+func stateStore(t *testing.T, pair *kafkatest.Pair, name string) *gateway.StateStore {
 	t.Helper()
 	cl := pair.Target.Client(t)
 	opts, err := cluster.Opts(&pair.Target.Config, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return gateway.NewStateStore(cl, name, opts)
+	st, err := gateway.NewStateStore(cl, name, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Close)
+	return st
 }
 
-// gatedStore is a Store whose Promote waits until the test opens gate,
-// after telling it (promoting) that the switch reached the record: the
-// drain is over and writes are held.
+// gatedStore is a Store whose write of a promotion waits until the test
+// opens gate, after telling it (promoting) that the switch reached the
+// record: every gateway holds the topic and the mirror has no lag.
 type gatedStore struct {
 	gateway.Store
 	promoting chan struct{}
 	gate      chan struct{}
 }
 
-func (g *gatedStore) Promote(ctx context.Context, topic string, pause time.Duration) error {
-	close(g.promoting)
-	select {
-	case <-g.gate:
-	case <-ctx.Done():
-		return ctx.Err()
+func (g *gatedStore) Write(ctx context.Context, records ...*kgo.Record) error {
+	for _, r := range records {
+		if strings.HasPrefix(string(r.Key), "promoted/") {
+			close(g.promoting)
+			select {
+			case <-g.gate:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
 	}
-	return g.Store.Promote(ctx, topic, pause)
+	return g.Store.Write(ctx, records...)
 }
 
-// loadState reads migration name's state from pair's target.
-func loadState(t *testing.T, pair *kafkatest.Pair, name string) *state.Snapshot {
+// readState reads migration name's state from pair's target.
+func readState(t *testing.T, pair *kafkatest.Pair, name string) *gateway.View {
 	t.Helper()
-	snap, err := stateStore(t, pair, name).Load(t.Context())
+	v, err := stateStore(t, pair, name).Read(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return snap
+	return v
 }

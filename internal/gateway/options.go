@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"context"
 	"errors"
 	"log/slog"
 	"time"
@@ -9,22 +8,12 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kmigrate/kmigrate/internal/config"
-	"github.com/kmigrate/kmigrate/internal/state"
 )
 
 // Topic is a migrated topic: its source name (the name clients use) and
 // its name on the target.
 type Topic struct {
 	Source, Target string
-}
-
-// Store is the migration's state as a gateway needs it: which topics are
-// promoted and how far the mirror copied (Load), and the record of a
-// promotion (Promote). Every gateway of a migration reads the same store,
-// so they agree on the routing.
-type Store interface {
-	Load(ctx context.Context) (*state.Snapshot, error)
-	Promote(ctx context.Context, topic string, pause time.Duration) error
 }
 
 // Options configure a Server. Listen, Source, Target, Topics and either
@@ -38,6 +27,9 @@ type Options struct {
 	Advertise string
 	// NodeID is the broker id the gateway gives itself (0 if unset).
 	NodeID int32
+	// ID names this gateway among the migration's gateways (random if
+	// empty).
+	ID string
 	// Source and Target are the upstream clusters; the gateway connects
 	// with their credentials, never with its clients'.
 	Source, Target *config.Cluster
@@ -61,7 +53,13 @@ type Options struct {
 	// HoldTimeout bounds how long one write waits for a switch before
 	// it is answered with a retriable error (default SwitchTimeout).
 	HoldTimeout time.Duration
-	Logger      *slog.Logger
+	// MemberTimeout is how old a gateway's heartbeat may be before a
+	// switch stops waiting for it (default 3 PollIntervals). A gateway
+	// writes to the source only while its last state read is younger
+	// than MemberTimeout less one PollInterval (its lease), which
+	// tolerates clock skew between gateways below one PollInterval.
+	MemberTimeout time.Duration
+	Logger        *slog.Logger
 }
 
 func (o *Options) validate() error {
@@ -90,6 +88,9 @@ func (o *Options) validate() error {
 	}
 	if o.SwitchTimeout <= 0 {
 		o.SwitchTimeout = 30 * time.Second
+	}
+	if o.MemberTimeout < 2*o.PollInterval {
+		o.MemberTimeout = 3 * o.PollInterval
 	}
 	if o.HoldTimeout <= 0 {
 		o.HoldTimeout = o.SwitchTimeout

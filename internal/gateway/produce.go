@@ -65,6 +65,11 @@ func (s *Server) producePartition(ctx context.Context, held <-chan struct{}, top
 		return -1, kerr.RequestTimedOut.Code
 	}
 	defer route.release()
+	if side == Source && !s.leaseValid() {
+		// Another gateway may be switching the topic unseen.
+		s.stats.leaseRefusals.Add(1)
+		return -1, kerr.NotLeaderForPartition.Code
+	}
 	lane := route.lane(partition)
 	lane.Lock()
 	defer lane.Unlock()

@@ -27,11 +27,9 @@ import (
 func TestRetriesDeduplicated(t *testing.T) {
 	const name, topic = "m1", "orders"
 	pair := newPair(t, topic, 3)
-	gw := startGateway(t, gatewayOptions(t, pair, name, topic))
+	gw := startGateway(t, pair, gatewayOptions(t, pair, name, topic))
 	fd := kafkatest.NewFaultDialer()
-	// The client refreshes metadata before each retry, at most every
-	// MetadataMinAge (5s by default).
-	cl := client(t, gw, kgo.Dialer(fd.DialContext), kgo.MetadataMinAge(50*time.Millisecond))
+	cl := client(t, gw, kgo.Dialer(fd.DialContext))
 	produceSync(t, cl, topic, 0, 3)
 	fd.LoseResponses(kmsg.Produce.Int16(), 3)
 	for i := 3; i < 12; i++ {
@@ -96,7 +94,7 @@ func TestRefusals(t *testing.T) {
 	const name, topic = "m1", "orders"
 	pair := newPair(t, topic, 3)
 	pair.Source.CreateTopic(t, "payments", 1, nil)
-	gw := startGateway(t, gatewayOptions(t, pair, name, topic))
+	gw := startGateway(t, pair, gatewayOptions(t, pair, name, topic))
 
 	c := dial(t, gw.Addr())
 	body, err := rawRequest(t, c, &kmsg.ApiVersionsRequest{Version: 99})

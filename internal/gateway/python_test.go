@@ -32,7 +32,7 @@ func TestPythonProducerAcrossPromotion(t *testing.T) {
 	const name, topic = "m1", "orders"
 	pair := newPair(t, topic, 3)
 	startMirror(t, pair, name, topic)
-	gw := startGateway(t, gatewayOptions(t, pair, name, topic))
+	gw := startGateway(t, pair, gatewayOptions(t, pair, name, topic))
 	py := kafkatest.NewPython(t, &kafkatest.Cluster{Config: config.Cluster{
 		Bootstrap: []string{gw.Addr()}, SecurityProtocol: config.Plaintext,
 	}})

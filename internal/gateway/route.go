@@ -41,7 +41,7 @@ type topicRoute struct {
 	side     Side
 	changed  chan struct{} // closed and replaced when side changes
 	inflight int
-	drained  chan struct{} // closed when inflight drops to 0 while Holding
+	drained  []chan struct{} // closed when inflight drops to 0 while Holding
 	lanes    map[int32]*sync.Mutex
 }
 
@@ -84,8 +84,10 @@ func (r *topicRoute) release() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.inflight--
-	if r.inflight == 0 && r.drained != nil {
-		close(r.drained)
+	if r.inflight == 0 {
+		for _, d := range r.drained {
+			close(d)
+		}
 		r.drained = nil
 	}
 }
@@ -103,13 +105,13 @@ func (r *topicRoute) lane(p int32) *sync.Mutex {
 	return l
 }
 
-// hold moves a Source topic to Holding and returns a channel closed once
-// no write acquired before is in flight. It fails if the topic is not on
-// the source.
+// hold moves a Source topic to Holding (a Holding one stays) and returns
+// a channel closed once no write acquired before is in flight. It fails
+// if the topic is on the target.
 func (r *topicRoute) hold() (<-chan struct{}, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.side != Source {
+	if r.side == Target {
 		return nil, fmt.Errorf("%w: it is %s", ErrNotOnSource, r.side)
 	}
 	r.setLocked(Holding)
@@ -117,7 +119,7 @@ func (r *topicRoute) hold() (<-chan struct{}, error) {
 	if r.inflight == 0 {
 		close(d)
 	} else {
-		r.drained = d
+		r.drained = append(r.drained, d)
 	}
 	return d, nil
 }
@@ -134,7 +136,6 @@ func (r *topicRoute) setLocked(side Side) {
 		return
 	}
 	r.side = side
-	r.drained = nil
 	close(r.changed)
 	r.changed = make(chan struct{})
 }

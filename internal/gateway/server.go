@@ -8,6 +8,8 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -43,6 +45,13 @@ type Server struct {
 	seqs     *sequences
 	pids     *producerIDs
 	stats    *stats
+	id       string       // this gateway's member id
+	ownStore *StateStore  // the store New made, closed with the server
+	lastRead atomic.Int64 // unix nanos: the lease (coord.go)
+
+	holdsMu     sync.Mutex
+	ownHolds    map[string]string // topic -> nonce of this gateway's switch
+	remoteHolds map[string]string // topic -> nonce of another's, held here
 
 	closeOnce sync.Once
 	connsMu   sync.Mutex
@@ -59,6 +68,10 @@ func New(opts Options) (*Server, error) {
 	s := &Server{
 		opts: opts, log: opts.Logger, routes: map[string]*topicRoute{}, names: map[string]string{},
 		seqs: newSequences(), pids: newProducerIDs(), stats: newStats(), conns: map[net.Conn]struct{}{},
+		id: opts.ID, ownHolds: map[string]string{}, remoteHolds: map[string]string{},
+	}
+	if s.id == "" {
+		s.id = nonce()
 	}
 	for _, t := range opts.Topics {
 		s.routes[t.Source] = newTopicRoute(Source)
@@ -79,12 +92,17 @@ func New(opts Options) (*Server, error) {
 			s.closeClients()
 			return nil, fmt.Errorf("gateway: state reader: %w", err)
 		}
-		s.store = NewStateStore(s.tgt.cl, opts.Migration, append(ropts, opts.TargetOpts...))
+		if s.ownStore, err = NewStateStore(s.tgt.cl, opts.Migration, append(ropts, opts.TargetOpts...)); err != nil {
+			s.closeClients()
+			return nil, fmt.Errorf("gateway: %w", err)
+		}
+		s.store = s.ownStore
 	}
 	if err := s.listen(); err != nil {
 		s.closeClients()
 		return nil, err
 	}
+	s.log = s.log.With("gateway", s.id)
 	return s, nil
 }
 
@@ -132,14 +150,12 @@ func (s *Server) listen() error {
 // Addr is the address the gateway listens on.
 func (s *Server) Addr() string { return s.ln.Addr().String() }
 
-// Run reads the routing from the store, then serves clients until ctx
-// ends, reading the store every PollInterval for promotions made
-// elsewhere. It closes the server when it returns.
+// Run serves clients until ctx ends, and syncs with the migration's state
+// at once and every PollInterval (coord.go). Until the first sync
+// succeeds, writes routed to the source are answered with a retriable
+// error (no lease yet). It closes the server when it returns.
 func (s *Server) Run(ctx context.Context) error {
 	defer s.Close()
-	if err := s.Sync(ctx); err != nil {
-		return err
-	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	s.wg.Add(1)
@@ -199,16 +215,26 @@ func (s *Server) closeConns() {
 	}
 }
 
-// Close stops listening and closes the upstream clients. Run calls it.
+// Close stops listening, leaves the migration's gateways (so that a
+// switch does not wait for this one) and closes the upstream clients. Run
+// calls it.
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {
 		s.ln.Close()
 		s.closeConns()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if err := s.store.Write(ctx, tombstone(keyGateway+"/member/"+s.id)); err != nil {
+			s.log.Warn("could not leave the gateways of the migration; a switch waits for this one until its heartbeat ages", "err", err)
+		}
 		s.closeClients()
 	})
 }
 
 func (s *Server) closeClients() {
+	if s.ownStore != nil {
+		s.ownStore.Close()
+	}
 	s.src.cl.Close()
 	s.tgt.cl.Close()
 }

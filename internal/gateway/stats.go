@@ -21,6 +21,10 @@ type Stats struct {
 	// HeldTimeouts counts writes answered REQUEST_TIMED_OUT because a
 	// switch held them past HoldTimeout.
 	HeldTimeouts int64
+	// LeaseRefusals counts writes answered NOT_LEADER_OR_FOLLOWER
+	// because this gateway's last state read was too old to write to
+	// the source safely.
+	LeaseRefusals int64
 	// Pauses is the measured pause of each switch made by this gateway.
 	Pauses map[string]time.Duration
 	// Aborted counts aborted switches by topic.
@@ -28,7 +32,7 @@ type Stats struct {
 }
 
 type stats struct {
-	connections, sourceRecords, targetRecords, duplicates, heldTimeouts atomic.Int64
+	connections, sourceRecords, targetRecords, duplicates, heldTimeouts, leaseRefusals atomic.Int64
 
 	mu       sync.Mutex
 	requests map[int16]int64
@@ -74,7 +78,7 @@ func (s *Server) Stats() Stats {
 	return Stats{
 		Connections: st.connections.Load(), Requests: maps.Clone(st.requests),
 		SourceRecords: st.sourceRecords.Load(), TargetRecords: st.targetRecords.Load(),
-		Duplicates: st.duplicates.Load(), HeldTimeouts: st.heldTimeouts.Load(),
+		Duplicates: st.duplicates.Load(), HeldTimeouts: st.heldTimeouts.Load(), LeaseRefusals: st.leaseRefusals.Load(),
 		Pauses: maps.Clone(st.pauses), Aborted: maps.Clone(st.aborted),
 	}
 }

@@ -78,7 +78,7 @@ func TestPromoteThroughGateway(t *testing.T) {
 	opts := gatewayOptions(t, pair, name, topic)
 	gated := &gatedStore{Store: stateStore(t, pair, name), promoting: make(chan struct{}), gate: make(chan struct{})}
 	opts.Store = gated
-	gw := startGateway(t, opts)
+	gw := startGateway(t, pair, opts)
 	cl := client(t, gw)
 
 	produceSync(t, cl, topic, 0, 300)
@@ -130,9 +130,8 @@ func TestPromoteThroughGateway(t *testing.T) {
 	if st.SourceRecords != 300 || st.TargetRecords != 600 || st.Duplicates != 0 || st.Pauses[topic] != out.sw.Pause || out.sw.Pause <= 0 {
 		t.Errorf("stats %+v, switch %+v", st, out.sw)
 	}
-	snap := loadState(t, pair, name)
-	if _, ok := snap.Promoted[topic]; !ok {
-		t.Errorf("promotion not recorded: %+v", snap.Promoted)
+	if v := readState(t, pair, name); !v.Promoted[topic] || len(v.Holds) != 0 {
+		t.Errorf("state: promoted %v, holds %v; want %s promoted, no hold", v.Promoted, v.Holds, topic)
 	}
 
 	cfg := &config.Config{Name: name, Source: pair.Source.Config, Target: pair.Target.Config}
@@ -209,7 +208,7 @@ func TestSwitchAbortedWhenMirrorLags(t *testing.T) {
 	pair := newPair(t, topic, 3)
 	opts := gatewayOptions(t, pair, name, topic)
 	opts.SwitchTimeout = 500 * time.Millisecond
-	gw := startGateway(t, opts)
+	gw := startGateway(t, pair, opts)
 	cl := client(t, gw)
 	produceSync(t, cl, topic, 0, 30)
 
@@ -225,8 +224,8 @@ func TestSwitchAbortedWhenMirrorLags(t *testing.T) {
 	if got := pair.Target.ConsumeAll(t, topic); len(got) != 0 {
 		t.Errorf("target holds %d records, want none", len(got))
 	}
-	if snap := loadState(t, pair, name); len(snap.Promoted) != 0 {
-		t.Errorf("an aborted switch was recorded: %+v", snap.Promoted)
+	if v := readState(t, pair, name); len(v.Promoted) != 0 || len(v.Holds) != 0 {
+		t.Errorf("an aborted switch left promoted %v, holds %v", v.Promoted, v.Holds)
 	}
 	if st := gw.Stats(); st.Aborted[topic] != 1 || st.SourceRecords != 60 {
 		t.Errorf("stats %+v", st)

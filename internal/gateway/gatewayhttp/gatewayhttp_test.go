@@ -17,6 +17,7 @@ import (
 	"github.com/kmigrate/kmigrate/internal/gateway"
 	"github.com/kmigrate/kmigrate/internal/gateway/gatewayhttp"
 	"github.com/kmigrate/kmigrate/internal/kafkatest"
+	"github.com/kmigrate/kmigrate/internal/state"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -28,6 +29,9 @@ func TestHandlers(t *testing.T) {
 	pair := kafkatest.NewPair(t, kafkatest.Brokers(1))
 	pair.Source.CreateTopic(t, "orders", 1, nil)
 	pair.Source.Produce(t, &kgo.Record{Topic: "orders", Value: []byte("x")})
+	if _, err := state.Ensure(t.Context(), pair.Target.Admin(t), state.TopicName("m1"), -1); err != nil {
+		t.Fatal(err)
+	}
 	gw, err := gateway.New(gateway.Options{
 		Listen: "127.0.0.1:0", Source: &pair.Source.Config, Target: &pair.Target.Config,
 		Migration: "m1", Topics: []gateway.Topic{{Source: "orders", Target: "orders"}},
