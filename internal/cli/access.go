@@ -1,15 +1,19 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/kmigrate/kmigrate/internal/acls"
 	"github.com/kmigrate/kmigrate/internal/migration"
+	"github.com/kmigrate/kmigrate/internal/quotas"
+	"github.com/kmigrate/kmigrate/internal/users"
 )
 
 // accessFlags are the flags of the access commands.
@@ -17,13 +21,14 @@ type accessFlags struct {
 	output      string
 	allowSpill  bool
 	deleteExtra bool
+	secretsFile string
 }
 
 func (e *env) accessCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "access",
 		Aliases: []string{"acls"},
-		Short:   "Move the ACL bindings around the migrated topics and groups to the target, and compare both sides",
+		Short:   "Move ACL bindings, client quotas and SCRAM users to the target, and compare both sides",
 		Long: `access moves what surrounds the data: the source's ACL bindings that concern
 the migration (topic bindings covering selected topics, literal or prefixed,
 group bindings covering selected groups, every transactional-id and cluster
@@ -33,15 +38,22 @@ and with the spec's principal rules (acls.principals: ["User:old -> User:new"]).
 A prefixed or wildcard topic binding that on the target would also cover
 topics outside the migration is a conflict: reported, and written only with
 acls.allow_spill or --allow-spill. Bindings the target refuses are reported
-with the broker's reason. See docs/acls.md, which also lists the ACLs
+with the broker's reason.
+
+Client quotas (users, client ids, their defaults) are copied and compared the
+same way. SCRAM users are listed (name, mechanism, iterations: a cluster
+never gives out credentials); apply creates the missing ones from
+--users-secrets FILE, a YAML mapping of target user name to password that is
+never printed or logged. See docs/acls.md, which also lists the ACLs
 kmigrate's own principal needs.
 
   plan    lists what apply would create, the target's extra bindings and the
           conflicts (writes nothing)
-  apply   creates the missing bindings (and with --delete-extra deletes the
-          extra ones); idempotent
+  apply   creates the missing bindings and sets the quotas (and with
+          --delete-extra deletes the extra ones), creates users; idempotent
   verify  compares both sides: exit 0 when the target holds exactly the
-          source's bindings for the migration, 1 otherwise`,
+          source's bindings and quotas for the migration and every source
+          user, 1 otherwise`,
 		Args: cobra.NoArgs,
 	}
 	cmd.AddCommand(e.accessSub("plan", "Show the bindings to create, the extra ones and the conflicts (writes nothing)"),
@@ -67,33 +79,43 @@ func (e *env) accessSub(verb, short string) *cobra.Command {
 			if fl.allowSpill {
 				cfg.ACLs.AllowSpill = true
 			}
+			var secrets users.Secrets
+			if fl.secretsFile != "" {
+				if secrets, err = users.LoadSecrets(fl.secretsFile); err != nil {
+					return usageError{fmt.Errorf("--users-secrets: %w", err)}
+				}
+			}
 			h, err := migration.Open(cmd.Context(), cfg, e.logger)
 			if err != nil {
 				return err
 			}
 			defer h.Close()
 			r := &accessReport{Action: verb}
-			if r.ACLs, err = acls.Make(cmd.Context(), h); err != nil {
+			ctx := cmd.Context()
+			if r.ACLs, err = acls.Make(ctx, h); err != nil {
 				return fmt.Errorf("ACLs: %w", err)
 			}
+			if r.Quotas, err = quotas.Make(ctx, h); err != nil {
+				return fmt.Errorf("quotas: %w", err)
+			}
+			if r.Users, err = users.Make(ctx, h); err != nil {
+				return fmt.Errorf("users: %w", err)
+			}
+			r.InSync = r.ACLs.InSync() && r.Quotas.InSync() && r.Users.InSync()
 			var applyErr error
 			if verb == "apply" {
-				r.Applied, applyErr = acls.Apply(cmd.Context(), h, r.ACLs, acls.Options{DeleteExtra: fl.deleteExtra})
-				if applyErr != nil && !errors.Is(applyErr, acls.ErrRefused) {
-					return fmt.Errorf("ACLs: %w", applyErr)
-				}
-				for _, b := range r.Applied.Created {
-					e.logger.Info("created ACL binding", "binding", b.String())
-				}
-				for _, b := range r.Applied.Deleted {
-					e.logger.Info("deleted ACL binding", "binding", b.String())
-				}
+				applyErr = e.applyAccess(ctx, h, r, fl, secrets)
 			}
-			r.InSync = r.ACLs.InSync()
 			if err := emit(e.stdout, fl.output, r, func(w io.Writer) { printAccess(w, r) }); err != nil {
 				return err
 			}
-			if applyErr != nil || (verb == "verify" && !r.InSync) {
+			if applyErr != nil {
+				if isRefusal(applyErr) {
+					return silentExit{exitError}
+				}
+				return applyErr
+			}
+			if verb == "verify" && !r.InSync {
 				return silentExit{exitError}
 			}
 			return nil
@@ -105,7 +127,8 @@ func (e *env) accessSub(verb, short string) *cobra.Command {
 	f.StringVar(&e.overrides.TopicPrefix, "topic-prefix", "", "prefix for target topic names (default: the source names)")
 	f.BoolVar(&fl.allowSpill, "allow-spill", false, "write prefixed and wildcard topic bindings that also cover target topics outside the migration")
 	if verb == "apply" {
-		f.BoolVar(&fl.deleteExtra, "delete-extra", false, "also delete target bindings on the migration's resources that the source does not have")
+		f.BoolVar(&fl.deleteExtra, "delete-extra", false, "also delete target bindings on the migration's resources, and target quotas, that the source does not have")
+		f.StringVar(&fl.secretsFile, "users-secrets", "", "YAML file mapping target user names to passwords, for creating missing SCRAM users (never printed)")
 	}
 	return cmd
 }
@@ -113,10 +136,69 @@ func (e *env) accessSub(verb, short string) *cobra.Command {
 // accessReport is the output of the access commands.
 type accessReport struct {
 	Action string `json:"action"`
-	// InSync is the plan's (before apply, for apply).
-	InSync  bool         `json:"in_sync"`
-	ACLs    *acls.Plan   `json:"acls"`
-	Applied *acls.Result `json:"applied,omitempty"`
+	// InSync is the plans' (before apply, for apply).
+	InSync        bool           `json:"in_sync"`
+	ACLs          *acls.Plan     `json:"acls"`
+	Quotas        *quotas.Plan   `json:"quotas"`
+	Users         *users.Plan    `json:"users"`
+	Applied       *acls.Result   `json:"applied,omitempty"`
+	QuotasApplied *quotas.Result `json:"quotas_applied,omitempty"`
+	UsersApplied  *users.Result  `json:"users_applied,omitempty"`
+}
+
+// applyAccess applies the report's plans, logging what changed (never a
+// secret); users only with a secrets file. Refusals and missing secrets
+// are in the results and the returned error.
+func (e *env) applyAccess(ctx context.Context, h *migration.Handle, r *accessReport, fl accessFlags, secrets users.Secrets) error {
+	var errs []error
+	var err error
+	r.Applied, err = acls.Apply(ctx, h, r.ACLs, acls.Options{DeleteExtra: fl.deleteExtra})
+	if err != nil {
+		errs = append(errs, fmt.Errorf("ACLs: %w", err))
+	}
+	for _, b := range r.Applied.Created {
+		e.logger.Info("created ACL binding", "binding", b.String())
+	}
+	for _, b := range r.Applied.Deleted {
+		e.logger.Info("deleted ACL binding", "binding", b.String())
+	}
+	r.QuotasApplied, err = quotas.Apply(ctx, h, r.Quotas, fl.deleteExtra)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("quotas: %w", err))
+	}
+	for _, q := range r.QuotasApplied.Set {
+		e.logger.Info("set client quota", "quota", q.String())
+	}
+	if secrets == nil {
+		// Without a secrets file, missing users are only reported.
+		return errors.Join(errs...)
+	}
+	r.UsersApplied, err = users.Apply(ctx, h, r.Users, secrets)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("users: %w", err))
+	}
+	for _, c := range r.UsersApplied.Created {
+		e.logger.Info("created SCRAM user", "user", c.User, "mechanism", c.Mechanism)
+	}
+	return errors.Join(errs...)
+}
+
+// isRefusal reports whether err only says what the results list already
+// (refusals, missing secrets), so that the command exits 1 without
+// repeating it.
+func isRefusal(err error) bool {
+	var errs []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	} else {
+		errs = []error{err}
+	}
+	for _, e := range errs {
+		if !errors.Is(e, acls.ErrRefused) && !errors.Is(e, quotas.ErrRefused) && !errors.Is(e, users.ErrRefused) && !errors.Is(e, users.ErrNoSecret) {
+			return false
+		}
+	}
+	return true
 }
 
 func printAccess(w io.Writer, r *accessReport) {
@@ -159,11 +241,62 @@ func printAccess(w io.Writer, r *accessReport) {
 			}
 		}
 	}
+	printQuotas(w, r)
+	printUsers(w, r)
 	if r.Action == "verify" {
 		if r.InSync {
-			fmt.Fprintln(w, "OK: the target holds the source's bindings for the migration.")
+			fmt.Fprintln(w, "OK: the target holds the source's bindings and quotas for the migration, and every source user.")
 		} else {
 			fmt.Fprintln(w, "DIFFERENT: run kmigrate access apply (see the lists above).")
+		}
+	}
+}
+
+func printQuotas(w io.Writer, r *accessReport) {
+	q := r.Quotas
+	fmt.Fprintf(w, "Quotas: %d equal on both sides, %d to set, %d extra on the target\n", q.Equal, len(q.Set), len(q.Extra))
+	if r.QuotasApplied == nil {
+		for _, c := range q.Set {
+			if c.Was != nil {
+				fmt.Fprintf(w, "  set %s (target has %s)\n", c.Quota, strconv.FormatFloat(*c.Was, 'f', -1, 64))
+			} else {
+				fmt.Fprintf(w, "  set %s\n", c.Quota)
+			}
+		}
+	}
+	for _, x := range q.Extra {
+		fmt.Fprintf(w, "  extra on the target: %s\n", x)
+	}
+	if a := r.QuotasApplied; a != nil {
+		for _, x := range a.Set {
+			fmt.Fprintf(w, "  set %s\n", x)
+		}
+		for _, x := range a.Removed {
+			fmt.Fprintf(w, "  removed %s\n", x)
+		}
+		for _, f := range a.Failed {
+			fmt.Fprintf(w, "  refused by the target: %s\n", f)
+		}
+	}
+}
+
+func printUsers(w io.Writer, r *accessReport) {
+	u := r.Users
+	fmt.Fprintf(w, "SCRAM users: %d source credentials, %d on the target, %d missing\n", len(u.Source), u.Equal, len(u.Missing))
+	if r.UsersApplied == nil {
+		for _, c := range u.Missing {
+			fmt.Fprintf(w, "  missing on the target: %s\n", c)
+		}
+	}
+	if a := r.UsersApplied; a != nil {
+		for _, c := range a.Created {
+			fmt.Fprintf(w, "  created %s\n", c)
+		}
+		if len(a.NoSecret) > 0 {
+			fmt.Fprintf(w, "  not created, no secret in --users-secrets: %s\n", strings.Join(a.NoSecret, ", "))
+		}
+		for _, f := range a.Failed {
+			fmt.Fprintf(w, "  refused by the target: %s\n", f)
 		}
 	}
 }

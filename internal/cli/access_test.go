@@ -6,9 +6,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kmigrate/kmigrate/internal/acls"
+	"github.com/kmigrate/kmigrate/internal/cluster"
+	"github.com/kmigrate/kmigrate/internal/config"
 	"github.com/kmigrate/kmigrate/internal/kafkatest"
 )
 
@@ -58,4 +61,63 @@ acls:
 	if code, out, _ := kmigrate(t, args("apply")...); code != 0 || strings.Contains(out, "Created:") {
 		t.Errorf("second apply: exit %d\n%s", code, out)
 	}
+}
+
+// TestAccessUsersSecret: apply creates a missing SCRAM user from
+// --users-secrets and copies a quota; the password appears in no output
+// or log line, in text or JSON, at debug level; verify then passes.
+func TestAccessUsersSecret(t *testing.T) {
+	pair := kafkatest.NewPair(t, kafkatest.Brokers(1), kafkatest.SASL(config.ScramSHA256, "admin", "admin-secret"))
+	src := pair.Source.Admin(t)
+	if res, err := src.AlterUserSCRAMs(t.Context(), nil, []kadm.UpsertSCRAM{{User: "app", Mechanism: kadm.ScramSha512, Iterations: 4096, Password: "source-pw"}}); err != nil || res.Error() != nil {
+		t.Fatal(err, res.Error())
+	}
+	app := "app"
+	if res, err := src.AlterClientQuotas(t.Context(), []kadm.AlterClientQuotaEntry{{
+		Entity: kadm.ClientQuotaEntity{{Type: "user", Name: &app}}, Ops: []kadm.AlterClientQuotaOp{{Key: "producer_byte_rate", Value: 1024}},
+	}}); err != nil || res[0].Err != nil {
+		t.Fatal(err, res)
+	}
+	dir := t.TempDir()
+	const secret = "s3cret-Only-In-The-File"
+	secrets := write(t, dir, "secrets.yaml", "app: "+secret+"\n")
+	spec := write(t, dir, "m.yaml", fmt.Sprintf(`source:
+  bootstrap: %s
+  security_protocol: SASL_PLAINTEXT
+  sasl: {mechanism: SCRAM-SHA-256, username: admin, password: admin-secret}
+target:
+  bootstrap: %s
+  security_protocol: SASL_PLAINTEXT
+  sasl: {mechanism: SCRAM-SHA-256, username: admin, password: admin-secret}
+`, pair.Source.Addrs[0], pair.Target.Addrs[0]))
+	args := func(verb string, more ...string) []string {
+		return append([]string{"access", verb, "-f", spec, "--log-level", "debug"}, more...)
+	}
+	code, out, errOut := kmigrate(t, args("plan")...)
+	if code != 0 || !strings.Contains(out, "Quotas: 0 equal on both sides, 1 to set, 0 extra on the target\n  set {user=app} producer_byte_rate=1024\n") ||
+		!strings.Contains(out, "SCRAM users: 2 source credentials, 1 on the target, 1 missing\n  missing on the target: app (SCRAM-SHA-512, 4096 iterations)\n") {
+		t.Fatalf("plan: exit %d\n%s%s", code, out, errOut)
+	}
+	for _, output := range []string{"json", "text"} {
+		code, out, errOut = kmigrate(t, args("apply", "--users-secrets", secrets, "-o", output)...)
+		if code != 0 {
+			t.Fatalf("apply -o %s: exit %d\n%s%s", output, code, out, errOut)
+		}
+		if strings.Contains(out+errOut, secret) {
+			t.Errorf("apply -o %s printed the secret:\n%s%s", output, out, errOut)
+		}
+		if output == "json" && !strings.Contains(errOut, "created SCRAM user") {
+			t.Errorf("apply -o json did not log the created user:\n%s", errOut)
+		}
+	}
+	if code, out, _ := kmigrate(t, args("verify")...); code != 0 || !strings.Contains(out, "OK: the target holds the source's bindings and quotas for the migration, and every source user.") {
+		t.Errorf("verify: exit %d\n%s", code, out)
+	}
+	cc := pair.Target.Config
+	cc.SASL = config.SASL{Mechanism: config.ScramSHA512, Username: "app", Password: config.Secret(secret)}
+	cl, err := cluster.Connect(t.Context(), &cc, nil)
+	if err != nil {
+		t.Fatalf("app cannot authenticate on the target: %v", err)
+	}
+	cl.Close()
 }

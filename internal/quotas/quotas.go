@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -54,7 +55,7 @@ func EntityString(e []Component) string {
 
 // String is the quota as "{user=app} producer_byte_rate=1024".
 func (q Quota) String() string {
-	return fmt.Sprintf("%s %s=%v", EntityString(q.Entity), q.Key, q.Value)
+	return fmt.Sprintf("%s %s=%s", EntityString(q.Entity), q.Key, strconv.FormatFloat(q.Value, 'f', -1, 64))
 }
 
 // id identifies a quota regardless of its value.

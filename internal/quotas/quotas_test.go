@@ -32,7 +32,9 @@ func set(t *testing.T, adm *kadm.Client, entity kadm.ClientQuotaEntity, key stri
 func TestApply(t *testing.T) {
 	p := kafkatest.NewPair(t, kafkatest.Brokers(1))
 	src, tgt := p.Source.Admin(t), p.Target.Admin(t)
-	user := func(n *string) kadm.ClientQuotaEntityComponent { return kadm.ClientQuotaEntityComponent{Type: "user", Name: n} }
+	user := func(n *string) kadm.ClientQuotaEntityComponent {
+		return kadm.ClientQuotaEntityComponent{Type: "user", Name: n}
+	}
 	client := func(n *string) kadm.ClientQuotaEntityComponent {
 		return kadm.ClientQuotaEntityComponent{Type: "client-id", Name: n}
 	}

@@ -3,6 +3,8 @@ package lane_test
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -78,6 +80,24 @@ func TestAccessRealKafka(t *testing.T) {
 		t.Fatalf("source bindings: %v %v", err, failed)
 	}
 
+	// A user only the source has (a non-default iteration count), and a
+	// quota for the renamed principal.
+	sadm := src.Admin(t)
+	if res, err := sadm.AlterUserSCRAMs(ctx, nil, []kadm.UpsertSCRAM{{User: "carol", Mechanism: kadm.ScramSha512, Iterations: 8192, Password: "carol-on-source"}}); err != nil || res.Error() != nil {
+		t.Fatalf("source user: %v %v", err, res.Error())
+	}
+	legacy := "legacy"
+	if res, err := sadm.AlterClientQuotas(ctx, []kadm.AlterClientQuotaEntry{{
+		Entity: kadm.ClientQuotaEntity{{Type: "user", Name: &legacy}}, Ops: []kadm.AlterClientQuotaOp{{Key: "producer_byte_rate", Value: 1048576}},
+	}}); err != nil || res[0].Err != nil {
+		t.Fatalf("source quota: %v %v", err, res)
+	}
+	const carolSecret = "carol-Target-Secret-7"
+	secrets := filepath.Join(t.TempDir(), "secrets.yaml")
+	if err := os.WriteFile(secrets, []byte("carol: "+carolSecret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
 	m := newSecureMigration(t, cs[0].config("source", "migrator", users["migrator"]), cs[1].config("target", "migrator", users["migrator"]),
 		"topics:\n  include: [orders, payments]\n  prefix: m.\ngroups:\n  include: [app-group, reader-g1]\nacls:\n  principals: [\"User:legacy -> User:newapp\"]\n")
 	mustRun(t, m.args("mirror", "--until", "end")...)
@@ -92,7 +112,24 @@ func TestAccessRealKafka(t *testing.T) {
 			t.Errorf("access plan lacks %q:\n%s", want, out)
 		}
 	}
-	mustRun(t, m.args("access", "apply")...)
+	for _, want := range []string{
+		"Quotas: 0 equal on both sides, 1 to set, 0 extra on the target\n  set {user=newapp} producer_byte_rate=1048576\n",
+		"  missing on the target: carol (SCRAM-SHA-512, 8192 iterations)\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("access plan lacks %q:\n%s", want, out)
+		}
+	}
+	out, errOut, code := run(t, append(m.args("access", "apply", "--users-secrets", secrets), "--log-level", "debug")...)
+	if code != 0 || strings.Contains(out+errOut, carolSecret) {
+		t.Fatalf("access apply: exit %d, or the secret printed:\n%s%s", code, out, errOut)
+	}
+	carol := cs[1].config("target", "carol", carolSecret)
+	if cl, err := cluster.Connect(ctx, &carol, nil); err != nil {
+		t.Errorf("carol cannot authenticate on the target: %v", err)
+	} else {
+		cl.Close()
+	}
 	if out, _, code := run(t, m.args("access", "verify")...); code != 1 {
 		t.Errorf("verify with the spill held back: exit %d, want 1\n%s", code, out)
 	}
@@ -109,7 +146,7 @@ func TestAccessRealKafka(t *testing.T) {
 		t.Errorf("reader reads m.payments before the spill is allowed: %s, want TOPIC_AUTHORIZATION_FAILED", got)
 	}
 	mustRun(t, m.args("access", "apply", "--allow-spill")...)
-	if out := mustRun(t, m.args("access", "verify", "--allow-spill")...); !strings.Contains(out, "OK: the target holds the source's bindings for the migration.") {
+	if out := mustRun(t, m.args("access", "verify", "--allow-spill")...); !strings.Contains(out, "OK: the target holds the source's bindings and quotas for the migration, and every source user.") {
 		t.Errorf("verify:\n%s", out)
 	}
 
