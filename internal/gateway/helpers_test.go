@@ -89,6 +89,14 @@ func runInBackground(t *testing.T, run func(context.Context) error) <-chan error
 	return done
 }
 
+// ensureState creates migration name's state topic, as the mirror does.
+func ensureState(t *testing.T, pair *kafkatest.Pair, name string) {
+	t.Helper()
+	if _, err := state.Ensure(t.Context(), pair.Target.Admin(t), state.TopicName(name), -1); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // gatewayOptions returns the options of a gateway in front of pair for
 // migration name, serving topics under the same names.
 func gatewayOptions(t *testing.T, pair *kafkatest.Pair, name string, topics ...string) gateway.Options {
@@ -109,9 +117,7 @@ func gatewayOptions(t *testing.T, pair *kafkatest.Pair, name string, topics ...s
 // gateway serves only a migration that has one.
 func startGateway(t *testing.T, pair *kafkatest.Pair, opts gateway.Options) *gateway.Server {
 	t.Helper()
-	if _, err := state.Ensure(t.Context(), pair.Target.Admin(t), state.TopicName(opts.Migration), -1); err != nil {
-		t.Fatal(err)
-	}
+	ensureState(t, pair, opts.Migration)
 	gw, err := gateway.New(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -130,8 +136,14 @@ func startGateway(t *testing.T, pair *kafkatest.Pair, opts gateway.Options) *gat
 // from the gateway, partitioning manually.
 func client(t *testing.T, gw *gateway.Server, opts ...kgo.Opt) *kgo.Client {
 	t.Helper()
+	return clientTo(t, gw.Addr(), opts...)
+}
+
+// clientTo is client for a gateway at addr.
+func clientTo(t *testing.T, addr string, opts ...kgo.Opt) *kgo.Client {
+	t.Helper()
 	cl, err := kgo.NewClient(append([]kgo.Opt{
-		kgo.SeedBrokers(gw.Addr()),
+		kgo.SeedBrokers(addr),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		// A retriable produce error makes the client refresh metadata
 		// first, at most every MetadataMinAge (5s by default).
