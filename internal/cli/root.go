@@ -193,6 +193,7 @@ librdkafka dialect. See docs/configuration.md for every setting.`,
 		e.verifyCommand(),
 		e.offsetsCommand(),
 		e.accessCommand(),
+		e.gatewayCommand(),
 	)
 	markUsage(root)
 	return root

@@ -172,7 +172,7 @@ func TestSearchOverAbortedTransactions(t *testing.T) {
 func TestRollbackOverAbortedTransactions(t *testing.T) {
 	pair := newPair(t)
 	at := abortedFixture(t, pair)
-	c := clusters(t, pair, "m1")
+	var c *migration.Handle
 	// The group consumed on the target up to the copy of source offset
 	// 900.
 	pair.Target.CommitOffsets(t, "app", map[string]map[int32]int64{"orders": {0: at[900]}})

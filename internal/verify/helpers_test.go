@@ -11,7 +11,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/kmigrate/kmigrate/internal/cluster"
 	"github.com/kmigrate/kmigrate/internal/config"
 	"github.com/kmigrate/kmigrate/internal/kafkatest"
 	"github.com/kmigrate/kmigrate/internal/migration"
@@ -79,19 +78,6 @@ func mirrorOnce(t *testing.T, pair *kafkatest.Pair, change func(*config.Mirror),
 	}
 }
 
-// loadState reads the migration's state topic from the target.
-func loadState(t *testing.T, pair *kafkatest.Pair) *state.Snapshot {
-	t.Helper()
-	opts, err := cluster.Opts(&pair.Target.Config, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	snap, err := state.Load(t.Context(), pair.Target.Admin(t), state.TopicName(migrationName), opts)
-	if err != nil {
-		t.Fatalf("load state: %v", err)
-	}
-	return snap
-}
 
 // runConfig is what a test may change about a verification.
 type runConfig struct {
