@@ -26,6 +26,34 @@ func knownBug(t *testing.T, bug string) {
 	}
 }
 
+// killMirror runs `kmigrate mirror` with args up to kills times, killing
+// each run with SIGKILL once it has committed new records on the target
+// (a kill between the topic's creation and the first commit is
+// TestMirrorKill9BeforeFirstCommit). The first run must be killed
+// mid-copy; a later run that finishes first ends the kills (a loaded
+// machine copies in bigger steps between two looks).
+func killMirror(t *testing.T, args []string, adm *kadm.Client, topic string, kills int) {
+	t.Helper()
+	for kill := 1; kill <= kills; kill++ {
+		cmd, out, done := startMirror(t, args)
+		before := max(endOffset(t, adm, topic), 0)
+		for endOffset(t, adm, topic) <= before+10 {
+			select {
+			case err := <-done:
+				if err != nil || kill == 1 {
+					t.Fatalf("kill %d: the mirror ended before the kill (%v): the test needs more data\n%s", kill, err, out)
+				}
+				t.Logf("run %d finished the copy before its kill", kill)
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+		cmd.Process.Signal(syscall.SIGKILL)
+		<-done
+		t.Logf("kill %d at %d target offsets", kill, endOffset(t, adm, topic))
+	}
+}
+
 // startMirror starts `kmigrate mirror` and returns a channel with its
 // exit; the process is killed when the test ends.
 func startMirror(t *testing.T, args []string) (*exec.Cmd, *strings.Builder, chan error) {
@@ -216,7 +244,7 @@ func produceTransactions(t *testing.T, c *kafkatest.Cluster, topic string, parti
 		commit := i%3 != 2
 		recs := make([]*kgo.Record, 0, per)
 		for j := range per {
-			recs = append(recs, &kgo.Record{Topic: topic, Partition: int32(j) % partitions, Key: fmt.Appendf(nil, "t%d-%d", i, j), Value: make([]byte, 200)})
+			recs = append(recs, &kgo.Record{Topic: topic, Partition: int32(j) % partitions, Key: fmt.Appendf(nil, "t%d-%d", i, j), Value: make([]byte, 1000)})
 		}
 		if err := txn.ProduceSync(ctx, recs...).FirstErr(); err != nil {
 			t.Fatal(err)
@@ -247,20 +275,7 @@ func TestMirrorKill9Transactional(t *testing.T) {
 	args := m.args("mirror", "--until", "end")
 	adm := kadm.NewClient(p.Target.Client(t, kgo.MetadataMinAge(20*time.Millisecond)))
 	deleteAtCleanup(t, p.Target, topic)
-	for kill := 1; kill <= 3; kill++ {
-		cmd, out, done := startMirror(t, args)
-		before := max(endOffset(t, adm, topic), 0)
-		for endOffset(t, adm, topic) <= before+10 {
-			select {
-			case err := <-done:
-				t.Fatalf("kill %d: the copy ended before the kill (%v): the test needs more data\n%s", kill, err, out)
-			case <-time.After(10 * time.Millisecond):
-			}
-		}
-		cmd.Process.Signal(syscall.SIGKILL)
-		<-done
-		t.Logf("kill %d at %d target offsets", kill, endOffset(t, adm, topic))
-	}
+	killMirror(t, args, adm, topic, 3)
 	mustRun(t, args...)
 	src := consumeSettled(t, p.Source, topic)
 	if len(src) != n {

@@ -3,10 +3,8 @@ package lane_test
 import (
 	"context"
 	"fmt"
-	"os/exec"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -141,30 +139,7 @@ func TestMirrorKill9Resume(t *testing.T) {
 	args := m.args("mirror", "--until", "end")
 	progress := kadm.NewClient(p.Target.Client(t, kgo.MetadataMinAge(50*time.Millisecond)))
 	deleteAtCleanup(t, p.Target, topic)
-	for kill := 1; kill <= 3; kill++ {
-		cmd := exec.Command(binary, args...)
-		var out strings.Builder
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		// Kill once this run has committed records on the target. (A kill
-		// between the topic's creation and the first commit is
-		// TestMirrorKill9BeforeFirstCommit.)
-		before := max(endOffset(t, progress, topic), 0)
-		for endOffset(t, progress, topic) <= before+10 {
-			select {
-			case err := <-done:
-				t.Fatalf("kill %d: the copy ended before the kill (%v): the test needs more data\n%s", kill, err, out.String())
-			case <-time.After(20 * time.Millisecond):
-			}
-		}
-		cmd.Process.Signal(syscall.SIGKILL)
-		<-done
-		t.Logf("kill %d at %d target offsets", kill, endOffset(t, progress, topic))
-	}
+	killMirror(t, args, progress, topic, 3)
 	mustRun(t, args...)
 	sameRecords(t, consumeSettled(t, p.Source, topic), consumeSettled(t, p.Target, topic))
 	out := mustRun(t, m.args("verify")...)
