@@ -43,6 +43,9 @@ type Plan struct {
 	// Spills lists prefixed or wildcard bindings that also cover target
 	// topics outside the migration.
 	Spills []Spill `json:"spills"`
+	// Guards counts kmigrate's own DENY WRITE bindings that protect
+	// mirrored target topics (protect.go); they are never extra.
+	Guards int `json:"guards"`
 }
 
 // Spill is a topic binding whose target pattern also covers topics
@@ -178,6 +181,10 @@ func Diff(source, target []Binding, sc Scope) *Plan {
 	}
 	for _, b := range target {
 		if wanted[b] || (sc.Migrator != "" && b.Principal == sc.Migrator) || !concerns(b, tgtNames, sc.Groups) {
+			continue
+		}
+		if isGuard(b, tgtNames) {
+			p.Guards++
 			continue
 		}
 		p.Extra = append(p.Extra, b)

@@ -53,12 +53,21 @@ kmigrate's own principal needs.
           --delete-extra deletes the extra ones), creates users; idempotent
   verify  compares both sides: exit 0 when the target holds exactly the
           source's bindings and quotas for the migration and every source
-          user, 1 otherwise`,
+          user, 1 otherwise
+
+  protect    until a topic is promoted, denies WRITE on its target copy to
+             every principal the target lets write it, except the migrator
+             (run after apply, and again after each promote, which releases
+             the promoted topics)
+  unprotect  removes all of kmigrate's write guards (rollback, or a
+             migration given up)`,
 		Args: cobra.NoArgs,
 	}
 	cmd.AddCommand(e.accessSub("plan", "Show the bindings to create, the extra ones and the conflicts (writes nothing)"),
 		e.accessSub("apply", "Create the missing bindings on the target (idempotent)"),
-		e.accessSub("verify", "Compare both sides' bindings (exit 1 when they differ)"))
+		e.accessSub("verify", "Compare both sides' bindings (exit 1 when they differ)"),
+		e.protectSub("protect", "Deny writes to mirrored target topics to every writer but the migrator until promotion; release promoted topics"),
+		e.protectSub("unprotect", "Remove every write guard kmigrate added to the migration's target topics"))
 	return cmd
 }
 
@@ -214,6 +223,9 @@ func printAccess(w io.Writer, r *accessReport) {
 			fmt.Fprintf(w, "  %s\n", b)
 		}
 	}
+	if p.Guards > 0 {
+		fmt.Fprintf(w, "(%d write guards of kmigrate access protect on the target, not counted as extra)\n", p.Guards)
+	}
 	if r.Applied == nil {
 		list("To create", p.Create)
 	}
@@ -298,5 +310,74 @@ func printUsers(w io.Writer, r *accessReport) {
 		for _, f := range a.Failed {
 			fmt.Fprintf(w, "  refused by the target: %s\n", f)
 		}
+	}
+}
+
+func (e *env) protectSub(verb, short string) *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   verb,
+		Short: short,
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			cfg, err := e.loadConfig()
+			if err != nil {
+				return err
+			}
+			h, err := migration.Open(cmd.Context(), cfg, e.logger)
+			if err != nil {
+				return err
+			}
+			defer h.Close()
+			do := acls.Protect
+			if verb == "unprotect" {
+				do = acls.Release
+			}
+			p, err := do(cmd.Context(), h)
+			if p == nil {
+				return err
+			}
+			for _, b := range p.Added {
+				e.logger.Info("added write guard", "binding", b.String())
+			}
+			for _, b := range p.Removed {
+				e.logger.Info("removed write guard", "binding", b.String())
+			}
+			if perr := emit(e.stdout, output, p, func(w io.Writer) { printProtection(w, p) }); perr != nil {
+				return perr
+			}
+			if err != nil {
+				if errors.Is(err, acls.ErrNotAllowed) || errors.Is(err, acls.ErrNoAuthorizer) {
+					return err
+				}
+				return silentExit{exitError}
+			}
+			return nil
+		},
+	}
+	e.addClusterFlags(cmd)
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	f := cmd.Flags()
+	f.StringVar(&e.overrides.TopicPrefix, "topic-prefix", "", "prefix for target topic names (default: the source names)")
+	return cmd
+}
+
+func printProtection(w io.Writer, p *acls.Protection) {
+	fmt.Fprintf(w, "Write guards: %s protected, %s released, %d added, %d removed\n",
+		plural(len(p.Protected), "topic"), plural(len(p.Released), "topic"), len(p.Added), len(p.Removed))
+	for _, b := range p.Added {
+		fmt.Fprintf(w, "  added %s\n", b)
+	}
+	for _, b := range p.Removed {
+		fmt.Fprintf(w, "  removed %s\n", b)
+	}
+	for _, u := range p.Unprot {
+		fmt.Fprintf(w, "  NOT PROTECTED %s: %s\n", u.Topic, u.Reason)
+	}
+	for _, f := range p.Failed {
+		fmt.Fprintf(w, "  refused by the target: %s: %s\n", f.Binding, f.Reason)
 	}
 }
