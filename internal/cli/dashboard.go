@@ -36,10 +36,11 @@ func loopbackDefault(addr string) string {
 }
 
 // addDashboard registers the dashboard for h (and the running mirror r,
-// nil for status --serve) on mux and starts its recorder. The returned
-// func waits for the recorder to stop once ctx has ended.
-func addDashboard(ctx context.Context, mux *http.ServeMux, h *migration.Handle, r *migrate.Runner) (wait func()) {
-	d := httpapi.NewDashboard(httpapi.DashboardFor(h, r))
+// nil for status --serve) on mux, its reports made with o, and starts its
+// recorder. The returned func waits for the recorder to stop once ctx has
+// ended.
+func addDashboard(ctx context.Context, mux *http.ServeMux, h *migration.Handle, r *migrate.Runner, o status.Options) (wait func()) {
+	d := httpapi.NewDashboard(httpapi.DashboardFor(h, r, o))
 	d.Register(mux)
 	var wg sync.WaitGroup
 	wg.Go(func() { d.Run(ctx, httpapi.DashboardEvery) })
@@ -71,7 +72,7 @@ func (e *env) serveStatus(ctx context.Context, addr string, h *migration.Handle,
 		Stats:  func() (mirror.Stats, bool) { return mirror.Stats{}, false },
 		Status: func(ctx context.Context) (any, error) { return status.Make(ctx, h, o) },
 	})
-	wait := addDashboard(ctx, mux, h, nil)
+	wait := addDashboard(ctx, mux, h, nil, o)
 	defer wait()
 	a, err := e.serve(ctx, loopbackDefault(addr), mux)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/kmigrate/kmigrate/internal/httpapi"
 	"github.com/kmigrate/kmigrate/internal/migrate"
 	"github.com/kmigrate/kmigrate/internal/migration"
+	"github.com/kmigrate/kmigrate/internal/status"
 )
 
 func (e *env) demoCommand() *cobra.Command {
@@ -76,7 +77,9 @@ Ctrl-C ends it.`,
 				o.Watch = func(ctx context.Context, h *migration.Handle, r *migrate.Runner) func() {
 					mux := http.NewServeMux()
 					httpapi.Register(mux, httpapi.ForRunner(h, r))
-					wait := addDashboard(ctx, mux, h, r)
+					// The demo's own quiet period, so that the page
+					// sees the producers move when the narration does.
+					wait := addDashboard(ctx, mux, h, r, status.Options{Quiet: demo.DefaultQuiet, Sample: httpapi.StatusSample})
 					if a, err := e.serve(ctx, addr, mux); err != nil {
 						logger.Error("the dashboard could not be served", "err", err)
 					} else {

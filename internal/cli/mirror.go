@@ -14,6 +14,7 @@ import (
 	"github.com/kmigrate/kmigrate/internal/migrate"
 	"github.com/kmigrate/kmigrate/internal/migration"
 	"github.com/kmigrate/kmigrate/internal/mirror"
+	"github.com/kmigrate/kmigrate/internal/status"
 )
 
 func (e *env) mirrorCommand() *cobra.Command {
@@ -94,7 +95,7 @@ ids: re-running the same command resumes.`,
 			if httpAddr != "" {
 				mux := http.NewServeMux()
 				httpapi.Register(mux, httpapi.ForRunner(h, r))
-				wait := addDashboard(runCtx, mux, h, r)
+				wait := addDashboard(runCtx, mux, h, r, status.Options{Quiet: status.DefaultQuiet, Sample: httpapi.StatusSample})
 				defer func() { stop(); wait() }()
 				addr, err := e.serve(runCtx, httpAddr, mux)
 				if err != nil {

@@ -33,7 +33,7 @@ type Options struct {
 	// Every is how often the producer app writes one record to each
 	// topic (default 5ms: 200 records/s per topic).
 	Every time.Duration
-	// Quiet is the quiet period before promotion (default 2s).
+	// Quiet is the quiet period before promotion (DefaultQuiet when 0).
 	Quiet time.Duration
 	// Logger receives kmigrate's own logs (nil: warnings and errors to
 	// stderr).
@@ -50,6 +50,10 @@ type Options struct {
 	// ctx ends), so the dashboard can be looked at in the final state.
 	Linger time.Duration
 }
+
+// DefaultQuiet is the demo's quiet period before promotion: its producer
+// moves at a known moment, so it needs no more.
+const DefaultQuiet = 2 * time.Second
 
 // Topics the demo creates.
 const (
@@ -88,7 +92,7 @@ func Run(ctx context.Context, w io.Writer, o Options) (*Report, error) {
 		o.Every = 5 * time.Millisecond
 	}
 	if o.Quiet <= 0 {
-		o.Quiet = 2 * time.Second
+		o.Quiet = DefaultQuiet
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))

@@ -188,7 +188,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	httpapi.Register(mux, httpapi.Sources{Stats: func() (mirror.Stats, bool) { return mirror.Stats{}, false }, Status: func(ctx context.Context) (any, error) {
 		return status.Make(ctx, h, status.Options{Quiet: status.DefaultQuiet, Sample: 0})
 	}})
-	d := httpapi.NewDashboard(httpapi.DashboardFor(h, nil))
+	d := httpapi.NewDashboard(httpapi.DashboardFor(h, nil, status.Options{Quiet: status.DefaultQuiet}))
 	d.Register(mux)
 	srv := httptest.NewServer(mux)
 	defer srv.Close()

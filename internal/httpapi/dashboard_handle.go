@@ -19,11 +19,11 @@ import (
 const verifiedEvery = 10 * time.Second
 
 // DashboardFor is what a dashboard over an open migration shows: the
-// status report (one native-records cache for every report), the last
-// verify summary, translations, and, when r is a running mirror (nil for
-// kmigrate status --serve), its progress and group sync.
-func DashboardFor(h *migration.Handle, r *migrate.Runner) DashboardSources {
-	natives := groups.NewNativeCache()
+// status report made with o (one native-records cache for every report),
+// the last verify summary, translations, and, when r is a running mirror
+// (nil for kmigrate status --serve), its progress and group sync.
+func DashboardFor(h *migration.Handle, r *migrate.Runner, o status.Options) DashboardSources {
+	o.Natives = groups.NewNativeCache()
 	var (
 		mu   sync.Mutex
 		read time.Time
@@ -31,7 +31,7 @@ func DashboardFor(h *migration.Handle, r *migrate.Runner) DashboardSources {
 	)
 	src := DashboardSources{
 		Report: func(ctx context.Context) (*status.Report, error) {
-			return status.Make(ctx, h, status.Options{Quiet: status.DefaultQuiet, Sample: StatusSample, Natives: natives})
+			return status.Make(ctx, h, o)
 		},
 		Verified: func(ctx context.Context) (*state.Verified, error) {
 			mu.Lock()
