@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kmigrate/kmigrate/internal/config"
 	"github.com/kmigrate/kmigrate/internal/gateway"
 	"github.com/kmigrate/kmigrate/internal/gateway/gatewayhttp"
 	"github.com/kmigrate/kmigrate/internal/httpapi"
@@ -23,6 +25,7 @@ func (e *env) gatewayCommand() *cobra.Command {
 		listen, advertise, httpAddr string
 		nodeID                      int32
 		switchTimeout, pollInterval time.Duration
+		l                           listenerFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "gateway",
@@ -53,12 +56,16 @@ the state within --poll-interval.`,
 			if err != nil {
 				return err
 			}
+			tlsCfg, users, err := l.load()
+			if err != nil {
+				return usageError{err}
+			}
 			name, topics, err := gateway.Resolve(cmd.Context(), cfg, e.logger)
 			if err != nil {
 				return err
 			}
 			gw, err := gateway.New(gateway.Options{
-				Listen: listen, Advertise: advertise, NodeID: nodeID,
+				Listen: listen, Advertise: advertise, NodeID: nodeID, TLS: tlsCfg, Users: users,
 				Source: &cfg.Source, Target: &cfg.Target, Migration: name, Topics: topics,
 				SwitchTimeout: switchTimeout, PollInterval: pollInterval, Logger: e.logger,
 			})
@@ -89,8 +96,40 @@ the state within --poll-interval.`,
 	f.StringVar(&httpAddr, "http", "", "serve status and promotion over HTTP on this address")
 	f.DurationVar(&switchTimeout, "switch-timeout", 30*time.Second, "bound of a switch; past it the switch is undone and writes resume to the source")
 	f.DurationVar(&pollInterval, "poll-interval", time.Second, "how often the migration state is read for promotions made elsewhere")
+	f.StringVar(&l.cert, "listen-tls-cert", "", "PEM certificate of the gateway's TLS listener (with --listen-tls-key)")
+	f.StringVar(&l.key, "listen-tls-key", "", "PEM key of the gateway's TLS listener")
+	f.StringVar(&l.clientCA, "listen-tls-client-ca", "", "PEM CA that must sign client certificates (mutual TLS)")
+	f.StringVar(&l.users, "listen-users", "", "file of SASL/PLAIN users clients authenticate as, one user:password per line")
 	cmd.AddCommand(e.gatewayPromoteCommand())
 	return cmd
+}
+
+// listenerFlags are the gateway's own client-facing security settings,
+// independent of the clusters'.
+type listenerFlags struct{ cert, key, clientCA, users string }
+
+func (l listenerFlags) load() (*tls.Config, map[string]config.Secret, error) {
+	var (
+		tlsCfg *tls.Config
+		users  map[string]config.Secret
+		err    error
+	)
+	switch {
+	case (l.cert == "") != (l.key == ""):
+		return nil, nil, errors.New("--listen-tls-cert and --listen-tls-key go together")
+	case l.clientCA != "" && l.cert == "":
+		return nil, nil, errors.New("--listen-tls-client-ca needs --listen-tls-cert and --listen-tls-key")
+	case l.cert != "":
+		if tlsCfg, err = gateway.ServerTLS(l.cert, l.key, l.clientCA); err != nil {
+			return nil, nil, err
+		}
+	}
+	if l.users != "" {
+		if users, err = gateway.LoadUsers(l.users); err != nil {
+			return nil, nil, err
+		}
+	}
+	return tlsCfg, users, nil
 }
 
 func (e *env) gatewayPromoteCommand() *cobra.Command {

@@ -25,6 +25,10 @@ var implemented = map[int16]versionRange{
 	kmsg.Metadata.Int16():       {1, 9},
 	kmsg.ApiVersions.Int16():    {0, 3},
 	kmsg.InitProducerID.Int16(): {0, 4},
+	// SASL/PLAIN with Kafka framing (handshake v1); refused with
+	// UNSUPPORTED_SASL_MECHANISM when no users are configured.
+	kmsg.SASLHandshake.Int16():    {1, 1},
+	kmsg.SASLAuthenticate.Int16(): {0, 2},
 }
 
 func supported(key, version int16) bool {

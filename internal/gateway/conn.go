@@ -29,6 +29,7 @@ type request struct {
 // batches in order.
 func (s *Server) serve(ctx context.Context, c net.Conn) {
 	log := s.log.With("client", c.RemoteAddr().String())
+	cs := &connState{authed: s.opts.Users == nil}
 	var out []byte
 	for {
 		req, err := readRequest(c)
@@ -38,7 +39,7 @@ func (s *Server) serve(ctx context.Context, c net.Conn) {
 			}
 			return
 		}
-		resp, err := s.handle(ctx, req)
+		resp, err := s.handle(ctx, cs, req)
 		if err != nil {
 			log.Warn("refused request; closing the connection", "api_key", req.key, "version", req.version, "client_id", req.clientID, "err", err)
 			return
@@ -48,6 +49,10 @@ func (s *Server) serve(ctx context.Context, c net.Conn) {
 		}
 		out = appendResponse(out[:0], req.corr, resp)
 		if _, err := c.Write(out); err != nil {
+			return
+		}
+		if cs.closeNext != nil {
+			log.Warn("closing the connection", "err", cs.closeNext)
 			return
 		}
 	}
@@ -113,8 +118,11 @@ var ErrUnsupported = errors.New("API or version not implemented by the gateway")
 
 // handle answers one request. A nil response with a nil error means no
 // response (acks=0); an error closes the connection.
-func (s *Server) handle(ctx context.Context, req *request) (kmsg.Response, error) {
+func (s *Server) handle(ctx context.Context, cs *connState, req *request) (kmsg.Response, error) {
 	s.stats.request(req.key)
+	if !cs.authed && !preAuth(req.key) {
+		return nil, fmt.Errorf("%w: %s", ErrUnauthenticated, kmsg.NameForKey(req.key))
+	}
 	if req.kreq == nil {
 		if req.key == kmsg.ApiVersions.Int16() {
 			// Clients retry ApiVersions at v0 on this answer.
@@ -125,6 +133,10 @@ func (s *Server) handle(ctx context.Context, req *request) (kmsg.Response, error
 	switch r := req.kreq.(type) {
 	case *kmsg.ApiVersionsRequest:
 		return apiVersions(r, false), nil
+	case *kmsg.SASLHandshakeRequest:
+		return s.saslHandshake(cs, r), nil
+	case *kmsg.SASLAuthenticateRequest:
+		return s.saslAuthenticate(cs, r), nil
 	case *kmsg.MetadataRequest:
 		return s.metadata(ctx, r), nil
 	case *kmsg.FindCoordinatorRequest:

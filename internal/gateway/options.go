@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"time"
@@ -30,6 +31,12 @@ type Options struct {
 	// ID names this gateway among the migration's gateways (random if
 	// empty).
 	ID string
+	// TLS, when set, makes the listener TLS (with ClientAuth for mutual
+	// TLS).
+	TLS *tls.Config
+	// Users, when not nil, are the SASL/PLAIN users clients must
+	// authenticate as (user -> password).
+	Users map[string]config.Secret
 	// Source and Target are the upstream clusters; the gateway connects
 	// with their credentials, never with its clients'.
 	Source, Target *config.Cluster
