@@ -19,14 +19,14 @@ import (
 )
 
 // testWriter sends log lines to the test log.
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(b []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(b), "\n"))
 	return len(b), nil
 }
 
-func logger(t *testing.T) *slog.Logger {
+func logger(t testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
@@ -34,7 +34,7 @@ var noRetention = map[string]string{"retention.ms": "-1"}
 
 // newPair starts a one-broker source and target with topic (n partitions)
 // on both.
-func newPair(t *testing.T, topic string, n int32) *kafkatest.Pair {
+func newPair(t testing.TB, topic string, n int32) *kafkatest.Pair {
 	t.Helper()
 	pair := kafkatest.NewPair(t, kafkatest.Brokers(1))
 	pair.Source.CreateTopic(t, topic, n, noRetention)
@@ -46,7 +46,7 @@ func newPair(t *testing.T, topic string, n int32) *kafkatest.Pair {
 // name; it returns a channel that receives Run's error (the mirror exits
 // on its own once every topic is promoted). The mirror is stopped when the
 // test ends.
-func startMirror(t *testing.T, pair *kafkatest.Pair, name string, topics ...string) <-chan error {
+func startMirror(t testing.TB, pair *kafkatest.Pair, name string, topics ...string) <-chan error {
 	t.Helper()
 	settings := config.DefaultMirror()
 	settings.TransactionInterval = 50 * time.Millisecond
@@ -72,7 +72,7 @@ func startMirror(t *testing.T, pair *kafkatest.Pair, name string, topics ...stri
 
 // runInBackground runs run until the test ends; the returned channel
 // receives its error.
-func runInBackground(t *testing.T, run func(context.Context) error) <-chan error {
+func runInBackground(t testing.TB, run func(context.Context) error) <-chan error {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -90,7 +90,7 @@ func runInBackground(t *testing.T, run func(context.Context) error) <-chan error
 }
 
 // ensureState creates migration name's state topic, as the mirror does.
-func ensureState(t *testing.T, pair *kafkatest.Pair, name string) {
+func ensureState(t testing.TB, pair *kafkatest.Pair, name string) {
 	t.Helper()
 	if _, err := state.Ensure(t.Context(), pair.Target.Admin(t), state.TopicName(name), -1); err != nil {
 		t.Fatal(err)
@@ -99,7 +99,7 @@ func ensureState(t *testing.T, pair *kafkatest.Pair, name string) {
 
 // gatewayOptions returns the options of a gateway in front of pair for
 // migration name, serving topics under the same names.
-func gatewayOptions(t *testing.T, pair *kafkatest.Pair, name string, topics ...string) gateway.Options {
+func gatewayOptions(t testing.TB, pair *kafkatest.Pair, name string, topics ...string) gateway.Options {
 	t.Helper()
 	var ts []gateway.Topic
 	for _, tp := range topics {
@@ -115,7 +115,7 @@ func gatewayOptions(t *testing.T, pair *kafkatest.Pair, name string, topics ...s
 // startGateway builds and runs a gateway until the test ends. It creates
 // the migration's state topic first (the mirror does, when one runs): a
 // gateway serves only a migration that has one.
-func startGateway(t *testing.T, pair *kafkatest.Pair, opts gateway.Options) *gateway.Server {
+func startGateway(t testing.TB, pair *kafkatest.Pair, opts gateway.Options) *gateway.Server {
 	t.Helper()
 	ensureState(t, pair, opts.Migration)
 	gw, err := gateway.New(opts)
@@ -134,13 +134,13 @@ func startGateway(t *testing.T, pair *kafkatest.Pair, opts gateway.Options) *gat
 
 // client returns a franz-go client (idempotent by default) bootstrapped
 // from the gateway, partitioning manually.
-func client(t *testing.T, gw *gateway.Server, opts ...kgo.Opt) *kgo.Client {
+func client(t testing.TB, gw *gateway.Server, opts ...kgo.Opt) *kgo.Client {
 	t.Helper()
 	return clientTo(t, gw.Addr(), opts...)
 }
 
 // clientTo is client for a gateway at addr.
-func clientTo(t *testing.T, addr string, opts ...kgo.Opt) *kgo.Client {
+func clientTo(t testing.TB, addr string, opts ...kgo.Opt) *kgo.Client {
 	t.Helper()
 	cl, err := kgo.NewClient(append([]kgo.Opt{
 		kgo.SeedBrokers(addr),
@@ -158,7 +158,7 @@ func clientTo(t *testing.T, addr string, opts ...kgo.Opt) *kgo.Client {
 
 // stateStore returns the state store of migration name on pair's target,
 // closed when the test ends.
-func stateStore(t *testing.T, pair *kafkatest.Pair, name string) *gateway.StateStore {
+func stateStore(t testing.TB, pair *kafkatest.Pair, name string) *gateway.StateStore {
 	t.Helper()
 	cl := pair.Target.Client(t)
 	opts, err := cluster.Opts(&pair.Target.Config, nil)
@@ -197,7 +197,7 @@ func (g *gatedStore) Write(ctx context.Context, records ...*kgo.Record) error {
 }
 
 // readState reads migration name's state from pair's target.
-func readState(t *testing.T, pair *kafkatest.Pair, name string) *gateway.View {
+func readState(t testing.TB, pair *kafkatest.Pair, name string) *gateway.View {
 	t.Helper()
 	v, err := stateStore(t, pair, name).Read(t.Context())
 	if err != nil {
