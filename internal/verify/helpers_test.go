@@ -78,7 +78,6 @@ func mirrorOnce(t *testing.T, pair *kafkatest.Pair, change func(*config.Mirror),
 	}
 }
 
-
 // runConfig is what a test may change about a verification.
 type runConfig struct {
 	verify.Options
