@@ -82,7 +82,7 @@ the state within --poll-interval.`,
 					gw.Close()
 					return usageError{err}
 				}
-				e.logger.Info("serving /healthz, /v1/gateway and POST /v1/gateway/promote/{topic}", "addr", addr.String())
+				e.logger.Info("serving /healthz, /metrics, /v1/gateway and POST /v1/gateway/promote/{topic}", "addr", addr.String())
 			}
 			e.logger.Info("gateway serving", "migration", name, "listen", gw.Addr(), "topics", len(topics))
 			return gw.Run(ctx)

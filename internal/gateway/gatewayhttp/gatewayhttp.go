@@ -1,5 +1,6 @@
 // Package gatewayhttp serves a gateway's control and status over HTTP:
-// GET /v1/gateway (routes and counters), POST /v1/gateway/promote/{topic}
+// GET /v1/gateway (routes and counters), GET /metrics (the same, for
+// Prometheus), POST /v1/gateway/promote/{topic}
 // (a switch through this gateway, answered when it finished or was
 // undone) and GET /healthz. It is an adapter: package gateway knows
 // nothing of HTTP. Handlers go on an explicit *http.ServeMux.
@@ -10,6 +11,8 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kmigrate/kmigrate/internal/gateway"
@@ -45,6 +48,9 @@ type Problem struct {
 
 // Register adds the handlers for gw to mux.
 func Register(mux *http.ServeMux, gw *gateway.Server) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collector{gw})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusOK)
 	})

@@ -70,6 +70,16 @@ func TestHandlers(t *testing.T) {
 	if st.Routes["orders"] != "source" || len(st.Routes) != 1 || st.Aborted["orders"] != 1 {
 		t.Errorf("status %+v", st)
 	}
+	code, body = call(t, http.MethodGet, srv.URL+"/metrics")
+	for _, want := range []string{
+		`kmigrate_gateway_topic_route{route="source",topic="orders"} 1`,
+		`kmigrate_gateway_switches_aborted_total{topic="orders"} 1`,
+		`kmigrate_gateway_records_total{cluster="target"} 0`,
+	} {
+		if code != http.StatusOK || !strings.Contains(body, want) {
+			t.Errorf("metrics (%d) lack %s:\n%s", code, want, body)
+		}
+	}
 }
 
 func call(t *testing.T, method, url string) (int, string) {
