@@ -181,3 +181,31 @@ func TestRefused(t *testing.T) {
 		t.Errorf("apply: %+v", res)
 	}
 }
+
+// TestProtectNotAllowed: a migrator without ALTER on the target cluster
+// gets ErrNotAllowed from Protect, and nothing is written.
+func TestProtectNotAllowed(t *testing.T) {
+	describe := kfake.ACL{Resource: cluster, Name: "kafka-cluster", Pattern: literal, Operation: kmsg.ACLOperationDescribe, Allow: true}
+	describeTopics := kfake.ACL{Resource: topic, Name: "*", Pattern: literal, Operation: kmsg.ACLOperationDescribe, Allow: true}
+	writeOrders := kfake.ACL{Resource: topic, Name: "orders", Pattern: literal, Operation: write, Allow: true}
+	p := kafkatest.NewPair(t, kafkatest.Brokers(1),
+		kafkatest.SASL(config.ScramSHA256, "admin", "admin-secret"),
+		kafkatest.Kfake(kfake.EnableACLs(),
+			kfake.User("SCRAM-SHA-256", "weak", "weak-pw", describe, describeTopics, kfake.ACL{Resource: group, Name: "*", Pattern: literal, Operation: kmsg.ACLOperationDescribe, Allow: true}),
+			kfake.User("SCRAM-SHA-256", "app", "app-pw", writeOrders)))
+	p.Source.CreateTopic(t, "orders", 1, nil)
+	cfg := p.Config(t, "weak")
+	cfg.Target.SASL = config.SASL{Mechanism: config.ScramSHA256, Username: "weak", Password: "weak-pw"}
+	h := p.Open(t, "weak", cfg)
+	before := readSorted(t, p.Target.Client(t))
+	prot, err := acls.Protect(t.Context(), h)
+	if !errors.Is(err, acls.ErrNotAllowed) || !errors.Is(err, kerr.ClusterAuthorizationFailed) {
+		t.Fatalf("protect as weak: %v, want ErrNotAllowed", err)
+	}
+	if len(prot.Added) != 0 || len(prot.Failed) != 1 || prot.Failed[0].Binding.Principal != "User:app" {
+		t.Errorf("protect as weak: %+v", prot)
+	}
+	if after := readSorted(t, p.Target.Client(t)); !reflect.DeepEqual(after, before) {
+		t.Errorf("target bindings changed: %v, were %v", after, before)
+	}
+}
