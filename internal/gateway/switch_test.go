@@ -234,3 +234,41 @@ func TestSwitchAbortedWhenMirrorLags(t *testing.T) {
 		t.Errorf("Promote of a topic outside the migration: %v, want ErrUnknownTopic", err)
 	}
 }
+
+// TestHeldPastBound: writes held longer than HoldTimeout are answered
+// REQUEST_TIMED_OUT, which the client retries by itself with the same
+// sequence numbers; once the switch completes they land on the target
+// once each, in order, and the application sees no error.
+func TestHeldPastBound(t *testing.T) {
+	const name, topic = "m1", "orders"
+	pair := newPair(t, topic, 3)
+	startMirror(t, pair, name, topic)
+	opts := gatewayOptions(t, pair, name, topic)
+	opts.HoldTimeout = 200 * time.Millisecond
+	gated := &gatedStore{Store: stateStore(t, pair, name), promoting: make(chan struct{}), gate: make(chan struct{})}
+	opts.Store = gated
+	gw := startGateway(t, pair, opts)
+	cl := client(t, gw)
+	produceSync(t, cl, topic, 0, 30)
+
+	switched := make(chan error, 1)
+	go func() {
+		_, err := gw.Promote(t.Context(), topic)
+		switched <- err
+	}()
+	<-gated.promoting
+	var held asyncProducer
+	for i := 30; i < 60; i++ {
+		held.produce(t.Context(), cl, rec(topic, i))
+	}
+	waitFor(t, func() bool { return gw.Stats().HeldTimeouts >= 3 })
+	close(gated.gate)
+	if err := <-switched; err != nil {
+		t.Fatalf("Promote: %v", err)
+	}
+	held.wg.Wait()
+	if acked, errs := held.counts(); acked != 30 || len(errs) != 0 {
+		t.Fatalf("held records: %d acknowledged, errors %v; want 30, none", acked, errs)
+	}
+	assertSwitched(t, pair, topic, 30, 60)
+}
