@@ -130,6 +130,9 @@ func (r *Runner) Run(ctx context.Context) error {
 	cfg := r.h.Config()
 	plan := r.Plan()
 	tgtAdm := r.h.TargetAdmin()
+	if err := r.claim(ctx, plan); err != nil {
+		return err
+	}
 	applied, err := topics.Apply(ctx, tgtAdm, plan)
 	for _, a := range applied {
 		if a.Err == nil && a.Action == topics.Create {
@@ -172,6 +175,46 @@ func (r *Runner) Run(ctx context.Context) error {
 		wg.Go(func() { r.syncer.Run(syncCtx) })
 	}
 	return r.m.Run(runCtx)
+}
+
+// claim records in the migration's state the target topics the plan is
+// about to create or take over, before it does: a run killed between the
+// creation and the mirror's first commit must find them claimed, or the
+// next run would refuse them as someone else's (an empty topic it did not
+// create). The mirror merges its own meta with it.
+func (r *Runner) claim(ctx context.Context, plan *topics.Plan) error {
+	meta := state.Meta{
+		Migration: r.h.Name(), SourceClusterID: r.h.SourceID(), TargetClusterID: r.h.TargetID(),
+		Created: time.Now().UTC(), Guarantee: string(r.h.Config().Mirror.Guarantee),
+		TracingHeaders: r.h.Config().Mirror.TracingHeaders, Topics: map[string]string{},
+	}
+	if m := r.h.Meta(); m != nil {
+		meta = *m
+		meta.Topics = maps.Clone(m.Topics)
+	}
+	fresh := false
+	for _, t := range plan.Topics {
+		if t.Action != topics.Create && t.Action != topics.Reuse {
+			continue
+		}
+		if meta.Topics[t.Source] != t.Target {
+			meta.Topics[t.Source], fresh = t.Target, true
+		}
+	}
+	if !fresh {
+		return nil
+	}
+	if _, err := state.Ensure(ctx, r.h.TargetAdmin(), r.h.StateTopic(), stateRF(r.h.Config().Topics.ReplicationFactor)); err != nil {
+		return err
+	}
+	rec, err := state.MetaRecord(r.h.StateTopic(), meta)
+	if err != nil {
+		return err
+	}
+	if err := state.Write(ctx, r.h.Target(), rec); err != nil {
+		return fmt.Errorf("claim the target topics in the migration state: %w", err)
+	}
+	return nil
 }
 
 func stateRF(rf int16) int16 {
