@@ -12,11 +12,17 @@
 // numbers and writes upstream with its own idempotent producer, so the
 // client's sequence stream never meets a cluster that does not know it.
 //
-// Promote switches a topic: it holds new writes, waits for those in flight,
-// waits for the mirror's checkpoints (the migration's state on the target)
-// to reach the source's end, records the promotion in the state, and
-// releases the held writes to the target. Other gateways and the mirror
-// learn of the promotion from the state.
+// Promote switches a topic: it holds new writes, asks every other gateway
+// of the migration to hold them too, waits for the writes in flight
+// everywhere, waits for the mirror's checkpoints (the migration's state on
+// the target) to reach the source's end, records the promotion in the
+// state, and releases the held writes to the target. The gateways
+// coordinate only through the state topic (coord.go): heartbeats, holds
+// and their acknowledgements, and a lease that keeps a gateway that cannot
+// read the state from writing to the source.
+//
+// Clients authenticate to the gateway itself (TLS, SASL/PLAIN, auth.go);
+// the gateway authenticates upstream with the migration's credentials.
 //
 // Only the APIs in the ApiVersions answer are served; any other request
 // closes the connection with a logged reason instead of being forwarded
