@@ -78,7 +78,15 @@ func TestContinuousMirrorFollowsTheSource(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()
 	srcAdm, tgtAdm := pair.Source.Admin(t), pair.Target.Admin(t)
-	count := func(topic string) int { return len(pair.Target.ConsumeAll(t, topic)) }
+	// Records of topic on the target; -1 while the mirror has not created
+	// it yet (reading a missing topic fails the test).
+	count := func(topic string) int {
+		md, err := tgtAdm.Metadata(t.Context(), topic)
+		if err != nil || md.Topics[topic].Err != nil {
+			return -1
+		}
+		return len(pair.Target.ConsumeAll(t, topic))
+	}
 	waitFor(t, "the first 100 records", func() bool { return count("orders") == 100 })
 
 	if _, err := srcAdm.CreatePartitions(t.Context(), 1, "orders"); err != nil {
