@@ -103,27 +103,3 @@ func (s *Server) initProducerID(req *kmsg.InitProducerIDRequest) *kmsg.InitProdu
 	resp.ProducerEpoch = 0
 	return resp
 }
-
-// findCoordinator names the gateway as every group's coordinator and
-// refuses transaction coordinators.
-func (s *Server) findCoordinator(req *kmsg.FindCoordinatorRequest) *kmsg.FindCoordinatorResponse {
-	resp := req.ResponseKind().(*kmsg.FindCoordinatorResponse)
-	code := int16(0)
-	if req.CoordinatorType != 0 {
-		code = kerr.TransactionalIDAuthorizationFailed.Code
-	}
-	node, host, port := s.opts.NodeID, s.host, s.port
-	if code != 0 {
-		node, host, port = -1, "", -1
-	}
-	if req.Version >= 4 {
-		for _, k := range req.CoordinatorKeys {
-			resp.Coordinators = append(resp.Coordinators, kmsg.FindCoordinatorResponseCoordinator{
-				Key: k, NodeID: node, Host: host, Port: port, ErrorCode: code,
-			})
-		}
-		return resp
-	}
-	resp.ErrorCode, resp.NodeID, resp.Host, resp.Port = code, node, host, port
-	return resp
-}

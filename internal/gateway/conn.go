@@ -139,8 +139,6 @@ func (s *Server) handle(ctx context.Context, cs *connState, req *request) (kmsg.
 		return s.saslAuthenticate(cs, r), nil
 	case *kmsg.MetadataRequest:
 		return s.metadata(ctx, r), nil
-	case *kmsg.FindCoordinatorRequest:
-		return s.findCoordinator(r), nil
 	case *kmsg.InitProducerIDRequest:
 		return s.initProducerID(r), nil
 	case *kmsg.ProduceRequest:

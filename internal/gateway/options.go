@@ -23,8 +23,8 @@ type Options struct {
 	// Listen is the address clients connect to (host:port; port 0 picks
 	// one).
 	Listen string
-	// Advertise is the host:port Metadata and FindCoordinator answers
-	// name; empty means the listener's address.
+	// Advertise is the host:port Metadata answers name; empty means
+	// the listener's address.
 	Advertise string
 	// NodeID is the broker id the gateway gives itself (0 if unset).
 	NodeID int32
