@@ -209,3 +209,16 @@ func TestProtectNotAllowed(t *testing.T) {
 		t.Errorf("target bindings changed: %v, were %v", after, before)
 	}
 }
+
+// TestProtectUnknownMigrator: without a SASL user kmigrate cannot tell
+// its own principal, and refuses to guard (Release still works).
+func TestProtectUnknownMigrator(t *testing.T) {
+	p := kafkatest.NewPair(t, kafkatest.Brokers(1))
+	h := p.Open(t, "plain", nil)
+	if _, err := acls.Protect(t.Context(), h); !errors.Is(err, acls.ErrUnknownMigrator) {
+		t.Errorf("protect: %v, want ErrUnknownMigrator", err)
+	}
+	if _, err := acls.Release(t.Context(), h); err != nil {
+		t.Errorf("release: %v", err)
+	}
+}

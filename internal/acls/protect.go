@@ -36,6 +36,11 @@ import (
 // (an ALLOW for User:*).
 var ErrUnprotectable = errors.New("a target topic cannot be protected")
 
+// ErrUnknownMigrator: kmigrate does not know its own principal on the
+// target (it authenticates without SASL), so guards could deny the
+// mirror's own writes.
+var ErrUnknownMigrator = errors.New("kmigrate's principal on the target is unknown (no SASL user): write guards could stop the mirror too")
+
 // ErrNotAllowed: the migrator may not alter ACLs on the target.
 var ErrNotAllowed = errors.New("the migrator may not alter ACLs on the target: it needs ALTER on the CLUSTER resource")
 
@@ -126,6 +131,9 @@ func guardTopics(ctx context.Context, h *migration.Handle, releaseAll bool) (*Pr
 	sc, err := ScopeOf(ctx, h)
 	if err != nil {
 		return nil, err
+	}
+	if sc.Migrator == "" && !releaseAll {
+		return nil, ErrUnknownMigrator
 	}
 	targets := map[string]string{} // source -> target
 	for _, m := range sc.Topics {

@@ -56,3 +56,27 @@ func TestACLsSpecErrors(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParsePrincipalRule: a parsed rule is two TYPE:name principals
+// without surrounding spaces, and parses back to itself.
+func FuzzParsePrincipalRule(f *testing.F) {
+	for _, s := range []string{"User:a -> User:b", "User:a->Group:b", "a -> b", "User: -> User:b", "->", "User:a -> User:b -> User:c", ":x -> y:"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		r, err := config.ParsePrincipalRule(in)
+		if err != nil {
+			return
+		}
+		for _, p := range []string{r.From, r.To} {
+			typ, name, ok := strings.Cut(p, ":")
+			if !ok || typ == "" || name == "" || strings.TrimSpace(p) != p {
+				t.Fatalf("%q parsed to principal %q", in, p)
+			}
+		}
+		again, err := config.ParsePrincipalRule(r.From + " -> " + r.To)
+		if err != nil || again != r {
+			t.Fatalf("%q: %+v does not parse back: %+v, %v", in, r, again, err)
+		}
+	})
+}
