@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash"
 	"hash/maphash"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -34,6 +35,24 @@ func diff(src, copy *kgo.Record) []string {
 		out = append(out, FieldTimestamp)
 	}
 	return out
+}
+
+// restamp gives a copy the target stamped with its own time (its batch
+// says LogAppendTime: the target topic has
+// message.timestamp.type=LogAppendTime) the timestamp its tracing header
+// keeps: the source record's, which is what the mirror produced. It
+// reports whether it did.
+func restamp(copy *kgo.Record, h trace.Raw) bool {
+	if copy.Attrs.TimestampType() != 1 {
+		return false
+	}
+	copy.Timestamp = time.UnixMilli(h.Timestamp)
+	return true
+}
+
+// restampNote explains restamped copies in a partition's report.
+func restampNote(n int64) string {
+	return fmt.Sprintf("the target stamped %d copies with its own time (message.timestamp.type=LogAppendTime): their timestamps were compared as the source timestamps kept in their tracing headers", n)
 }
 
 // equalBytes is bytes.Equal that tells null from empty.

@@ -127,6 +127,10 @@ type Counts struct {
 	// LoopedBack is the source records whose tracing header names the
 	// target cluster: copies of target records, never copied back.
 	LoopedBack int64 `json:"looped_back,omitempty"`
+	// Restamped is the copies the target stamped with its own time
+	// (message.timestamp.type=LogAppendTime): their timestamp was
+	// compared as the source timestamp their tracing header keeps.
+	Restamped int64 `json:"restamped,omitempty"`
 
 	// The problems, each also listed in Problems.
 	Gaps          int64 `json:"gaps"`
@@ -353,6 +357,9 @@ func (r *Report) finish() {
 		}
 		if !p.OK() {
 			r.OK = false
+		}
+		if p.Counts.Restamped > 0 {
+			p.Notes = append(p.Notes, restampNote(p.Counts.Restamped))
 		}
 		t.SourceRecords += p.Counts.SourceRecords
 		t.Copies += p.Counts.Copies

@@ -91,6 +91,9 @@ func (v *Verifier) sampleOne(ctx context.Context, tgt *cursor, p *partition, res
 				Detail: fmt.Sprintf("the offset map puts the copy of source offset %d at target offset %d, which holds %s", o, t, what)}, &c.MapMismatches, p.maxListed)
 			return nil
 		}
+		if restamp(q, h) {
+			c.Restamped++
+		}
 	}
 	if f := diff(r, q); len(f) > 0 {
 		addProblem(res, Problem{Kind: KindMismatch, SourceOffset: o, TargetOffset: t, Fields: f,

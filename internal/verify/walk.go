@@ -197,6 +197,9 @@ func (w *walker) identify(r *kgo.Record) (int64, identity) {
 			Detail: siblingDetail(r.Offset, h)}, &w.res.Counts.Unexpected)
 		return 0, isInvalid
 	}
+	if restamp(r, h) {
+		w.res.Counts.Restamped++
+	}
 	return h.Offset, isCopy
 }
 
