@@ -60,14 +60,19 @@ kmigrate's own principal needs.
              (run after apply, and again after each promote, which releases
              the promoted topics)
   unprotect  removes all of kmigrate's write guards (rollback, or a
-             migration given up)`,
+             migration given up)
+
+  users-script  prints a shell script that creates the missing SCRAM users
+                with kafka-configs.sh, passwords read from environment
+                variables (for users who keep passwords in their own tooling)`,
 		Args: cobra.NoArgs,
 	}
 	cmd.AddCommand(e.accessSub("plan", "Show the bindings to create, the extra ones and the conflicts (writes nothing)"),
 		e.accessSub("apply", "Create the missing bindings on the target (idempotent)"),
 		e.accessSub("verify", "Compare both sides' bindings (exit 1 when they differ)"),
 		e.protectSub("protect", "Deny writes to mirrored target topics to every writer but the migrator until promotion; release promoted topics"),
-		e.protectSub("unprotect", "Remove every write guard kmigrate added to the migration's target topics"))
+		e.protectSub("unprotect", "Remove every write guard kmigrate added to the migration's target topics"),
+		e.usersScriptSub())
 	return cmd
 }
 
@@ -380,4 +385,30 @@ func printProtection(w io.Writer, p *acls.Protection) {
 	for _, f := range p.Failed {
 		fmt.Fprintf(w, "  refused by the target: %s: %s\n", f.Binding, f.Reason)
 	}
+}
+
+func (e *env) usersScriptSub() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "users-script",
+		Short: "Print a kafka-configs.sh script that creates the SCRAM users the target lacks (passwords from environment variables)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := e.loadConfig()
+			if err != nil {
+				return err
+			}
+			h, err := migration.Open(cmd.Context(), cfg, e.logger)
+			if err != nil {
+				return err
+			}
+			defer h.Close()
+			p, err := users.Make(cmd.Context(), h)
+			if err != nil {
+				return fmt.Errorf("users: %w", err)
+			}
+			return users.WriteScript(e.stdout, p, strings.Join(cfg.Target.Bootstrap, ","))
+		},
+	}
+	e.addClusterFlags(cmd)
+	return cmd
 }

@@ -121,3 +121,26 @@ target:
 	}
 	cl.Close()
 }
+
+// TestAccessUsersScript prints the script for a user the target lacks.
+func TestAccessUsersScript(t *testing.T) {
+	pair := kafkatest.NewPair(t, kafkatest.Brokers(1), kafkatest.SASL(config.ScramSHA256, "admin", "admin-secret"))
+	if res, err := pair.Source.Admin(t).AlterUserSCRAMs(t.Context(), nil, []kadm.UpsertSCRAM{{User: "app", Mechanism: kadm.ScramSha512, Iterations: 4096, Password: "pw"}}); err != nil || res.Error() != nil {
+		t.Fatal(err, res.Error())
+	}
+	spec := write(t, t.TempDir(), "m.yaml", fmt.Sprintf(`source:
+  bootstrap: %s
+  security_protocol: SASL_PLAINTEXT
+  sasl: {mechanism: SCRAM-SHA-256, username: admin, password: admin-secret}
+target:
+  bootstrap: %s
+  security_protocol: SASL_PLAINTEXT
+  sasl: {mechanism: SCRAM-SHA-256, username: admin, password: admin-secret}
+`, pair.Source.Addrs[0], pair.Target.Addrs[0]))
+	code, out, errOut := kmigrate(t, "access", "users-script", "-f", spec, "--log-level", "warn")
+	want := fmt.Sprintf(": \"${KMIGRATE_PW_app:?set the password of app}\"\nkafka-configs.sh --bootstrap-server '%s' --alter --entity-type users --entity-name 'app' \\\n"+
+		"  --add-config \"SCRAM-SHA-512=[iterations=4096,password=${KMIGRATE_PW_app}]\" \"$@\"\n", pair.Target.Addrs[0])
+	if code != 0 || !strings.HasSuffix(out, want) || strings.Count(out, "kafka-configs.sh --") != 1 {
+		t.Errorf("users-script: exit %d\n%s%s\nwant it to end with\n%s", code, out, errOut, want)
+	}
+}
