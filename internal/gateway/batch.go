@@ -71,6 +71,11 @@ func records(b *kmsg.RecordBatch, topic string, partition int32) ([]*kgo.Record,
 			return nil, fmt.Errorf("%w: decompress: %w", ErrCorruptBatch, err)
 		}
 	}
+	if b.NumRecords < 0 || int(b.NumRecords) > len(raw) {
+		// A record takes at least one byte: a client cannot make the
+		// gateway allocate for records it did not send.
+		return nil, fmt.Errorf("%w: %d records in %d bytes", ErrCorruptBatch, b.NumRecords, len(raw))
+	}
 	out := make([]*kgo.Record, 0, b.NumRecords)
 	for range b.NumRecords {
 		length, used := kbin.Varint(raw)

@@ -84,6 +84,10 @@ func TestDecodeBatches(t *testing.T) {
 		"transactional": {encodeBatch(attrTransactional, ts, in), ErrTransactionalBatch},
 		"control":       {encodeBatch(attrControl, ts, in), ErrTransactionalBatch},
 	}
+	lying := kmsg.RecordBatch{Magic: 2, NumRecords: 1 << 30, Records: []byte{0}}
+	if _, err := records(&lying, "t", 0); !errors.Is(err, ErrCorruptBatch) {
+		t.Errorf("a batch claiming 2^30 records in 1 byte: %v, want ErrCorruptBatch", err)
+	}
 	for name, c := range cases {
 		if _, err := decodeBatches(c.raw); !errors.Is(err, c.want) {
 			t.Errorf("%s: %v, want %v", name, err, c.want)
