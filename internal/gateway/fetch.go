@@ -40,10 +40,7 @@ func (s *Server) fetch(ctx context.Context, req *kmsg.FetchRequest) *kmsg.FetchR
 			out.failTopic(t, kerr.TopicAuthorizationFailed.Code)
 			continue
 		}
-		side := route.current()
-		if side == Holding {
-			side = Source
-		}
+		side := readSide(route)
 		up, name := s.upstreamFor(side, t.Topic)
 		leaders, err := s.leaders(ctx, up, name)
 		if err != nil {
@@ -209,10 +206,7 @@ func (s *Server) listOffsets(ctx context.Context, req *kmsg.ListOffsetsRequest) 
 			resp.Topics = append(resp.Topics, rt)
 			continue
 		}
-		side := route.current()
-		if side == Holding {
-			side = Source
-		}
+		side := readSide(route)
 		up, name := s.upstreamFor(side, t.Topic)
 		ur := &kmsg.ListOffsetsRequest{ReplicaID: -1, IsolationLevel: req.IsolationLevel, Topics: []kmsg.ListOffsetsRequestTopic{{Topic: name}}}
 		for _, p := range t.Partitions {

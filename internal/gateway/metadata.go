@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -11,10 +12,11 @@ import (
 // metadata answers with the gateway as the only broker, leading every
 // partition of the topics it serves: every client connection then goes
 // through it, whatever cluster a topic lives on. Partition counts come
-// from the cluster the topic is routed to. Leader epochs are -1 (unknown),
-// so clients never compare the source's epochs with the target's.
-// Topics outside the migration are refused with TOPIC_AUTHORIZATION_FAILED:
-// the gateway must not let a client write where no mirror copies.
+// from the cluster the topic is routed to (one upstream request per
+// cluster). Leader epochs are -1 (unknown), so clients never compare the
+// source's epochs with the target's. Topics outside the migration are
+// refused with TOPIC_AUTHORIZATION_FAILED: the gateway must not let a
+// client write where no mirror copies.
 func (s *Server) metadata(ctx context.Context, req *kmsg.MetadataRequest) *kmsg.MetadataResponse {
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
 	resp.Brokers = []kmsg.MetadataResponseBroker{{NodeID: s.opts.NodeID, Host: s.host, Port: s.port}}
@@ -32,13 +34,43 @@ func (s *Server) metadata(ctx context.Context, req *kmsg.MetadataRequest) *kmsg.
 			topics = append(topics, *t.Topic)
 		}
 	}
+	// Where each topic is read from, and its name there.
+	names := map[Side][]string{}
 	for _, t := range topics {
-		resp.Topics = append(resp.Topics, s.topicMetadata(ctx, t))
+		if route, ok := s.routes[t]; ok {
+			side := readSide(route)
+			_, name := s.upstreamFor(side, t)
+			names[side] = append(names[side], name)
+		}
+	}
+	described := map[Side]kadm.Metadata{}
+	failed := map[Side]bool{}
+	for side, ns := range names {
+		up, _ := s.upstreamFor(side, "")
+		md, err := up.adm.Metadata(ctx, ns...)
+		if err != nil {
+			s.log.Warn("upstream metadata failed", "upstream", side.String(), "topics", ns, "err", err)
+			failed[side] = true
+			continue
+		}
+		described[side] = md
+	}
+	for _, t := range topics {
+		resp.Topics = append(resp.Topics, s.topicMetadata(t, described, failed))
 	}
 	return resp
 }
 
-func (s *Server) topicMetadata(ctx context.Context, topic string) kmsg.MetadataResponseTopic {
+// readSide is where a topic's reads and metadata come from: its route,
+// except while a switch holds it (the source, as clients know it).
+func readSide(r *topicRoute) Side {
+	if side := r.current(); side != Holding {
+		return side
+	}
+	return Source
+}
+
+func (s *Server) topicMetadata(topic string, described map[Side]kadm.Metadata, failed map[Side]bool) kmsg.MetadataResponseTopic {
 	mt := kmsg.MetadataResponseTopic{Topic: &topic, AuthorizedOperations: -2147483648}
 	route, ok := s.routes[topic]
 	if !ok {
@@ -46,21 +78,13 @@ func (s *Server) topicMetadata(ctx context.Context, topic string) kmsg.MetadataR
 		mt.ErrorCode = kerr.TopicAuthorizationFailed.Code
 		return mt
 	}
-	side := route.current()
-	if side == Holding {
-		// Partition counts are equal or larger on the target; the
-		// source's describe the topic as clients know it.
-		side = Source
-	}
-	up, name := s.upstreamFor(side, topic)
-	md, err := up.adm.Metadata(ctx, name)
-	if err != nil {
-		s.log.Warn("upstream metadata failed", "upstream", side.String(), "topic", name, "err", err)
+	side := readSide(route)
+	_, name := s.upstreamFor(side, topic)
+	td, ok := described[side].Topics[name]
+	switch {
+	case failed[side]:
 		mt.ErrorCode = kerr.LeaderNotAvailable.Code
 		return mt
-	}
-	td, ok := md.Topics[name]
-	switch {
 	case !ok:
 		mt.ErrorCode = kerr.UnknownTopicOrPartition.Code
 		return mt
