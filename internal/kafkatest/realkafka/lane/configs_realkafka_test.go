@@ -91,11 +91,10 @@ func topicConfigs(t *testing.T, c *kafkatest.Cluster, topic string) map[string]s
 // source's timestamps, or verify must explain the difference; a copied
 // LogAppendTime on the target restamps every record.
 //
-// It fails today: the target topic gets LogAppendTime, every copy is
-// restamped, and verify reports each as a timestamp mismatch instead of
-// comparing the source timestamp.
+// The target topic gets LogAppendTime and restamps every copy; verify
+// compares the source timestamp each copy's tracing header keeps (it
+// reported every record as a timestamp mismatch before).
 func TestLogAppendTimeSource(t *testing.T) {
-	knownBug(t, "a LogAppendTime source topic: copies restamped on the target, verify fails every record on its timestamp")
 	p := pair(t, source39, target4)
 	topic := kafkatest.TopicName(t, "appendtime")
 	p.Source.CreateTopic(t, topic, 1, map[string]string{"message.timestamp.type": "LogAppendTime", "retention.ms": "-1"})

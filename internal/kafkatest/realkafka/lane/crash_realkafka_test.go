@@ -76,12 +76,10 @@ func startMirror(t *testing.T, args []string) (*exec.Cmd, *strings.Builder, chan
 // created the target topic, before its first transaction commits, and
 // starts it again: the run must resume, not refuse its own topic.
 //
-// It fails today (the topic plan sees an empty topic without state and
-// refuses it unless reuse is allowed), so it runs only with
-// KMIGRATE_LANE_KNOWN_BUGS=1 until the fix lands: a red lane would block
-// every other change.
+// It failed before the runner claimed its topics in the state before
+// creating them (the topic plan saw an empty topic without state and
+// refused it unless reuse was allowed).
 func TestMirrorKill9BeforeFirstCommit(t *testing.T) {
-	knownBug(t, "kill -9 between target topic creation and the first commit leaves a migration that refuses to resume")
 	p := pair(t, source4, target4)
 	topic := kafkatest.TopicName(t, "early")
 	seedOrders(t, p.Source, topic, 3, 3000)
