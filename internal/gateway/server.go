@@ -158,9 +158,8 @@ func (s *Server) Addr() string { return s.ln.Addr().String() }
 // at once and every PollInterval (coord.go). Until the first sync
 // succeeds, writes routed to the source are answered with a retriable
 // error (no lease yet). It closes the server when it returns.
-func (s *Server) Run(ctx context.Context) error {
-	defer s.Close()
-	ctx, cancel := context.WithCancel(ctx)
+func (s *Server) Run(parent context.Context) error {
+	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	s.wg.Add(1)
 	go func() {
@@ -172,14 +171,24 @@ func (s *Server) Run(ctx context.Context) error {
 		s.ln.Close()
 		s.closeConns()
 	}()
+	err := s.accept(ctx)
+	cancel()
+	// Closing the upstream clients also ends writes still waiting for
+	// an unreachable cluster, so the handlers return.
+	s.Close()
+	s.wg.Wait()
+	if parent.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// accept serves each client connection in its own goroutine until the
+// listener closes.
+func (s *Server) accept(ctx context.Context) error {
 	for {
 		c, err := s.ln.Accept()
 		if err != nil {
-			cancel()
-			s.wg.Wait()
-			if ctx.Err() != nil {
-				return nil
-			}
 			return fmt.Errorf("gateway: accept: %w", err)
 		}
 		if !s.track(c, true) {
