@@ -7,6 +7,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -22,6 +23,7 @@ type accessFlags struct {
 	allowSpill  bool
 	deleteExtra bool
 	secretsFile string
+	watch       time.Duration
 }
 
 func (e *env) accessCommand() *cobra.Command {
@@ -86,6 +88,9 @@ func (e *env) accessSub(verb, short string) *cobra.Command {
 			if err := checkOutput(fl.output); err != nil {
 				return err
 			}
+			if fl.watch < 0 {
+				return usageError{errors.New("--watch must not be negative")}
+			}
 			cfg, err := e.loadConfig()
 			if err != nil {
 				return err
@@ -104,21 +109,13 @@ func (e *env) accessSub(verb, short string) *cobra.Command {
 				return err
 			}
 			defer h.Close()
-			r := &accessReport{Action: verb}
 			ctx := cmd.Context()
-			if r.ACLs, err = acls.Make(ctx, h); err != nil {
-				return fmt.Errorf("ACLs: %w", err)
+			if fl.watch > 0 {
+				return e.watchAccess(ctx, h, fl, secrets)
 			}
-			if r.Quotas, err = quotas.Make(ctx, h); err != nil {
-				return fmt.Errorf("quotas: %w", err)
-			}
-			if r.Users, err = users.Make(ctx, h); err != nil {
-				return fmt.Errorf("users: %w", err)
-			}
-			r.InSync = r.ACLs.InSync() && r.Quotas.InSync() && r.Users.InSync()
-			var applyErr error
-			if verb == "apply" {
-				applyErr = e.applyAccess(ctx, h, r, fl, secrets)
+			r, applyErr, err := e.accessOnce(ctx, h, verb, fl, secrets)
+			if err != nil {
+				return err
 			}
 			if err := emit(e.stdout, fl.output, r, func(w io.Writer) { printAccess(w, r) }); err != nil {
 				return err
@@ -142,9 +139,54 @@ func (e *env) accessSub(verb, short string) *cobra.Command {
 	f.BoolVar(&fl.allowSpill, "allow-spill", false, "write prefixed and wildcard topic bindings that also cover target topics outside the migration")
 	if verb == "apply" {
 		f.BoolVar(&fl.deleteExtra, "delete-extra", false, "also delete target bindings on the migration's resources, and target quotas, that the source does not have")
+		f.DurationVar(&fl.watch, "watch", 0, "apply again every interval (e.g. 30s) until Ctrl-C, so that additions and, with --delete-extra, removals on the source follow")
 		f.StringVar(&fl.secretsFile, "users-secrets", "", "YAML file mapping target user names to passwords, for creating missing SCRAM users (never printed)")
 	}
 	return cmd
+}
+
+// accessOnce plans (and for apply applies) once. applyErr is what apply
+// could not do (listed in the report); err means there is no report.
+func (e *env) accessOnce(ctx context.Context, h *migration.Handle, verb string, fl accessFlags, secrets users.Secrets) (r *accessReport, applyErr, err error) {
+	r = &accessReport{Action: verb}
+	if r.ACLs, err = acls.Make(ctx, h); err != nil {
+		return nil, nil, fmt.Errorf("ACLs: %w", err)
+	}
+	if r.Quotas, err = quotas.Make(ctx, h); err != nil {
+		return nil, nil, fmt.Errorf("quotas: %w", err)
+	}
+	if r.Users, err = users.Make(ctx, h); err != nil {
+		return nil, nil, fmt.Errorf("users: %w", err)
+	}
+	r.InSync = r.ACLs.InSync() && r.Quotas.InSync() && r.Users.InSync()
+	if verb == "apply" {
+		applyErr = e.applyAccess(ctx, h, r, fl, secrets)
+	}
+	return r, applyErr, nil
+}
+
+// watchAccess applies every fl.watch until ctx ends (exit 0). A round
+// that fails is logged and the next one tries again: a broker restart
+// must not end the sync.
+func (e *env) watchAccess(ctx context.Context, h *migration.Handle, fl accessFlags, secrets users.Secrets) error {
+	for {
+		r, applyErr, err := e.accessOnce(ctx, h, "apply", fl, secrets)
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case err != nil:
+			e.logger.Warn("access apply failed; trying again", "err", err, "in", fl.watch)
+		case applyErr != nil:
+			e.logger.Warn("access apply left something undone; trying again", "err", applyErr, "in", fl.watch)
+		default:
+			e.logger.Debug("access applied", "in_sync", r.InSync)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(fl.watch):
+		}
+	}
 }
 
 // accessReport is the output of the access commands.

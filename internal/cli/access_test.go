@@ -1,15 +1,21 @@
 package cli_test
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kmigrate/kmigrate/internal/acls"
+	"github.com/kmigrate/kmigrate/internal/cli"
 	"github.com/kmigrate/kmigrate/internal/cluster"
 	"github.com/kmigrate/kmigrate/internal/config"
 	"github.com/kmigrate/kmigrate/internal/kafkatest"
@@ -142,5 +148,48 @@ target:
 		"  --add-config \"SCRAM-SHA-512=[iterations=4096,password=${KMIGRATE_PW_app}]\" \"$@\"\n", pair.Target.Addrs[0])
 	if code != 0 || !strings.HasSuffix(out, want) || strings.Count(out, "kafka-configs.sh --") != 1 {
 		t.Errorf("users-script: exit %d\n%s%s\nwant it to end with\n%s", code, out, errOut, want)
+	}
+}
+
+// TestAccessApplyWatch: apply --watch --delete-extra follows a binding
+// added on the source, then its removal, and exits 0 when stopped.
+func TestAccessApplyWatch(t *testing.T) {
+	pair := kafkatest.NewPair(t, kafkatest.Brokers(1))
+	pair.Source.CreateTopic(t, "orders", 1, nil)
+	src, tgt := pair.Source.Client(t), pair.Target.Client(t)
+	b := acls.Binding{Resource: kmsg.ACLResourceTypeTopic, Name: "orders", Pattern: kmsg.ACLResourcePatternTypeLiteral,
+		Principal: "User:app", Host: "*", Operation: kmsg.ACLOperationRead, Permission: kmsg.ACLPermissionTypeAllow}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	done := make(chan int, 1)
+	var stderr bytes.Buffer
+	go func() {
+		done <- cli.Main(ctx, []string{"access", "apply", "--source", pair.Source.Addrs[0], "--target", pair.Target.Addrs[0],
+			"--topics", "orders", "--watch", "50ms", "--delete-extra", "--log-level", "warn"}, strings.NewReader(""), io.Discard, &stderr)
+	}()
+	// waitFor polls the target until it holds want (the loop's interval
+	// is 50ms; 30s is only the bound on a failure).
+	waitFor := func(want []acls.Binding) {
+		t.Helper()
+		var got []acls.Binding
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			var err error
+			if got, err = acls.Read(t.Context(), tgt); err == nil && reflect.DeepEqual(got, want) {
+				return
+			}
+		}
+		t.Fatalf("target bindings %v, want %v\n%s", got, want, stderr.String())
+	}
+	if failed, err := acls.Create(t.Context(), src, []acls.Binding{b}); err != nil || len(failed) > 0 {
+		t.Fatal(err, failed)
+	}
+	waitFor([]acls.Binding{b})
+	if failed, err := acls.Delete(t.Context(), src, []acls.Binding{b}); err != nil || len(failed) > 0 {
+		t.Fatal(err, failed)
+	}
+	waitFor(nil)
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("apply --watch stopped with exit %d\n%s", code, stderr.String())
 	}
 }
