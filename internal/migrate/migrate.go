@@ -26,6 +26,7 @@ import (
 	"github.com/kmigrate/kmigrate/internal/groups"
 	"github.com/kmigrate/kmigrate/internal/migration"
 	"github.com/kmigrate/kmigrate/internal/mirror"
+	"github.com/kmigrate/kmigrate/internal/preflight"
 	"github.com/kmigrate/kmigrate/internal/state"
 	"github.com/kmigrate/kmigrate/internal/topics"
 )
@@ -130,6 +131,14 @@ func (r *Runner) Run(ctx context.Context) error {
 	cfg := r.h.Config()
 	plan := r.Plan()
 	tgtAdm := r.h.TargetAdmin()
+	// Refuse credentials that may not use the transactional id before
+	// anything is written (the mirror would fail only after creating the
+	// topics).
+	if cfg.Mirror.Guarantee == config.ExactlyOnce {
+		if err := preflight.TransactionalID(ctx, r.h.Target(), state.TransactionalID(r.h.Name())); err != nil {
+			return fmt.Errorf("%w; nothing was written: %w", ErrBlocked, err)
+		}
+	}
 	if err := r.claim(ctx, plan); err != nil {
 		return err
 	}

@@ -17,8 +17,6 @@ package migration
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -48,10 +46,7 @@ var ErrStateMismatch = state.ErrMismatch
 // DefaultName is the migration name used when the spec gives none: stable
 // for a pair of clusters, so that re-running the same command resumes and
 // later commands with the same flags find the same state.
-func DefaultName(sourceID, targetID string) string {
-	sum := sha256.Sum256([]byte(sourceID + "\x00" + targetID))
-	return "m-" + hex.EncodeToString(sum[:6])
-}
+func DefaultName(sourceID, targetID string) string { return state.DefaultName(sourceID, targetID) }
 
 // Handle is an open migration. Immutable after Open; safe for concurrent
 // use.

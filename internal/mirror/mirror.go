@@ -97,7 +97,7 @@ func (m *Mirror) Stats() Stats { return m.stats.snapshot() }
 func (m *Mirror) StateTopic() string { return state.TopicName(m.opts.Name) }
 
 // TransactionalID is the transactional id the mirror produces with.
-func (m *Mirror) TransactionalID() string { return "kmigrate-" + m.opts.Name }
+func (m *Mirror) TransactionalID() string { return state.TransactionalID(m.opts.Name) }
 
 // Run copies until ctx is cancelled (continuous mode) or until the end
 // offsets recorded when it started are copied (Until end). Cancelling ctx

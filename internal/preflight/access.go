@@ -108,12 +108,12 @@ func sourceAccess(info *cluster.Info, topics []string, groups map[string][]kmsg.
 
 // targetAccess is what a migration does on the target: create topics,
 // write records in transactions, commit group offsets.
-func targetAccess(info *cluster.Info, existing []string, groups map[string][]kmsg.ACLOperation) []Access {
+func targetAccess(info *cluster.Info, create Access, existing []string, groups map[string][]kmsg.ACLOperation) []Access {
 	// Cluster-level IdempotentWrite is only needed before Kafka 3.0 (topic
 	// Write implies it since), and topic configs are set at creation or
 	// per topic, so neither cluster-level answer blocks a migration.
 	acc := []Access{
-		clusterOp(info, "create topics", kmsg.ACLOperationCreate),
+		create,
 		optional(clusterOp(info, "idempotent write (cluster)", kmsg.ACLOperationIdempotentWrite)),
 		optional(clusterOp(info, "alter configs (cluster)", kmsg.ACLOperationAlterConfigs)),
 	}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/kmigrate/kmigrate/internal/cluster"
 	"github.com/kmigrate/kmigrate/internal/config"
+	"github.com/kmigrate/kmigrate/internal/state"
 )
 
 // Status is the answer to "may the credentials do this?".
@@ -104,11 +105,43 @@ func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*Report,
 	if err != nil {
 		return nil, err
 	}
+	name := cfg.Name
+	if name == "" {
+		name = state.DefaultName(src.Info.ClusterID, tgt.Info.ClusterID)
+	}
 	src.Access = sourceAccess(src.Info, src.SelectedTopics, srcGroups)
-	tgt.Access = targetAccess(tgt.Info, tgt.SelectedTopics, tgtGroups)
+	create := createAccess(ctx, tgtCl, tgt.Info, toCreate(cfg, src, tgt, name))
+	tgt.Access = targetAccess(tgt.Info, create, tgt.SelectedTopics, tgtGroups)
+	if cfg.Mirror.Guarantee == config.ExactlyOnce {
+		id := state.TransactionalID(name)
+		a := Access{What: "use the transactional id " + id, Status: Yes}
+		if err := TransactionalID(ctx, tgtCl, id); errors.Is(err, ErrTransactionalID) {
+			a.Status, a.Detail = No, "grant WRITE and DESCRIBE on it (or the prefix kmigrate-), or use --guarantee at-least-once"
+		}
+		tgt.Access = append(tgt.Access, a)
+	}
 	r := &Report{Source: src, Target: tgt, Problems: []string{}, Warnings: []string{}}
 	r.evaluate()
 	return r, nil
+}
+
+// toCreate is the target topics a migration would create: the selected
+// source topics' target names the target lacks, and the state topic.
+func toCreate(cfg *config.Config, src, tgt *Side, name string) []string {
+	exists := map[string]bool{}
+	for _, t := range tgt.Info.Topics {
+		exists[t.Name] = true
+	}
+	var out []string
+	for _, s := range src.SelectedTopics {
+		if n := cfg.Topics.TargetName(s); !exists[n] {
+			out = append(out, n)
+		}
+	}
+	if st := state.TopicName(name); !exists[st] {
+		out = append(out, st)
+	}
+	return out
 }
 
 // SameCluster returns an error matching cluster.ErrSameCluster when src and

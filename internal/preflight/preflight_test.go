@@ -12,6 +12,7 @@ import (
 	"github.com/kmigrate/kmigrate/internal/config"
 	"github.com/kmigrate/kmigrate/internal/kafkatest"
 	"github.com/kmigrate/kmigrate/internal/preflight"
+	"github.com/kmigrate/kmigrate/internal/state"
 )
 
 func selectAll(t *testing.T) config.Selection {
@@ -52,6 +53,7 @@ func TestRunReportsPermissions(t *testing.T) {
 	src.CommitOffsets(t, "app", map[string]map[int32]int64{"orders": {0: 0}})
 
 	cfg := &config.Config{Source: src.Config, Target: tgt.Config, Topics: config.Topics{Selection: selectAll(t)}, Groups: config.Groups{Selection: selectAll(t)}}
+	cfg.Mirror.Guarantee = config.ExactlyOnce
 	cfg.Source.SASL = config.SASL{Mechanism: config.Plain, Username: "reader", Password: "reader-pw"}
 	cfg.Target.SASL = config.SASL{Mechanism: config.Plain, Username: "writer", Password: "writer-pw"}
 
@@ -74,18 +76,21 @@ func TestRunReportsPermissions(t *testing.T) {
 	if !slices.Equal(rep.Source.Access, wantSource) {
 		t.Errorf("source access:\n got %+v\nwant %+v", rep.Source.Access, wantSource)
 	}
+	name := state.DefaultName(src.ID, tgt.ID)
 	wantTarget := []preflight.Access{
-		{What: "create topics", Status: preflight.No},
+		{What: "create topics", Status: preflight.No, Detail: "denied on __kmigrate-" + name + ", orders"},
 		{What: "idempotent write (cluster)", Status: preflight.No, Optional: true},
 		{What: "alter configs (cluster)", Status: preflight.No, Optional: true},
 		{What: "commit offsets of selected groups", Status: preflight.Yes, Detail: "all 1 selected groups"},
+		{What: "use the transactional id kmigrate-" + name, Status: preflight.No, Detail: "grant WRITE and DESCRIBE on it (or the prefix kmigrate-), or use --guarantee at-least-once"},
 	}
 	if !slices.Equal(rep.Target.Access, wantTarget) {
 		t.Errorf("target access:\n got %+v\nwant %+v", rep.Target.Access, wantTarget)
 	}
 	wantProblems := []string{
 		"source: the credentials may not read selected topic configs (denied on orders)",
-		"target: the credentials may not create topics",
+		"target: the credentials may not create topics (denied on __kmigrate-" + name + ", orders)",
+		"target: the credentials may not use the transactional id kmigrate-" + name + " (grant WRITE and DESCRIBE on it (or the prefix kmigrate-), or use --guarantee at-least-once)",
 	}
 	if !slices.Equal(rep.Problems, wantProblems) {
 		t.Errorf("problems:\n got %q\nwant %q", rep.Problems, wantProblems)
@@ -99,6 +104,50 @@ func TestRunReportsPermissions(t *testing.T) {
 	}
 	if rep.OK() {
 		t.Error("OK() = true with problems")
+	}
+}
+
+// TestRunTopicLevelCreate: a target principal without cluster CREATE but
+// with CREATE on the prefixes of the topics a migration creates, and the
+// transactional id, may run it; check says so instead of refusing.
+func TestRunTopicLevelCreate(t *testing.T) {
+	prefixed := func(res kmsg.ACLResourceType, name string, op kmsg.ACLOperation) kfake.ACL {
+		return kfake.ACL{Resource: res, Name: name, Pattern: kmsg.ACLResourcePatternTypePrefixed, Operation: op, Allow: true}
+	}
+	src := kafkatest.New(t, kafkatest.Brokers(1), kafkatest.Role("source"))
+	tgt := kafkatest.New(t, kafkatest.Brokers(1), kafkatest.Role("target"),
+		kafkatest.SASL(config.Plain, "admin", "admin-pw"),
+		kafkatest.Kfake(kfake.EnableACLs(), kfake.User("PLAIN", "writer", "writer-pw",
+			prefixed(kmsg.ACLResourceTypeTopic, "orders", kmsg.ACLOperationCreate),
+			prefixed(kmsg.ACLResourceTypeTopic, "__kmigrate-", kmsg.ACLOperationCreate),
+			prefixed(kmsg.ACLResourceTypeTransactionalId, "kmigrate-", kmsg.ACLOperationWrite),
+		)))
+	src.CreateTopic(t, "orders", 2, nil)
+	cfg := &config.Config{Source: src.Config, Target: tgt.Config, Topics: config.Topics{Selection: selectAll(t)}, Groups: config.Groups{Selection: selectAll(t)}}
+	cfg.Mirror.Guarantee = config.ExactlyOnce
+	cfg.Target.SASL = config.SASL{Mechanism: config.Plain, Username: "writer", Password: "writer-pw"}
+	rep, err := preflight.Run(t.Context(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := state.DefaultName(src.ID, tgt.ID)
+	want := map[string]preflight.Access{
+		"create topics": {What: "create topics", Status: preflight.Yes, Detail: "the 2 topics it creates, per topic (no cluster-wide CREATE)"},
+		"use the transactional id kmigrate-" + name: {What: "use the transactional id kmigrate-" + name, Status: preflight.Yes},
+	}
+	for _, a := range rep.Target.Access {
+		if w, ok := want[a.What]; ok {
+			if a != w {
+				t.Errorf("target access %+v, want %+v", a, w)
+			}
+			delete(want, a.What)
+		}
+	}
+	if len(want) > 0 {
+		t.Errorf("missing target access answers: %v", want)
+	}
+	if topics, err := tgt.Admin(t).ListTopics(t.Context()); err != nil || len(topics.Names()) != 0 {
+		t.Errorf("target topics after check: %v (%v), want none: check creates nothing", topics.Names(), err)
 	}
 }
 

@@ -1,6 +1,8 @@
 package state
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -17,6 +19,18 @@ const TopicPrefix = "__kmigrate-"
 
 // TopicName is the state topic of the migration called name.
 func TopicName(migration string) string { return TopicPrefix + migration }
+
+// TransactionalID is the transactional id migration's mirror produces
+// with on the target.
+func TransactionalID(migration string) string { return "kmigrate-" + migration }
+
+// DefaultName is the migration name used when the spec gives none: stable
+// for a pair of clusters, so that re-running the same command resumes and
+// later commands with the same flags find the same state.
+func DefaultName(sourceID, targetID string) string {
+	sum := sha256.Sum256([]byte(sourceID + "\x00" + targetID))
+	return "m-" + hex.EncodeToString(sum[:6])
+}
 
 // Version is the version of the Meta and Checkpoint encodings. A reader
 // refuses state written by a newer version.
