@@ -63,6 +63,13 @@ func (v *View) applyGateway(parts []string, value []byte) {
 			return
 		}
 		v.Holds[parts[1]] = h
+	case len(parts) == 2 && parts[0] == "base":
+		var b Base
+		if value == nil || json.Unmarshal(value, &b) != nil {
+			delete(v.Bases, parts[1])
+			return
+		}
+		v.Bases[parts[1]] = b
 	case len(parts) == 3 && parts[0] == "held":
 		var a heldAck
 		if value == nil || json.Unmarshal(value, &a) != nil {
@@ -129,6 +136,9 @@ func (s *Server) apply(ctx context.Context, v *View, now time.Time) {
 		holding = holding && h.By != s.id && now.Before(h.Until)
 		switch {
 		case v.Promoted[topic]:
+			if b, ok := v.Bases[topic]; ok && s.base(topic) == nil {
+				s.setBase(topic, &b)
+			}
 			if route.current() != Target {
 				route.set(Target)
 				s.log.Info("topic promoted; writes go to the target", "topic", topic)

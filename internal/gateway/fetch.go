@@ -33,7 +33,7 @@ func (s *Server) fetch(ctx context.Context, req *kmsg.FetchRequest) *kmsg.FetchR
 		return resp
 	}
 	reqs := map[fetchKey]*kmsg.FetchRequest{}
-	out := newFetchMerge(req)
+	out := newFetchMerge(req, s.base)
 	for _, t := range req.Topics {
 		route, ok := s.routes[t.Topic]
 		if !ok {
@@ -41,20 +41,38 @@ func (s *Server) fetch(ctx context.Context, req *kmsg.FetchRequest) *kmsg.FetchR
 			continue
 		}
 		side := readSide(route)
-		up, name := s.upstreamFor(side, t.Topic)
-		leaders, err := s.leaders(ctx, up, name)
-		if err != nil {
-			s.log.Warn("upstream metadata failed", "upstream", side.String(), "topic", name, "err", err)
-			out.failTopic(t, kerr.LeaderNotAvailable.Code)
-			continue
+		var base *Base
+		if side == Target {
+			base = s.base(t.Topic)
 		}
+		leaders := map[Side]map[int32]int32{}
 		for _, p := range t.Partitions {
-			leader, ok := leaders[p.Partition]
+			pside := side
+			if base != nil {
+				// Offsets below the source's end at the switch
+				// are the source's (offsets.go).
+				end, shift := base.split(p.Partition)
+				if p.FetchOffset < end {
+					pside = Source
+				} else {
+					p.FetchOffset += shift
+				}
+			}
+			up, name := s.upstreamFor(pside, t.Topic)
+			if leaders[pside] == nil {
+				l, err := s.leaders(ctx, up, name)
+				if err != nil {
+					s.log.Warn("upstream metadata failed", "upstream", pside.String(), "topic", name, "err", err)
+					l = map[int32]int32{}
+				}
+				leaders[pside] = l
+			}
+			leader, ok := leaders[pside][p.Partition]
 			if !ok {
-				out.failPartition(t.Topic, p.Partition, kerr.UnknownTopicOrPartition.Code)
+				out.failPartition(t.Topic, p.Partition, kerr.LeaderNotAvailable.Code)
 				continue
 			}
-			k := fetchKey{side, leader}
+			k := fetchKey{pside, leader}
 			ur := reqs[k]
 			if ur == nil {
 				ur = &kmsg.FetchRequest{ReplicaID: -1, MaxWaitMillis: req.MaxWaitMillis, MinBytes: req.MinBytes,
@@ -63,7 +81,7 @@ func (s *Server) fetch(ctx context.Context, req *kmsg.FetchRequest) *kmsg.FetchR
 			}
 			p.CurrentLeaderEpoch, p.LastFetchedEpoch = -1, -1
 			addFetchPartition(ur, name, p)
-			out.upstreamName[upstreamTopic{side, name}] = t.Topic
+			out.setName(pside, name, t.Topic)
 		}
 	}
 	var wg sync.WaitGroup
@@ -123,14 +141,21 @@ type fetchMerge struct {
 	upstreamName map[upstreamTopic]string // -> client topic name
 	parts        map[string][]kmsg.FetchResponseTopicPartition
 	order        []string
+	base         func(topic string) *Base
 }
 
-func newFetchMerge(req *kmsg.FetchRequest) *fetchMerge {
-	m := &fetchMerge{upstreamName: map[upstreamTopic]string{}, parts: map[string][]kmsg.FetchResponseTopicPartition{}}
+func newFetchMerge(req *kmsg.FetchRequest, base func(string) *Base) *fetchMerge {
+	m := &fetchMerge{upstreamName: map[upstreamTopic]string{}, parts: map[string][]kmsg.FetchResponseTopicPartition{}, base: base}
 	for _, t := range req.Topics {
 		m.order = append(m.order, t.Topic)
 	}
 	return m
+}
+
+func (m *fetchMerge) setName(side Side, upstream, client string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.upstreamName[upstreamTopic{side, upstream}] = client
 }
 
 func (m *fetchMerge) failTopic(t kmsg.FetchRequestTopic, code int16) {
@@ -163,7 +188,15 @@ func (m *fetchMerge) add(side Side, req *kmsg.FetchRequest, r kmsg.Response, err
 	defer m.mu.Unlock()
 	for _, t := range resp.Topics {
 		name := m.upstreamName[upstreamTopic{side, t.Topic}]
+		var base *Base
+		if side == Target {
+			base = m.base(name)
+		}
 		for _, p := range t.Partitions {
+			if base != nil {
+				_, shift := base.split(p.Partition)
+				shiftFetched(&p, shift)
+			}
 			// Nothing may name an upstream broker or epoch.
 			p.PreferredReadReplica = -1
 			p.CurrentLeader = kmsg.FetchResponseTopicPartitionCurrentLeader{LeaderID: -1, LeaderEpoch: -1}
@@ -190,42 +223,82 @@ func (m *fetchMerge) response(resp *kmsg.FetchResponse) *kmsg.FetchResponse {
 }
 
 // listOffsets answers each partition from the cluster its topic is routed
-// to (kgo sends each to its leader).
+// to (kgo sends each to its leader). For a topic switched through a
+// gateway (offsets.go) the earliest offset and timestamp lookups are the
+// source's, and the latest offset and lookups past the source's end the
+// target's, shifted.
 func (s *Server) listOffsets(ctx context.Context, req *kmsg.ListOffsetsRequest) *kmsg.ListOffsetsResponse {
 	resp := req.ResponseKind().(*kmsg.ListOffsetsResponse)
 	for _, t := range req.Topics {
 		rt := kmsg.ListOffsetsResponseTopic{Topic: t.Topic}
-		fail := func(code int16) {
-			for _, p := range t.Partitions {
-				rt.Partitions = append(rt.Partitions, kmsg.ListOffsetsResponseTopicPartition{Partition: p.Partition, ErrorCode: code, Timestamp: -1, Offset: -1, LeaderEpoch: -1})
-			}
-		}
 		route, ok := s.routes[t.Topic]
 		if !ok {
-			fail(kerr.TopicAuthorizationFailed.Code)
+			for _, p := range t.Partitions {
+				rt.Partitions = append(rt.Partitions, failedListed(p.Partition, kerr.TopicAuthorizationFailed.Code))
+			}
 			resp.Topics = append(resp.Topics, rt)
 			continue
 		}
 		side := readSide(route)
-		up, name := s.upstreamFor(side, t.Topic)
-		ur := &kmsg.ListOffsetsRequest{ReplicaID: -1, IsolationLevel: req.IsolationLevel, Topics: []kmsg.ListOffsetsRequestTopic{{Topic: name}}}
+		var base *Base
+		if side == Target {
+			base = s.base(t.Topic)
+		}
+		first := side
+		if base != nil {
+			first = Source
+		}
+		got := s.listSide(ctx, req.IsolationLevel, first, t.Topic, t.Partitions)
 		for _, p := range t.Partitions {
-			p.CurrentLeaderEpoch = -1
-			ur.Topics[0].Partitions = append(ur.Topics[0].Partitions, p)
-		}
-		r, err := up.cl.Request(ctx, ur)
-		if err != nil {
-			fail(kerr.RequestTimedOut.Code)
-			resp.Topics = append(resp.Topics, rt)
-			continue
-		}
-		for _, ut := range r.(*kmsg.ListOffsetsResponse).Topics {
-			for _, p := range ut.Partitions {
-				p.LeaderEpoch = -1
-				rt.Partitions = append(rt.Partitions, p)
+			lp := got[p.Partition]
+			if base != nil && lp.ErrorCode == 0 && (p.Timestamp == -1 || (p.Timestamp >= 0 && lp.Offset < 0)) {
+				lp = s.listShifted(ctx, req.IsolationLevel, t.Topic, p, base)
 			}
+			rt.Partitions = append(rt.Partitions, lp)
 		}
 		resp.Topics = append(resp.Topics, rt)
 	}
 	return resp
+}
+
+// listShifted answers one partition from the target, in the client's
+// offset space.
+func (s *Server) listShifted(ctx context.Context, isolation int8, topic string, p kmsg.ListOffsetsRequestTopicPartition, base *Base) kmsg.ListOffsetsResponseTopicPartition {
+	lp := s.listSide(ctx, isolation, Target, topic, []kmsg.ListOffsetsRequestTopicPartition{p})[p.Partition]
+	if lp.ErrorCode == 0 && lp.Offset >= 0 {
+		end, shift := base.split(p.Partition)
+		lp.Offset = max(lp.Offset-shift, end)
+	}
+	return lp
+}
+
+// listSide lists partitions of topic on side, by partition; a partition
+// without an answer has a retriable error.
+func (s *Server) listSide(ctx context.Context, isolation int8, side Side, topic string, parts []kmsg.ListOffsetsRequestTopicPartition) map[int32]kmsg.ListOffsetsResponseTopicPartition {
+	up, name := s.upstreamFor(side, topic)
+	ur := &kmsg.ListOffsetsRequest{ReplicaID: -1, IsolationLevel: isolation, Topics: []kmsg.ListOffsetsRequestTopic{{Topic: name}}}
+	for _, p := range parts {
+		p.CurrentLeaderEpoch = -1
+		ur.Topics[0].Partitions = append(ur.Topics[0].Partitions, p)
+	}
+	out := map[int32]kmsg.ListOffsetsResponseTopicPartition{}
+	for _, p := range parts {
+		out[p.Partition] = failedListed(p.Partition, kerr.RequestTimedOut.Code)
+	}
+	r, err := up.cl.Request(ctx, ur)
+	if err != nil {
+		s.log.Warn("upstream list offsets failed", "upstream", side.String(), "topic", name, "err", err)
+		return out
+	}
+	for _, ut := range r.(*kmsg.ListOffsetsResponse).Topics {
+		for _, p := range ut.Partitions {
+			p.LeaderEpoch = -1
+			out[p.Partition] = p
+		}
+	}
+	return out
+}
+
+func failedListed(partition int32, code int16) kmsg.ListOffsetsResponseTopicPartition {
+	return kmsg.ListOffsetsResponseTopicPartition{Partition: partition, ErrorCode: code, Timestamp: -1, Offset: -1, LeaderEpoch: -1}
 }

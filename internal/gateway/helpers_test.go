@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"context"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -204,4 +205,13 @@ func readState(t testing.TB, pair *kafkatest.Pair, name string) *gateway.View {
 		t.Fatal(err)
 	}
 	return v
+}
+
+func mustAtoi(t testing.TB, b []byte) int {
+	t.Helper()
+	n, err := strconv.Atoi(string(b))
+	if err != nil {
+		t.Fatalf("value %q: %v", b, err)
+	}
+	return n
 }

@@ -76,6 +76,9 @@ func TestTwoGatewaysSwitchTogether(t *testing.T) {
 	copied := func(i int) bool { return i < 150 || (i >= 1000 && i < 1150) }
 	assertStreams(t, "source", pair.Source.ConsumeAll(t, topic), [][2]int{{0, 150}, {1000, 1150}}, func(int) bool { return false })
 	assertStreams(t, "target", pair.Target.ConsumeAll(t, topic), streams, copied)
+	// Gateway b learned the offset space from the state: reading through
+	// it gives the source's records, then the natives, once each.
+	assertStreams(t, "through gateway b", consumeThrough(t, gwB, topic, 700), streams, func(int) bool { return false })
 	a, b := gwA.Stats(), gwB.Stats()
 	if a.SourceRecords != 150 || b.SourceRecords != 150 || a.TargetRecords != 200 || b.TargetRecords != 200 {
 		t.Errorf("records to source/target: a %d/%d, b %d/%d; want 150/200 each", a.SourceRecords, a.TargetRecords, b.SourceRecords, b.TargetRecords)

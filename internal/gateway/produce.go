@@ -133,6 +133,10 @@ func (s *Server) forward(ctx context.Context, side Side, topic string, partition
 		return -1, errorCode(err)
 	}
 	s.stats.produced(side, len(recs))
+	if b := s.base(topic); side == Target && b != nil {
+		_, shift := b.split(partition)
+		return recs[0].Offset - shift, 0
+	}
 	return recs[0].Offset, 0
 }
 

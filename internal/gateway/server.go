@@ -53,6 +53,7 @@ type Server struct {
 	holdsMu     sync.Mutex
 	ownHolds    map[string]string // topic -> nonce of this gateway's switch
 	remoteHolds map[string]string // topic -> nonce of another's, held here
+	bases       map[string]*Base  // offset spaces of switched topics (offsets.go)
 
 	closeOnce sync.Once
 	connsMu   sync.Mutex
@@ -69,7 +70,7 @@ func New(opts Options) (*Server, error) {
 	s := &Server{
 		opts: opts, log: opts.Logger, routes: map[string]*topicRoute{}, names: map[string]string{},
 		seqs: newSequences(), pids: newProducerIDs(), stats: newStats(), conns: map[net.Conn]struct{}{},
-		id: opts.ID, ownHolds: map[string]string{}, remoteHolds: map[string]string{},
+		id: opts.ID, ownHolds: map[string]string{}, remoteHolds: map[string]string{}, bases: map[string]*Base{},
 	}
 	if s.id == "" {
 		s.id = nonce()

@@ -33,11 +33,14 @@ type View struct {
 	// Held are the gateways that hold a topic and drained it, by topic
 	// then gateway id: the nonce of the hold they acknowledge.
 	Held map[string]map[string]string
+	// Bases are the offset spaces of topics switched through a gateway.
+	Bases map[string]Base
 }
 
 func newView() *View {
 	return &View{Promoted: map[string]bool{}, Next: map[state.TopicPartition]int64{},
-		Members: map[string]Member{}, Holds: map[string]Hold{}, Held: map[string]map[string]string{}}
+		Members: map[string]Member{}, Holds: map[string]Hold{}, Held: map[string]map[string]string{},
+		Bases: map[string]Base{}}
 }
 
 func (v *View) clone() *View {
@@ -53,6 +56,9 @@ func (v *View) clone() *View {
 	}
 	for k, x := range v.Holds {
 		c.Holds[k] = x
+	}
+	for k, x := range v.Bases {
+		c.Bases[k] = x // values are never changed in place
 	}
 	for t, m := range v.Held {
 		c.Held[t] = map[string]string{}

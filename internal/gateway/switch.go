@@ -121,10 +121,32 @@ func (s *Server) drain(ctx context.Context, topic string, h Hold, drained <-chan
 	if err := s.waitCopied(ctx, topic, sw.Ends); err != nil {
 		return nil, err
 	}
-	if err := s.store.Write(ctx, s.promotionRecords(topic, time.Since(h.Time))...); err != nil {
+	base, err := s.targetBase(ctx, topic, sw.Ends)
+	if err != nil {
+		return nil, err
+	}
+	records := append([]*kgo.Record{baseRecord(topic, *base)}, s.promotionRecords(topic, time.Since(h.Time))...)
+	if err := s.store.Write(ctx, records...); err != nil {
 		return nil, fmt.Errorf("record the promotion: %w", err)
 	}
+	s.setBase(topic, base)
 	return sw, nil
+}
+
+// targetBase reads the target's end offsets once the mirror copied
+// everything: the first offsets written natively (offsets.go).
+func (s *Server) targetBase(ctx context.Context, topic string, ends map[int32]int64) (*Base, error) {
+	_, name := s.upstreamFor(Target, topic)
+	listed, err := s.tgt.adm.ListEndOffsets(ctx, name)
+	if err == nil {
+		err = listed.Error()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("target end offsets: %w", err)
+	}
+	b := &Base{SourceEnds: ends, TargetStarts: map[int32]int64{}}
+	listed.Each(func(o kadm.ListedOffset) { b.TargetStarts[o.Partition] = o.Offset })
+	return b, nil
 }
 
 // waitHeld waits until every live gateway acknowledged hold h, and
