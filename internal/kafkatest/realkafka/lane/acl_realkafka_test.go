@@ -93,8 +93,8 @@ func without(op kadm.ACLOperation, names ...string) []grant {
 //   - notxn (no transactional id ACLs): check and mirror refuse, naming
 //     the transactional id, and nothing is written.
 //
-// topiccreate and notxn show open bugs and run only with
-// KMIGRATE_LANE_KNOWN_BUGS=1.
+// topiccreate and notxn failed before check asked per topic and about the
+// transactional id, and the mirror refused before writing.
 func TestACLTarget(t *testing.T) {
 	users := map[string]string{"admin": "admin-secret", "migrator": "m-secret", "nocreate": "n-secret", "topiccreate": "c-secret", "notxn": "t-secret"}
 	cs := startSecure(t,
@@ -116,8 +116,8 @@ func TestACLTarget(t *testing.T) {
 		bug    string
 	}{
 		{user: "nocreate", naming: "create"},
-		{user: "notxn", naming: "transactional", bug: "check passes without transactional id ACLs; mirror then creates the state and target topics before InitProducerID fails"},
-		{user: "topiccreate", ok: true, bug: "check judges topic creation from the cluster CREATE ACL only and refuses a principal with CREATE on the topic prefixes"},
+		{user: "notxn", naming: "transactional"},
+		{user: "topiccreate", ok: true},
 		{user: "migrator", ok: true},
 	} {
 		t.Run(c.user, func(t *testing.T) {
