@@ -11,23 +11,47 @@ import (
 )
 
 // Make reads the bindings of both clusters and plans the target's. It
-// writes nothing. A source without an authorizer is an error wrapping
-// ErrNoAuthorizer (there is nothing to copy, and a silent empty plan would
-// look like success); so is a target without one (it could hold nothing).
+// writes nothing. A cluster without an authorizer is no error, but said in
+// the plan's Reason: a source without one has no bindings to move; a
+// target without one cannot hold the source's, which the plan lists as
+// Unheld (so it is not in sync), nothing guessed.
 func Make(ctx context.Context, h *migration.Handle) (*Plan, error) {
 	sc, err := ScopeOf(ctx, h)
 	if err != nil {
 		return nil, err
 	}
 	src, err := Read(ctx, h.Source())
-	if err != nil {
+	switch {
+	case errors.Is(err, ErrNoAuthorizer):
+		return NoAuthorizer(nil, "the source has no authorizer: no bindings to move"), nil
+	case err != nil:
 		return nil, fmt.Errorf("source: %w", err)
 	}
 	tgt, err := Read(ctx, h.Target())
-	if err != nil {
+	switch {
+	case errors.Is(err, ErrNoAuthorizer):
+		return NoAuthorizer(Diff(src, nil, sc), "the target has no authorizer: it cannot hold the source's bindings"), nil
+	case err != nil:
 		return nil, fmt.Errorf("target: %w", err)
 	}
 	return Diff(src, tgt, sc), nil
+}
+
+// NoAuthorizer turns p (nil: an empty plan) into the plan for a cluster
+// without an authorizer: nothing to create or delete, what p would create
+// unheld, and reason. Pure.
+func NoAuthorizer(p *Plan, reason string) *Plan {
+	out := &Plan{Create: []Binding{}, Extra: []Binding{}, Spills: []Spill{}, Unheld: []Binding{}, Reason: reason}
+	if p != nil {
+		out.Source = p.Source
+		out.Unheld = append(out.Unheld, p.Create...)
+		for _, s := range p.Spills {
+			out.Unheld = append(out.Unheld, s.Target)
+		}
+		slices.SortFunc(out.Unheld, compare)
+		out.Unheld = slices.Compact(out.Unheld) // an allowed spill is in both
+	}
+	return out
 }
 
 // ScopeOf is the handle's migration as a Scope: its planned topics, the

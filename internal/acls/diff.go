@@ -46,6 +46,11 @@ type Plan struct {
 	// Guards counts kmigrate's own DENY WRITE bindings that protect
 	// mirrored target topics (protect.go); they are never extra.
 	Guards int `json:"guards"`
+	// Unheld lists bindings the target cannot hold, for Reason (a target
+	// without an authorizer); Reason also says why nothing was read (a
+	// source without one).
+	Unheld []Binding `json:"unheld,omitempty"`
+	Reason string    `json:"reason,omitempty"`
 }
 
 // Spill is a topic binding whose target pattern also covers topics
@@ -64,7 +69,7 @@ type Spill struct {
 // InSync reports whether the target holds exactly the source's bindings
 // for the migration: nothing to create, nothing extra, no spill missing.
 func (p *Plan) InSync() bool {
-	if len(p.Create) > 0 || len(p.Extra) > 0 {
+	if len(p.Create) > 0 || len(p.Extra) > 0 || len(p.Unheld) > 0 {
 		return false
 	}
 	for _, s := range p.Spills {

@@ -136,3 +136,17 @@ func TestInSync(t *testing.T) {
 		t.Errorf("wildcard with no topic outside: %+v: want in sync, equal 1", p)
 	}
 }
+
+func TestNoAuthorizer(t *testing.T) {
+	if p := acls.NoAuthorizer(nil, "no source authorizer"); !p.InSync() || p.Reason != "no source authorizer" || len(p.Unheld) != 0 {
+		t.Errorf("source without an authorizer: %+v: want in sync, nothing unheld", p)
+	}
+	b := bind(allow, "User:a", read, topic, "orders", literal)
+	s := bind(allow, "User:a", read, topic, "o", prefix)
+	in := &acls.Plan{Source: 2, Create: []acls.Binding{b}, Spills: []acls.Spill{{Target: s}}}
+	p := acls.NoAuthorizer(in, "no target authorizer")
+	want := &acls.Plan{Source: 2, Create: []acls.Binding{}, Extra: []acls.Binding{}, Spills: []acls.Spill{}, Unheld: []acls.Binding{s, b}, Reason: "no target authorizer"}
+	if !reflect.DeepEqual(p, want) || p.InSync() {
+		t.Errorf("target without an authorizer:\ngot  %+v\nwant %+v, not in sync", p, want)
+	}
+}

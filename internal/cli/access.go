@@ -270,6 +270,10 @@ func printAccess(w io.Writer, r *accessReport) {
 			fmt.Fprintf(w, "  %s\n", b)
 		}
 	}
+	if p.Reason != "" {
+		fmt.Fprintf(w, "  %s\n", p.Reason)
+	}
+	list("Not held by the target", p.Unheld)
 	if p.Guards > 0 {
 		fmt.Fprintf(w, "(%d write guards of kmigrate access protect on the target, not counted as extra)\n", p.Guards)
 	}
