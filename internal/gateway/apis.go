@@ -31,6 +31,13 @@ var implemented = map[int16]versionRange{
 	kmsg.SASLAuthenticate.Int16(): {0, 2},
 }
 
+func init() {
+	for k, r := range groupAPIs {
+		implemented[k] = r
+	}
+	implemented[kmsg.FindCoordinator.Int16()] = versionRange{0, 3}
+}
+
 func supported(key, version int16) bool {
 	r, ok := implemented[key]
 	return ok && version >= r.min && version <= r.max

@@ -147,6 +147,11 @@ func (s *Server) handle(ctx context.Context, cs *connState, req *request) (kmsg.
 		return s.fetch(ctx, r), nil
 	case *kmsg.ListOffsetsRequest:
 		return s.listOffsets(ctx, r), nil
+	case *kmsg.FindCoordinatorRequest:
+		return s.findCoordinator(r), nil
+	case *kmsg.OffsetCommitRequest, *kmsg.OffsetFetchRequest, *kmsg.JoinGroupRequest,
+		*kmsg.HeartbeatRequest, *kmsg.LeaveGroupRequest, *kmsg.SyncGroupRequest:
+		return s.forwardGroup(ctx, r)
 	}
 	return nil, fmt.Errorf("%w: %s v%d", ErrUnsupported, kmsg.NameForKey(req.key), req.version)
 }

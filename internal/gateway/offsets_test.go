@@ -83,3 +83,40 @@ func poll(t *testing.T, cons *kgo.Client, n int) []*kgo.Record {
 	}
 	return out
 }
+
+// TestGroupAcrossSwitch: a consumer group reading through the gateway
+// keeps reading across a switch, every record once, and commits offsets
+// (on the source's coordinator, in the gateway's offset space) that a
+// restarted member resumes from exactly.
+func TestGroupAcrossSwitch(t *testing.T) {
+	const name, topic, group = "m1", "orders", "app"
+	pair := newPair(t, topic, 3)
+	startMirror(t, pair, name, topic)
+	gw := startGateway(t, pair, gatewayOptions(t, pair, name, topic))
+	cl := client(t, gw)
+	member := func() *kgo.Client {
+		return client(t, gw, kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
+			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.DisableAutoCommit())
+	}
+	cons := member()
+	produceSync(t, cl, topic, 0, 150)
+	got := poll(t, cons, 150)
+	if _, err := gw.Promote(t.Context(), topic); err != nil {
+		t.Fatal(err)
+	}
+	produceSync(t, cl, topic, 150, 300)
+	got = append(got, poll(t, cons, 150)...)
+	assertValues(t, "the group across the switch", got, 0, 300, -1)
+	if err := cons.CommitRecords(t.Context(), got...); err != nil {
+		t.Fatal(err)
+	}
+	cons.Close()
+
+	produceSync(t, cl, topic, 300, 330)
+	again := poll(t, member(), 30)
+	assertValues(t, "a restarted member", again, 300, 330, -1)
+	committed := pair.Source.CommittedOffsets(t, group)[topic]
+	if committed[0] != 100 || committed[1] != 100 || committed[2] != 100 {
+		t.Errorf("offsets committed on the source: %v, want 100 per partition", committed)
+	}
+}

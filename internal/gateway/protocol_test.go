@@ -109,8 +109,8 @@ func TestRefusals(t *testing.T) {
 	for _, k := range av.ApiKeys {
 		keys = append(keys, k.ApiKey)
 	}
-	if av.ErrorCode != kerr.UnsupportedVersion.Code || !slices.Equal(keys, []int16{0, 1, 2, 3, 17, 18, 22, 36}) {
-		t.Errorf("ApiVersions v99: error %d, keys %v; want UNSUPPORTED_VERSION, [0 1 2 3 17 18 22 36]", av.ErrorCode, keys)
+	if av.ErrorCode != kerr.UnsupportedVersion.Code || !slices.Equal(keys, []int16{0, 1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 17, 18, 22, 36}) {
+		t.Errorf("ApiVersions v99: error %d, keys %v; want UNSUPPORTED_VERSION, [0 1 2 3 8 9 10 11 12 13 14 17 18 22 36]", av.ErrorCode, keys)
 	}
 
 	txn := "tx"

@@ -55,6 +55,8 @@ type Server struct {
 	remoteHolds map[string]string // topic -> nonce of another's, held here
 	bases       map[string]*Base  // offset spaces of switched topics (offsets.go)
 
+	groupClients pinnedClients // groups.go
+
 	closeOnce sync.Once
 	connsMu   sync.Mutex
 	conns     map[net.Conn]struct{}
@@ -246,6 +248,7 @@ func (s *Server) Close() {
 }
 
 func (s *Server) closeClients() {
+	s.groupClients.close()
 	if s.ownStore != nil {
 		s.ownStore.Close()
 	}
