@@ -64,6 +64,29 @@ func TestPythonProducerAcrossPromotion(t *testing.T) {
 		t.Fatal(err)
 	}
 	assertSplitAnywhere(t, pair, topic, 500)
+
+	// A librdkafka consumer group reads through the gateway: the source's
+	// records, then the natives, in one offset space, once each.
+	msgs, err := py.ConsumeGroup(t.Context(), "py-app", []string{topic}, 500)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[int32][]string{}
+	for _, m := range msgs {
+		if want := int64(mustAtoi(t, []byte(*m.Value)) / 3); m.Offset != want {
+			t.Errorf("message %s at offset %d, want %d", *m.Value, m.Offset, want)
+		}
+		got[m.Partition] = append(got[m.Partition], *m.Value)
+	}
+	for p := range int32(3) {
+		var want []string
+		for i := p; i < 500; i += 3 {
+			want = append(want, strconv.Itoa(int(i)))
+		}
+		if !slices.Equal(got[p], want) {
+			t.Errorf("group read partition %d: %v, want %v", p, got[p], want)
+		}
+	}
 }
 
 // assertSplitAnywhere is assertSwitched for a switch at an unknown point:
