@@ -21,6 +21,11 @@
 // and their acknowledgements, and a lease that keeps a gateway that cannot
 // read the state from writing to the source.
 //
+// Reads go where the topic is routed; a topic switched through a gateway
+// keeps one offset space (offsets.go), so consumers and consumer groups
+// reading through the gateway keep their positions across the switch.
+// Groups stay on the source's coordinator (groups.go).
+//
 // Clients authenticate to the gateway itself (TLS, SASL/PLAIN, auth.go);
 // the gateway authenticates upstream with the migration's credentials.
 //
