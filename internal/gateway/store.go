@@ -110,12 +110,23 @@ type StateStore struct {
 // Close stops the follower.
 func (s *StateStore) Close() { s.rd.Close() }
 
-// Write produces records to the state topic and waits for them.
+// Write produces records to the state topic and waits for them, or for
+// ctx. franz-go does not give up on a record already sent when its context
+// ends (it may have been written), so a write to an unreachable target is
+// left to finish or fail in the background (until the client closes): the
+// caller's bound holds, and the write may still land later.
 func (s *StateStore) Write(ctx context.Context, records ...*kgo.Record) error {
 	for _, r := range records {
 		r.Topic = s.topic
 	}
-	return state.Write(ctx, s.cl, records...)
+	done := make(chan error, 1)
+	go func() { done <- state.Write(ctx, s.cl, records...) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("write migration state: %w (it may still be written)", ctx.Err())
+	}
 }
 
 // Read catches up with the state topic's last stable offset as of the

@@ -37,13 +37,17 @@ func produceSync(t *testing.T, cl *kgo.Client, topic string, from, to int) {
 
 // asyncProducer writes records without waiting and counts the outcomes.
 type asyncProducer struct {
-	wg    sync.WaitGroup
-	mu    sync.Mutex
-	acked int
-	errs  []error
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	started int
+	acked   int
+	errs    []error
 }
 
 func (p *asyncProducer) produce(ctx context.Context, cl *kgo.Client, r *kgo.Record) {
+	p.mu.Lock()
+	p.started++
+	p.mu.Unlock()
 	p.wg.Add(1)
 	cl.Produce(ctx, r, func(_ *kgo.Record, err error) {
 		defer p.wg.Done()
@@ -55,6 +59,13 @@ func (p *asyncProducer) produce(ctx context.Context, cl *kgo.Client, r *kgo.Reco
 		}
 		p.acked++
 	})
+}
+
+// pending is the number of writes without an outcome yet.
+func (p *asyncProducer) pending() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.started - p.acked - len(p.errs)
 }
 
 func (p *asyncProducer) counts() (int, []error) {
