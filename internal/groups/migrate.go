@@ -443,6 +443,18 @@ func nativesFirst(ctx context.Context, p *pointer, sourceID string, pr *Partitio
 	return nil
 }
 
+// equivalent reports whether the group's committed offset there is past the
+// translation but delivers the same next record: no committed record lies
+// between them (only transaction markers or aborted records, or nothing:
+// Record is the first committed record at or after To, nil at the end).
+// It happens when the group sync committed a translation made from a newer
+// state, where the group's next record had been copied (Exact), while this
+// one saw it not copied yet (End, one past the last copy, where the commit
+// marker is). Keeping the committed offset is then right, and no rewind.
+func equivalent(pr *PartitionResult) bool {
+	return pr.Previous > pr.To && pr.Kind == End && (pr.Record == nil || pr.Record.Offset >= pr.Previous)
+}
+
 // plan compares the translations with the group's committed offsets prev
 // on the cluster it moves to, marks what changes and returns the offsets
 // to commit. A translation below a committed offset is ErrRewind unless
@@ -459,7 +471,7 @@ func plan(res *GroupResult, prev []committed, allowRewind bool, cluster string) 
 		if p, ok := at[state.TopicPartition{Topic: pr.ToTopic, Partition: pr.Partition}]; ok {
 			pr.Previous = p.At
 		}
-		if pr.Previous == pr.To {
+		if pr.Previous == pr.To || equivalent(pr) {
 			continue
 		}
 		floor := pr.To

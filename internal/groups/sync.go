@@ -290,6 +290,24 @@ func (s *Syncer) syncGroup(ctx context.Context, snap *state.Snapshot, group stri
 	if len(commit) == 0 {
 		return 0, behind, nil
 	}
+	// groups migrate (another process) may have committed since this pass
+	// read the target: a commit now would overwrite its exact position
+	// with a translation of older source offsets. Offsets commits cannot
+	// be conditional, so read again, as late as possible, and leave every
+	// partition that moved under us to the next pass.
+	now, err := fetchCommitted(ctx, s.c.tgtAdm(), group)
+	if err != nil {
+		return 0, behind, err
+	}
+	for _, p := range now {
+		if was, ok := at[p.TP]; !ok || was != p.At {
+			commit.Delete(p.TP.Topic, p.TP.Partition)
+			synced = slices.DeleteFunc(synced, func(r PartitionResult) bool { return r.ToTopic == p.TP.Topic && r.Partition == p.TP.Partition })
+		}
+	}
+	if len(commit) == 0 {
+		return 0, behind, nil
+	}
 	if err := commitOffsets(ctx, s.c.tgtAdm(), group, commit); err != nil {
 		return 0, behind, err
 	}
