@@ -239,7 +239,12 @@ func (s *Server) poll(ctx context.Context) {
 	t := time.NewTicker(s.opts.PollInterval)
 	defer t.Stop()
 	for {
-		if err := s.Sync(ctx); err != nil && ctx.Err() == nil {
+		err := s.Sync(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		s.stats.syncDone(err)
+		if err != nil {
 			s.log.Warn("state sync failed; keeping the current routes", "err", err)
 		}
 		select {

@@ -29,12 +29,20 @@ type Stats struct {
 	Pauses map[string]time.Duration
 	// Aborted counts aborted switches by topic.
 	Aborted map[string]int
+	// StateRead is when the gateway last heartbeat and read the
+	// migration's state (zero before the first time); StateError is why
+	// the last attempt failed, empty if it succeeded. A gateway that
+	// cannot read the state keeps serving reads and target writes, and
+	// stops writing to the source once its lease runs out.
+	StateRead  time.Time
+	StateError string
 }
 
 type stats struct {
 	connections, sourceRecords, targetRecords, duplicates, heldTimeouts, leaseRefusals atomic.Int64
 
 	mu       sync.Mutex
+	stateErr string
 	requests map[int16]int64
 	pauses   map[string]time.Duration
 	aborted  map[string]int
@@ -80,7 +88,24 @@ func (s *Server) Stats() Stats {
 		SourceRecords: st.sourceRecords.Load(), TargetRecords: st.targetRecords.Load(),
 		Duplicates: st.duplicates.Load(), HeldTimeouts: st.heldTimeouts.Load(), LeaseRefusals: st.leaseRefusals.Load(),
 		Pauses: maps.Clone(st.pauses), Aborted: maps.Clone(st.aborted),
+		StateRead: s.stateRead(), StateError: st.stateErr,
 	}
+}
+
+func (s *stats) syncDone(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stateErr = ""
+	if err != nil {
+		s.stateErr = err.Error()
+	}
+}
+
+func (s *Server) stateRead() time.Time {
+	if n := s.lastRead.Load(); n != 0 {
+		return time.Unix(0, n)
+	}
+	return time.Time{}
 }
 
 // Route returns the side topic's writes go to now.

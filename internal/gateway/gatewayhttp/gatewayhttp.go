@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -32,6 +33,10 @@ type Status struct {
 	// PausesMillis is each switch's measured write pause.
 	PausesMillis map[string]int64 `json:"pauses_ms"`
 	Aborted      map[string]int   `json:"aborted_switches"`
+	// StateRead is when the migration's state was last read (absent
+	// before the first read); StateError why the last read failed.
+	StateRead  *time.Time `json:"state_read,omitempty"`
+	StateError string     `json:"state_error,omitempty"`
 }
 
 // Switched is the body of a successful POST /v1/gateway/promote/{topic}.
@@ -78,6 +83,10 @@ func status(gw *gateway.Server) Status {
 		Routes: map[string]string{}, Connections: st.Connections, Requests: map[string]int64{},
 		SourceRecords: st.SourceRecords, TargetRecords: st.TargetRecords, Duplicates: st.Duplicates,
 		HeldTimeouts: st.HeldTimeouts, PausesMillis: map[string]int64{}, Aborted: st.Aborted,
+		StateError: st.StateError,
+	}
+	if !st.StateRead.IsZero() {
+		out.StateRead = &st.StateRead
 	}
 	for t, side := range gw.Routes() {
 		out.Routes[t] = side.String()

@@ -67,7 +67,7 @@ func TestHandlers(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &st); err != nil || code != http.StatusOK {
 		t.Fatalf("status: %d %s (%v)", code, body, err)
 	}
-	if st.Routes["orders"] != "source" || len(st.Routes) != 1 || st.Aborted["orders"] != 1 {
+	if st.Routes["orders"] != "source" || len(st.Routes) != 1 || st.Aborted["orders"] != 1 || st.StateRead == nil || st.StateError != "" {
 		t.Errorf("status %+v", st)
 	}
 	code, body = call(t, http.MethodGet, srv.URL+"/metrics")
@@ -75,6 +75,7 @@ func TestHandlers(t *testing.T) {
 		`kmigrate_gateway_topic_route{route="source",topic="orders"} 1`,
 		`kmigrate_gateway_switches_aborted_total{topic="orders"} 1`,
 		`kmigrate_gateway_records_total{cluster="target"} 0`,
+		`kmigrate_gateway_state_ok 1`,
 	} {
 		if code != http.StatusOK || !strings.Contains(body, want) {
 			t.Errorf("metrics (%d) lack %s:\n%s", code, want, body)

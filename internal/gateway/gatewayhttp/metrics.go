@@ -19,12 +19,14 @@ var (
 	descRoute       = prometheus.NewDesc("kmigrate_gateway_topic_route", "1 for the topic's current route (source, holding or target).", []string{"topic", "route"}, nil)
 	descPause       = prometheus.NewDesc("kmigrate_gateway_switch_pause_seconds", "The write pause of the topic's switch through this gateway.", []string{"topic"}, nil)
 	descAborted     = prometheus.NewDesc("kmigrate_gateway_switches_aborted_total", "Switches of the topic undone (writes resumed to the source).", []string{"topic"}, nil)
+	descStateRead   = prometheus.NewDesc("kmigrate_gateway_state_read_timestamp_seconds", "When the migration's state was last read (0: never).", nil, nil)
+	descStateOK     = prometheus.NewDesc("kmigrate_gateway_state_ok", "1 when the last read of the migration's state succeeded.", nil, nil)
 )
 
 type collector struct{ gw *gateway.Server }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descConnections, descRequests, descRecords, descDuplicates, descHeldTimeout, descLease, descRoute, descPause, descAborted} {
+	for _, d := range []*prometheus.Desc{descConnections, descRequests, descRecords, descDuplicates, descHeldTimeout, descLease, descRoute, descPause, descAborted, descStateRead, descStateOK} {
 		ch <- d
 	}
 }
@@ -52,4 +54,13 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	for t, n := range st.Aborted {
 		counter(descAborted, float64(n), t)
 	}
+	var read, ok float64
+	if !st.StateRead.IsZero() {
+		read = float64(st.StateRead.UnixNano()) / 1e9
+	}
+	if st.StateError == "" && read > 0 {
+		ok = 1
+	}
+	ch <- prometheus.MustNewConstMetric(descStateRead, prometheus.GaugeValue, read)
+	ch <- prometheus.MustNewConstMetric(descStateOK, prometheus.GaugeValue, ok)
 }
