@@ -18,7 +18,7 @@ type versionRange struct{ min, max int16 }
 // id is ever advertised (a topic switched to the target would change id),
 // Produce starts at v3 (record batches v2, which carry the producer
 // fields), and nothing transactional is listed (docs/gateway.md).
-var implemented = map[int16]versionRange{
+var implemented = withGroups(map[int16]versionRange{
 	kmsg.Produce.Int16():        {3, 10},
 	kmsg.Fetch.Int16():          {4, 12},
 	kmsg.ListOffsets.Int16():    {1, 7},
@@ -29,13 +29,15 @@ var implemented = map[int16]versionRange{
 	// UNSUPPORTED_SASL_MECHANISM when no users are configured.
 	kmsg.SASLHandshake.Int16():    {1, 1},
 	kmsg.SASLAuthenticate.Int16(): {0, 2},
-}
+})
 
-func init() {
+// withGroups adds the group APIs (groups.go) to m.
+func withGroups(m map[int16]versionRange) map[int16]versionRange {
 	for k, r := range groupAPIs {
-		implemented[k] = r
+		m[k] = r
 	}
-	implemented[kmsg.FindCoordinator.Int16()] = versionRange{0, 3}
+	m[kmsg.FindCoordinator.Int16()] = versionRange{0, 3}
+	return m
 }
 
 func supported(key, version int16) bool {
