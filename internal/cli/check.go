@@ -89,7 +89,7 @@ func printSide(w io.Writer, s *preflight.Side) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "%s\t%s\n", strings.ToUpper(s.Role), strings.Join(s.Bootstrap, ","))
 	fmt.Fprintf(tw, "  cluster id\t%s\n", s.ClusterID)
-	fmt.Fprintf(tw, "  kafka version\t%s (guessed from API versions)\n", s.VersionGuess)
+	fmt.Fprintf(tw, "  kafka version\t%s\n", versionText(s.VersionGuess))
 	fmt.Fprintf(tw, "  controller\t%d\n", s.ControllerID)
 	fmt.Fprintf(tw, "  brokers\t%d\n", len(s.Brokers))
 	for _, b := range s.Brokers {
@@ -122,4 +122,13 @@ func printSide(w io.Writer, s *preflight.Side) {
 		fmt.Fprintf(tw, "    %s\t%s\t%s\n", a.What, a.Status, a.Detail)
 	}
 	tw.Flush()
+}
+
+// versionText is the kafka version line: a release guessed from the API
+// versions says so; an unknown one explains itself.
+func versionText(guess string) string {
+	if strings.HasPrefix(guess, "unknown") {
+		return guess
+	}
+	return guess + " (guessed from API versions)"
 }

@@ -8,6 +8,7 @@ import (
 	"math"
 	"net"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -342,9 +343,22 @@ func summariseVersions(vers kadm.BrokersApiVersions) ([]API, string) {
 	}
 	guess := "unknown"
 	if len(ok) > 0 {
-		guess = ok[0].VersionGuess()
+		guess = honestGuess(ok[0].VersionGuess())
 	}
 	return apis, guess
+}
+
+// honestGuess keeps franz-go's version guess when it names a release ("v3.9",
+// "at least v4.0") and says what is known otherwise: a broker whose API
+// versions match no Apache Kafka release (Redpanda, an emulator such as
+// kfake, a fork) gets "between v1.0 and v1.1" or "unknown" from the
+// guesser, which would be wrong as a version. Its features and API versions
+// are printed next to it.
+func honestGuess(g string) string {
+	if strings.HasPrefix(g, "v") || strings.HasPrefix(g, "at least") {
+		return g
+	}
+	return "unknown: its API versions match no Apache Kafka release (a compatible implementation or a fork); see its features and API versions"
 }
 
 func supports(apis []API, key int16) bool {
