@@ -118,7 +118,12 @@ func TestMirrorLeaderKill9(t *testing.T) {
 	}
 	p.Source.Produce(t, recs...)
 	produceVariety(t, p.Source, topic, 3)
-	m := newMigration(t, p, fmt.Sprintf("topics:\n  include: [%s]\nmirror:\n  transaction_max_bytes: 1MiB\n  transaction_interval: 50ms\n", topic))
+	// The target topic exists, empty, on every broker before the mirror
+	// starts (reused): a topic the mirror creates itself on a 3-broker
+	// cluster can fail the run at once (TestMirrorLeaderKill9/NewTopicsThreeBrokers,
+	// a known bug), which is not what this test is about.
+	p.Target.CreateTopic(t, topic, 3, nil)
+	m := newMigration(t, p, fmt.Sprintf("topics:\n  include: [%s]\n  reuse_empty: true\nmirror:\n  transaction_max_bytes: 1MiB\n  transaction_interval: 50ms\n", topic))
 	args := m.args("mirror", "--until", "end")
 	adm := kadm.NewClient(p.Target.Client(t, kgo.MetadataMinAge(20*time.Millisecond)))
 	_, out, done := startMirror(t, args)
@@ -166,6 +171,8 @@ func TestMirrorLeaderKill9(t *testing.T) {
 	}
 	sameRecords(t, consumeSettled(t, p.Source, topic), consumeSettled(t, p.Target, topic))
 	mustRun(t, m.args("verify")...)
+
+	t.Run("NewTopicsThreeBrokers", func(t *testing.T) { newTopicsThreeBrokers(t, p) })
 }
 
 // TestMirrorFencing starts a second mirror of the same migration while the
@@ -223,6 +230,28 @@ func TestMirrorFencing(t *testing.T) {
 	}
 	sameRecords(t, consumeSettled(t, p.Source, topic), consumeSettled(t, p.Target, topic))
 	mustRun(t, m.args("verify")...)
+}
+
+// newTopicsThreeBrokers (TestMirrorLeaderKill9/NewTopicsThreeBrokers)
+// mirrors fresh topics to the 3-broker target five times: every run must
+// exit 0. Today about one run in three exits 1 before copying, "sync topic
+// configs: target topic ...: describe configs: UNKNOWN_TOPIC_OR_PARTITION":
+// right after creating the target topics the mirror describes their
+// configs, and the request can reach a broker that has not learned of the
+// topic yet.
+func newTopicsThreeBrokers(t *testing.T, p *kafkatest.Pair) {
+	knownBug(t, "mirror exits 1 describing the configs of a target topic it just created on a multi-broker cluster (UNKNOWN_TOPIC_OR_PARTITION)")
+	failed := 0
+	for i := range 5 {
+		topic := kafkatest.TopicName(t, fmt.Sprintf("fresh%d", i))
+		seedOrders(t, p.Source, topic, 3, 30)
+		m := newMigration(t, p, fmt.Sprintf("topics:\n  include: [%s]\n", topic))
+		if out, errOut, code := run(t, m.args("mirror", "--until", "end")...); code != 0 {
+			failed++
+			t.Errorf("run %d: exit %d: %s", i, code, lastLine(out+errOut))
+		}
+	}
+	t.Logf("%d of 5 runs failed", failed)
 }
 
 // produceTransactions writes n transactions of per records each across
