@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kmigrate/kmigrate/internal/cluster"
 	"github.com/kmigrate/kmigrate/internal/config"
@@ -214,4 +215,46 @@ func mustAtoi(t testing.TB, b []byte) int {
 		t.Fatalf("value %q: %v", b, err)
 	}
 	return n
+}
+
+// heldSwitch runs a promotion of topic through gw (whose store is gated)
+// while write runs: write starts once the switch holds the topic, and the
+// promotion is recorded only after the gateway has received at least one
+// produce request from it, so the writer's records are held across the
+// switch and land on the target. It returns the switch's pause.
+func heldSwitch(t *testing.T, gw *gateway.Server, gated *gatedStore, topic string, write func() error) time.Duration {
+	t.Helper()
+	type outcome struct {
+		sw  *gateway.Switch
+		err error
+	}
+	switched := make(chan outcome, 1)
+	go func() {
+		sw, err := gw.Promote(context.WithoutCancel(t.Context()), topic)
+		switched <- outcome{sw, err}
+	}()
+	<-gated.promoting
+	before := gw.Stats().Requests[kmsg.Produce.Int16()]
+	wrote := make(chan error, 1)
+	go func() { wrote <- write() }()
+	waitFor(t, func() bool { return gw.Stats().Requests[kmsg.Produce.Int16()] > before })
+	close(gated.gate)
+	out := <-switched
+	if out.err != nil {
+		t.Fatalf("Promote: %v", out.err)
+	}
+	if err := <-wrote; err != nil {
+		t.Fatalf("writing across the switch: %v", err)
+	}
+	return out.sw.Pause
+}
+
+// gatedGateway starts a gateway for pair whose promotion records wait for
+// the test (see gatedStore).
+func gatedGateway(t *testing.T, pair *kafkatest.Pair, name, topic string) (*gateway.Server, *gatedStore) {
+	t.Helper()
+	opts := gatewayOptions(t, pair, name, topic)
+	gated := &gatedStore{Store: stateStore(t, pair, name), promoting: make(chan struct{}), gate: make(chan struct{})}
+	opts.Store = gated
+	return startGateway(t, pair, opts), gated
 }

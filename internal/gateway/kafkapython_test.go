@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"strconv"
@@ -33,37 +34,31 @@ func kafkaPython(t *testing.T) string {
 
 // TestKafkaPythonProducerAcrossPromotion is the librdkafka test for
 // kafka-python's idempotent producer: one producer before the promotion,
-// one while it runs, one after; no delivery error, and every record once
+// one whose writes the switch holds, one after; no delivery error, and every record once
 // per partition in order on the target, copies first.
 func TestKafkaPythonProducerAcrossPromotion(t *testing.T) {
 	py := kafkaPython(t)
 	const name, topic = "m1", "orders"
 	pair := newPair(t, topic, 3)
 	startMirror(t, pair, name, topic)
-	gw := startGateway(t, pair, gatewayOptions(t, pair, name, topic))
-	produce := func(from, to int) {
-		t.Helper()
+	gw, gated := gatedGateway(t, pair, name, topic)
+	produce := func(from, to int) error {
 		ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
 		defer cancel()
 		out, err := exec.CommandContext(ctx, py, "testdata/kafkapython_produce.py", gw.Addr(), topic,
 			strconv.Itoa(from), strconv.Itoa(to)).CombinedOutput()
 		if err != nil {
-			t.Fatalf("kafka-python produce %d..%d: %v\n%s", from, to, err, out)
+			return fmt.Errorf("kafka-python produce %d..%d: %w\n%s", from, to, err, out)
 		}
+		return nil
 	}
-	produce(0, 100)
-	switched := make(chan error, 1)
-	go func() {
-		sw, err := gw.Promote(context.WithoutCancel(t.Context()), topic)
-		if err == nil {
-			t.Logf("writes paused %v", sw.Pause)
-		}
-		switched <- err
-	}()
-	produce(100, 400)
-	if err := <-switched; err != nil {
-		t.Fatalf("Promote: %v", err)
+	if err := produce(0, 100); err != nil {
+		t.Fatal(err)
 	}
-	produce(400, 500)
-	assertSplitAnywhere(t, pair, topic, 500)
+	pause := heldSwitch(t, gw, gated, topic, func() error { return produce(100, 400) })
+	t.Logf("writes paused %v", pause)
+	if err := produce(400, 500); err != nil {
+		t.Fatal(err)
+	}
+	assertSwitched(t, pair, topic, 100, 500)
 }

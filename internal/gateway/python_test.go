@@ -1,14 +1,12 @@
 package gateway_test
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"strconv"
 	"testing"
 
 	"github.com/kmigrate/kmigrate/internal/config"
-	"github.com/kmigrate/kmigrate/internal/gateway"
 	"github.com/kmigrate/kmigrate/internal/kafkatest"
 	"github.com/kmigrate/kmigrate/internal/trace"
 )
@@ -25,14 +23,14 @@ func pyMessages(topic string, from, to int) []kafkatest.Message {
 
 // TestPythonProducerAcrossPromotion drives confluent-kafka-python
 // (librdkafka, idempotent) through the gateway: one producer before the
-// promotion, one while it runs, one after. Every produce call succeeds,
-// and the target holds every record exactly once per partition in order,
-// the copies of what reached the source first.
+// promotion, one whose writes the switch holds, one after. Every produce
+// call succeeds, and the target holds every record exactly once per
+// partition in order, the copies of what reached the source first.
 func TestPythonProducerAcrossPromotion(t *testing.T) {
 	const name, topic = "m1", "orders"
 	pair := newPair(t, topic, 3)
 	startMirror(t, pair, name, topic)
-	gw := startGateway(t, pair, gatewayOptions(t, pair, name, topic))
+	gw, gated := gatedGateway(t, pair, name, topic)
 	py := kafkatest.NewPython(t, &kafkatest.Cluster{Config: config.Cluster{
 		Bootstrap: []string{gw.Addr()}, SecurityProtocol: config.Plaintext,
 	}})
@@ -43,27 +41,12 @@ func TestPythonProducerAcrossPromotion(t *testing.T) {
 	if err := produce(0, 100); err != nil {
 		t.Fatal(err)
 	}
-	type outcome struct {
-		sw  *gateway.Switch
-		err error
-	}
-	switched := make(chan outcome, 1)
-	go func() {
-		sw, err := gw.Promote(context.WithoutCancel(t.Context()), topic)
-		switched <- outcome{sw, err}
-	}()
-	if err := produce(100, 400); err != nil {
-		t.Errorf("produce during the switch: %v", err)
-	}
-	if out := <-switched; out.err != nil {
-		t.Fatalf("Promote: %v", out.err)
-	} else {
-		t.Logf("writes paused %v", out.sw.Pause)
-	}
+	pause := heldSwitch(t, gw, gated, topic, func() error { return produce(100, 400) })
+	t.Logf("writes paused %v", pause)
 	if err := produce(400, 500); err != nil {
 		t.Fatal(err)
 	}
-	assertSplitAnywhere(t, pair, topic, 500)
+	assertSwitched(t, pair, topic, 100, 500)
 
 	// A librdkafka consumer group reads through the gateway: the source's
 	// records, then the natives, in one offset space, once each.
