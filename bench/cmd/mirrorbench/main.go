@@ -3,7 +3,8 @@
 // bare franz-go consumer reading the source, a bare franz-go producer
 // writing the same records to the target, and kcat consume | produce pipes.
 // Everything runs in one go against one `kmigrate sandbox` (its own
-// process), so the numbers share the machine's noise and are read as ratios.
+// process), or against two existing clusters given by --source and --target,
+// so the numbers share the machine's noise and are read as ratios.
 //
 // Each contender runs as a child process (the franz-go baselines are this
 // binary re-executed with --child), so that wall time, CPU time and peak RSS
@@ -32,6 +33,9 @@ type options struct {
 	copyTo                             string
 	workDir, resultsDir, kcat          string
 	stepTimeout                        time.Duration
+	// source and target are the bootstrap servers of existing clusters,
+	// comma-separated; both or neither (then a sandbox is started).
+	source, target string
 
 	// Child mode: run one franz-go baseline and print its result.
 	child, bootstrap, topic string
@@ -42,7 +46,7 @@ func parseFlags(args []string) (options, error) {
 	fs := flag.NewFlagSet("mirrorbench", flag.ContinueOnError)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: go run ./bench/cmd/mirrorbench [flags]\n\n"+
-			"Seeds a source topic on a `kmigrate sandbox`, then measures a franz-go consume-only, a franz-go\n"+
+			"Seeds a source topic on a `kmigrate sandbox` (or the clusters of --source and --target), then measures a franz-go consume-only, a franz-go\n"+
 			"produce-only, `kmigrate mirror --until end` (default and low memory budget) and kcat pipes.\n"+
 			"See bench/README.md.\n\nflags:\n")
 		fs.PrintDefaults()
@@ -54,13 +58,15 @@ func parseFlags(args []string) (options, error) {
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the record values")
 	fs.BoolVar(&o.keep, "keep", false, "keep the data directory (sandbox data, binary, spec files)")
 	fs.BoolVar(&o.skipKcat, "skip-kcat", false, "skip the kcat measurement")
-	fs.StringVar(&o.lowBudget, "low-budget", "64MiB", "--memory-budget of the second mirror run (the first uses the default)")
+	fs.StringVar(&o.lowBudget, "low-budget", "64MiB", "--memory-budget of the second mirror run (the first uses the default); off skips that run")
 	fs.StringVar(&o.copyTo, "copy-to", "", "internal: target topic of --child copy")
 	fs.StringVar(&o.mirrorArgs, "mirror-args", "", "extra flags for every kmigrate mirror run, space-separated (for experiments)")
 	fs.StringVar(&o.workDir, "dir", "", "parent of the temporary data directory (default: the system temp dir)")
 	fs.StringVar(&o.resultsDir, "results", "", "directory for the JSON result (default: bench/results in the module)")
 	fs.StringVar(&o.kcat, "kcat", "kcat", "kcat binary")
 	fs.DurationVar(&o.stepTimeout, "step-timeout", 5*time.Minute, "limit for each measurement (and for seeding)")
+	fs.StringVar(&o.source, "source", "", "bootstrap servers (comma-separated) of an existing source cluster; with --target, measure there instead of a sandbox")
+	fs.StringVar(&o.target, "target", "", "bootstrap servers (comma-separated) of an existing target cluster; with --source")
 	fs.StringVar(&o.child, "child", "", "internal: run one baseline (consume or produce) and print its result as JSON")
 	fs.StringVar(&o.bootstrap, "bootstrap", "", "internal: bootstrap servers for --child")
 	fs.StringVar(&o.topic, "topic", "", "internal: topic for --child")
@@ -70,11 +76,16 @@ func parseFlags(args []string) (options, error) {
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
+	if (o.source == "") != (o.target == "") && o.child == "" {
+		return o, fmt.Errorf("--source and --target go together")
+	}
 	if o.brokers < 1 || o.brokers > 16 {
 		return o, fmt.Errorf("--brokers %d: use 1 to 16", o.brokers)
 	}
-	if _, err := parseMiB(o.lowBudget); err != nil {
-		return o, err
+	if o.lowBudget != "off" {
+		if _, err := parseMiB(o.lowBudget); err != nil {
+			return o, err
+		}
 	}
 	if o.stepTimeout <= 0 {
 		return o, fmt.Errorf("--step-timeout %s: must be positive", o.stepTimeout)

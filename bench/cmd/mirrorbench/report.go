@@ -91,7 +91,11 @@ type Report struct {
 	Started  time.Time      `json:"started"`
 	Host     Host           `json:"host"`
 	Workload *workload.Spec `json:"workload"`
-	Brokers  int            `json:"brokers_per_cluster"`
+	// Clusters says where the run happened: "kmigrate sandbox", or the
+	// bootstrap servers of existing clusters (--source, --target).
+	Clusters string `json:"clusters"`
+	// Brokers is the sandbox's brokers per cluster (0 on existing clusters).
+	Brokers int `json:"brokers_per_cluster"`
 	// SourceDigest identifies the kmigrate sources measured (see
 	// sourceDigest): the tree may change between runs.
 	SourceDigest string `json:"kmigrate_source_digest"`
@@ -101,7 +105,8 @@ type Report struct {
 	// MirrorVsBaseline is mirror records/s over the slower of the two
 	// franz-go baselines.
 	MirrorVsBaseline float64 `json:"mirror_vs_min_consume_produce"`
-	// Sandbox is what the clusters' process used over the whole run.
+	// Sandbox is what the clusters' process used over the whole run (zero
+	// on existing clusters).
 	SandboxMaxRSS     int64   `json:"sandbox_max_rss_bytes"`
 	SandboxCPUSeconds float64 `json:"sandbox_cpu_seconds"`
 	SandboxWall       float64 `json:"sandbox_wall_seconds"`
@@ -135,8 +140,12 @@ func mib(n int64) string { return fmt.Sprintf("%.0f", float64(n)/(1<<20)) }
 
 // printTable writes the human summary.
 func (rep *Report) printTable(w io.Writer) {
-	fmt.Fprintf(w, "\nmirrorbench: %d records x %d B values (%.1f MB key+value) over %d partitions; sandbox with %d broker(s) per cluster; %d CPUs; kmigrate sources %s\n\n",
-		rep.Workload.Records, rep.Workload.Size, float64(rep.Workload.Bytes())/1e6, rep.Workload.Partitions, rep.Brokers, rep.Host.CPUs, rep.SourceDigest)
+	where := fmt.Sprintf("sandbox with %d broker(s) per cluster", rep.Brokers)
+	if rep.Brokers == 0 {
+		where = "existing clusters: " + rep.Clusters
+	}
+	fmt.Fprintf(w, "\nmirrorbench: %d records x %d B values (%.1f MB key+value) over %d partitions; %s; %d CPUs; kmigrate sources %s\n\n",
+		rep.Workload.Records, rep.Workload.Size, float64(rep.Workload.Bytes())/1e6, rep.Workload.Partitions, where, rep.Host.CPUs, rep.SourceDigest)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "measurement\trecords\twall s\trecords/s\tMB/s\tpeak RSS MiB\tCPU s\tclusters CPU s\tcheck\t")
 	for _, r := range rep.Results {
@@ -144,8 +153,12 @@ func (rep *Report) printTable(w io.Writer) {
 		if r.Err != "" {
 			check = "ERROR (see below)"
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%.2f\t%.0f\t%.1f\t%s\t%.1f\t%.1f\t%s\t\n",
-			r.Label, r.Records, r.WallSeconds, r.RecordsPerSec, r.MBPerSec, mib(r.MaxRSS), r.CPUSeconds, r.ClusterCPUSeconds, check)
+		clusterCPU := "-"
+		if rep.Brokers > 0 {
+			clusterCPU = fmt.Sprintf("%.1f", r.ClusterCPUSeconds)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%.2f\t%.0f\t%.1f\t%s\t%.1f\t%s\t%s\t\n",
+			r.Label, r.Records, r.WallSeconds, r.RecordsPerSec, r.MBPerSec, mib(r.MaxRSS), r.CPUSeconds, clusterCPU, check)
 	}
 	tw.Flush()
 	fmt.Fprintln(w)
@@ -175,8 +188,11 @@ func (rep *Report) printTable(w io.Writer) {
 		}
 		fmt.Fprintf(w, "memory budget %s MiB: peak RSS %s MiB, %s, for %.0f MB copied\n", mib(r.MemoryBudget), mib(r.MaxRSS), verdict, float64(r.Bytes)/1e6)
 	}
-	fmt.Fprintf(w, "sandbox (both clusters, one process): peak RSS %s MiB, CPU %.0f s over %.0f s; seeding took %.1f s; whole run %.0f s\n",
-		mib(rep.SandboxMaxRSS), rep.SandboxCPUSeconds, rep.SandboxWall, rep.SeedSeconds, rep.TotalSeconds)
+	if rep.Brokers > 0 {
+		fmt.Fprintf(w, "sandbox (both clusters, one process): peak RSS %s MiB, CPU %.0f s over %.0f s; ",
+			mib(rep.SandboxMaxRSS), rep.SandboxCPUSeconds, rep.SandboxWall)
+	}
+	fmt.Fprintf(w, "seeding took %.1f s; whole run %.0f s\n", rep.SeedSeconds, rep.TotalSeconds)
 	for _, r := range rep.Results {
 		if r.Detail != "" {
 			fmt.Fprintf(w, "%s: %s\n", r.Label, r.Detail)

@@ -15,11 +15,13 @@ import (
 	"github.com/kmigrate/kmigrate/bench/internal/proc"
 	"github.com/kmigrate/kmigrate/bench/internal/runinfo"
 	"github.com/kmigrate/kmigrate/bench/internal/workload"
+	"github.com/kmigrate/kmigrate/internal/state"
 )
 
-// sourceTopic is the seeded topic; each measurement writes its own target
-// topic.
-const sourceTopic = "bench.source"
+// topicPrefix starts the name of every topic a run creates on a sandbox;
+// on existing clusters (--source, --target) the names also carry the run
+// id, so that runs never meet each other's topics.
+const topicPrefix = "bench."
 
 // bench is one run's shared state.
 type bench struct {
@@ -30,12 +32,28 @@ type bench struct {
 	runID    string
 	spec     *workload.Spec
 	expected []workload.Sum
-	sb       *proc.Sandbox
+	sb       *proc.Sandbox // nil on existing clusters
+	// src and tgt are the clusters' bootstrap servers.
+	src, tgt []string
+	// prefix starts every topic name of the run; sourceTopic is the
+	// seeded topic; each measurement writes its own target topic.
+	prefix, sourceTopic string
+	// created lists the target topics and migrations of the run, deleted
+	// at the end on existing clusters.
+	created, migrations []string
 }
+
+// topic returns the name of the run's topic called name.
+func (b *bench) topic(name string) string { return b.prefix + name }
 
 func run(ctx context.Context, o options) (err error) {
 	begin := time.Now()
-	rep := &Report{Started: begin, Brokers: o.brokers, Host: runinfo.ThisHost()}
+	rep := &Report{Started: begin, Brokers: o.brokers, Host: runinfo.ThisHost(), Clusters: "kmigrate sandbox"}
+	external := o.source != ""
+	if external {
+		rep.Brokers = 0
+		rep.Clusters = "source " + o.source + ", target " + o.target
+	}
 	root, err := runinfo.ModuleRoot()
 	if err != nil {
 		return err
@@ -71,11 +89,22 @@ func run(ctx context.Context, o options) (err error) {
 		}
 	}()
 	// The source, the target copy being checked, and the next one; kfake
-	// stores a little more than the record bytes.
-	if err := runinfo.CheckDisk(dir, 3*spec.Bytes()+(1<<30), "use fewer --records"); err != nil {
-		return err
+	// stores a little more than the record bytes. Existing clusters keep
+	// their data elsewhere.
+	if !external {
+		if err := runinfo.CheckDisk(dir, 3*spec.Bytes()+(1<<30), "use fewer --records"); err != nil {
+			return err
+		}
 	}
-	b := &bench{o: o, self: self, dir: dir, spec: spec, runID: begin.UTC().Format("20060102t150405")}
+	b := &bench{o: o, self: self, dir: dir, spec: spec, runID: begin.UTC().Format("20060102t150405"), prefix: topicPrefix}
+	if external {
+		b.prefix = "bench-" + b.runID + "."
+		b.src, b.tgt = splitList(o.source), splitList(o.target)
+		if len(b.src) == 0 || len(b.tgt) == 0 {
+			return fmt.Errorf("--source %q, --target %q: give host:port, comma-separated", o.source, o.target)
+		}
+	}
+	b.sourceTopic = b.topic("source")
 
 	logf("building kmigrate from %s", root)
 	if b.bin, rep.Host.Kmigrate, err = runinfo.BuildKmigrate(ctx, root, dir); err != nil {
@@ -85,14 +114,9 @@ func run(ctx context.Context, o options) (err error) {
 		return err
 	}
 
-	logf("starting kmigrate sandbox (%d broker(s) per cluster) in %s", o.brokers, dir)
-	b.sb, err = proc.StartSandbox(ctx, b.bin, filepath.Join(dir, "sandbox"), o.brokers)
-	if err != nil {
-		return err
-	}
 	stopped := false
 	stopSandbox := func() error {
-		if stopped {
+		if stopped || b.sb == nil {
 			return nil
 		}
 		stopped = true
@@ -100,8 +124,25 @@ func run(ctx context.Context, o options) (err error) {
 		rep.SandboxMaxRSS, rep.SandboxCPUSeconds, rep.SandboxWall = u.MaxRSS, u.CPU.Seconds(), u.Wall.Seconds()
 		return err
 	}
-	defer func() { err = errors.Join(err, stopSandbox()) }()
-	logf("source %s, target %s", strings.Join(b.sb.Source, ","), strings.Join(b.sb.Target, ","))
+	if external {
+		logf("using existing clusters: source %s, target %s; topics %s*", o.source, o.target, b.prefix)
+		// Remove what the run created, whatever happened; the context may
+		// be done already (Ctrl-C), so cleaning up gets its own.
+		defer func() {
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+			defer cancel()
+			err = errors.Join(err, b.cleanup(cctx))
+		}()
+	} else {
+		logf("starting kmigrate sandbox (%d broker(s) per cluster) in %s", o.brokers, dir)
+		b.sb, err = proc.StartSandbox(ctx, b.bin, filepath.Join(dir, "sandbox"), o.brokers)
+		if err != nil {
+			return err
+		}
+		defer func() { err = errors.Join(err, stopSandbox()) }()
+		b.src, b.tgt = b.sb.Source, b.sb.Target
+		logf("source %s, target %s", strings.Join(b.src, ","), strings.Join(b.tgt, ","))
+	}
 
 	seedStart := time.Now()
 	if err := b.seed(ctx); err != nil {
@@ -116,7 +157,9 @@ func run(ctx context.Context, o options) (err error) {
 		b.measureProduce,
 		b.measureCopy,
 		func(ctx context.Context) Result { return b.measureMirror(ctx, "mirror", "") },
-		func(ctx context.Context) Result { return b.measureMirror(ctx, "mirror-low", o.lowBudget) },
+	}
+	if o.lowBudget != "off" {
+		steps = append(steps, func(ctx context.Context) Result { return b.measureMirror(ctx, "mirror-low", o.lowBudget) })
 	}
 	if !o.skipKcat {
 		steps = append(steps, b.measureKcat)
@@ -157,15 +200,49 @@ func run(ctx context.Context, o options) (err error) {
 func (b *bench) seed(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, b.o.stepTimeout)
 	defer cancel()
-	if err := workload.CreateTopic(ctx, b.sb.Source, sourceTopic, b.spec.Partitions); err != nil {
+	if err := workload.CreateTopic(ctx, b.src, b.sourceTopic, b.spec.Partitions); err != nil {
 		return err
 	}
-	cl, err := kgo.NewClient(workload.ProducerOpts(b.sb.Source)...)
+	cl, err := kgo.NewClient(workload.ProducerOpts(b.src)...)
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
-	return workload.Produce(ctx, cl, sourceTopic, b.spec)
+	return workload.Produce(ctx, cl, b.sourceTopic, b.spec)
+}
+
+// cleanup deletes, on existing clusters, the source topic, every target
+// topic the run created (the checks delete those that got that far) and the
+// state topics of its migrations.
+func (b *bench) cleanup(ctx context.Context) error {
+	var errs []error
+	if err := workload.DeleteTopics(ctx, b.src, b.sourceTopic); err != nil {
+		errs = append(errs, fmt.Errorf("source: %w", err))
+	}
+	topics := append([]string(nil), b.created...)
+	for _, m := range b.migrations {
+		topics = append(topics, state.TopicName(m))
+	}
+	if len(topics) > 0 {
+		if err := workload.DeleteTopics(ctx, b.tgt, topics...); err != nil {
+			errs = append(errs, fmt.Errorf("target: %w", err))
+		}
+	}
+	if len(errs) == 0 {
+		logf("deleted the run's topics: %s on the source, %s on the target", b.sourceTopic, strings.Join(topics, ", "))
+	}
+	return errors.Join(errs...)
+}
+
+// splitList splits comma-separated bootstrap servers.
+func splitList(s string) []string {
+	var out []string
+	for f := range strings.SplitSeq(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 func errSuffix(s string) string {

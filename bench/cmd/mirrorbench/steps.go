@@ -25,8 +25,8 @@ const grace = 10 * time.Second
 // measureConsume is (a): a bare franz-go consumer reads the whole source
 // topic at read_committed, in a child process.
 func (b *bench) measureConsume(ctx context.Context) Result {
-	r := Result{Name: "consume", Label: "(a) franz-go consume-only", Topic: sourceTopic}
-	res, err := b.runChild(ctx, &r, "consume", strings.Join(b.sb.Source, ","), sourceTopic)
+	r := Result{Name: "consume", Label: "(a) franz-go consume-only", Topic: b.sourceTopic}
+	res, err := b.runChild(ctx, &r, "consume", strings.Join(b.src, ","), b.sourceTopic)
 	if err != nil {
 		r.Err = err.Error()
 		return r
@@ -39,13 +39,14 @@ func (b *bench) measureConsume(ctx context.Context) Result {
 // measureProduce is (b): a bare idempotent franz-go producer writes the
 // same records to a fresh target topic, in a child process.
 func (b *bench) measureProduce(ctx context.Context) Result {
-	topic := "bench.produce"
+	topic := b.topic("produce")
 	r := Result{Name: "produce", Label: "(b) franz-go produce-only", Topic: topic}
-	if err := workload.CreateTopic(ctx, b.sb.Target, topic, b.spec.Partitions); err != nil {
+	b.created = append(b.created, topic)
+	if err := workload.CreateTopic(ctx, b.tgt, topic, b.spec.Partitions); err != nil {
 		r.Err = err.Error()
 		return r
 	}
-	res, err := b.runChild(ctx, &r, "produce", strings.Join(b.sb.Target, ","), topic)
+	res, err := b.runChild(ctx, &r, "produce", strings.Join(b.tgt, ","), topic)
 	if err != nil {
 		r.Err = err.Error()
 		return r
@@ -59,13 +60,14 @@ func (b *bench) measureProduce(ctx context.Context) Result {
 // source topic to a fresh target topic, in one child process: the ceiling
 // of a copy on this machine, without transactions, headers or state.
 func (b *bench) measureCopy(ctx context.Context) Result {
-	topic := "bench.copy"
+	topic := b.topic("copy")
 	r := Result{Name: "copy", Label: "(e) franz-go consume-then-produce", Topic: topic}
-	if err := workload.CreateTopic(ctx, b.sb.Target, topic, b.spec.Partitions); err != nil {
+	b.created = append(b.created, topic)
+	if err := workload.CreateTopic(ctx, b.tgt, topic, b.spec.Partitions); err != nil {
 		r.Err = err.Error()
 		return r
 	}
-	res, err := b.runChild(ctx, &r, "copy", strings.Join(b.sb.Source, ",")+"|"+strings.Join(b.sb.Target, ","), sourceTopic, "--copy-to", topic)
+	res, err := b.runChild(ctx, &r, "copy", strings.Join(b.src, ",")+"|"+strings.Join(b.tgt, ","), b.sourceTopic, "--copy-to", topic)
 	if err != nil {
 		r.Err = err.Error()
 		return r
@@ -76,8 +78,13 @@ func (b *bench) measureCopy(ctx context.Context) Result {
 }
 
 // measure runs the measured processes and records their usage, and the
-// clusters' CPU time meanwhile, in r.
+// sandbox's CPU time meanwhile (none on existing clusters), in r.
 func (b *bench) measure(r *Result, cmds []*exec.Cmd, pipes ...*os.File) (proc.Group, error) {
+	if b.sb == nil {
+		g, err := proc.Run(cmds, pipes...)
+		r.setUsage(g)
+		return g, err
+	}
 	cpu := b.sb.CPU()
 	g, err := proc.Run(cmds, pipes...)
 	r.ClusterCPUSeconds = (b.sb.CPU() - cpu).Seconds()
@@ -114,7 +121,10 @@ var mirrorSummary = regexp.MustCompile(`copied (\d+) records .* in (\d+) transac
 func (b *bench) measureMirror(ctx context.Context, name, budget string) Result {
 	label := "(c) kmigrate mirror"
 	prefix := name + "."
-	r := Result{Name: name, Label: label, Topic: prefix + sourceTopic, MemoryBudget: config.DefaultMemoryBudget}
+	r := Result{Name: name, Label: label, Topic: prefix + b.sourceTopic, MemoryBudget: config.DefaultMemoryBudget}
+	migration := "bench-" + b.runID + "-" + name
+	b.created = append(b.created, r.Topic)
+	b.migrations = append(b.migrations, migration)
 	if budget != "" {
 		n, err := parseMiB(budget)
 		if err != nil {
@@ -128,10 +138,10 @@ func (b *bench) measureMirror(ctx context.Context, name, budget string) Result {
 	// so that none resumes another's checkpoints. JSON is YAML.
 	spec := map[string]any{
 		"version": 1,
-		"name":    "bench-" + b.runID + "-" + name,
-		"source":  map[string]any{"bootstrap": b.sb.Source},
-		"target":  map[string]any{"bootstrap": b.sb.Target},
-		"topics":  map[string]any{"include": []string{regexp.QuoteMeta(sourceTopic)}, "prefix": prefix},
+		"name":    migration,
+		"source":  map[string]any{"bootstrap": b.src},
+		"target":  map[string]any{"bootstrap": b.tgt},
+		"topics":  map[string]any{"include": []string{regexp.QuoteMeta(b.sourceTopic)}, "prefix": prefix},
 	}
 	specFile := filepath.Join(b.dir, name+".json")
 	data, _ := json.Marshal(spec)
@@ -164,9 +174,10 @@ func (b *bench) measureMirror(ctx context.Context, name, budget string) Result {
 // measureKcat is (d): one kcat consumer piped into one kcat producer per
 // partition, all partitions at once, so that partitions and keys are kept.
 func (b *bench) measureKcat(ctx context.Context) Result {
-	topic := "bench.kcat"
+	topic := b.topic("kcat")
 	r := Result{Name: "kcat", Label: "(d) kcat -C | kcat -P per partition", Topic: topic}
-	if err := workload.CreateTopic(ctx, b.sb.Target, topic, b.spec.Partitions); err != nil {
+	b.created = append(b.created, topic)
+	if err := workload.CreateTopic(ctx, b.tgt, topic, b.spec.Partitions); err != nil {
 		r.Err = err.Error()
 		return r
 	}
@@ -185,9 +196,9 @@ func (b *bench) measureKcat(ctx context.Context) Result {
 			return r
 		}
 		part := strconv.Itoa(p)
-		cons := proc.Command(ctx, grace, b.o.kcat, "-C", "-b", strings.Join(b.sb.Source, ","), "-t", sourceTopic,
+		cons := proc.Command(ctx, grace, b.o.kcat, "-C", "-b", strings.Join(b.src, ","), "-t", b.sourceTopic,
 			"-p", part, "-o", "beginning", "-e", "-q", "-f", `%k\t%s\n`)
-		prod := proc.Command(ctx, grace, b.o.kcat, "-P", "-b", strings.Join(b.sb.Target, ","), "-t", topic,
+		prod := proc.Command(ctx, grace, b.o.kcat, "-P", "-b", strings.Join(b.tgt, ","), "-t", topic,
 			"-p", part, "-K", "\t")
 		cons.Stdout, prod.Stdin = pw, pr
 		for _, c := range []*exec.Cmd{cons, prod} {
@@ -223,14 +234,14 @@ func (b *bench) measureKcat(ctx context.Context) Result {
 // a target of the same size.
 func (b *bench) check(ctx context.Context, r *Result) {
 	start := time.Now()
-	sums, err := workload.Consume(ctx, b.sb.Target, r.Topic, true)
+	sums, err := workload.Consume(ctx, b.tgt, r.Topic, true)
 	if err != nil {
 		r.Err = fmt.Sprintf("check %s: %v", r.Topic, err)
 		return
 	}
 	r.setCheck(b.expected, sums, true)
 	logf("checked %s in %.1fs", r.Topic, time.Since(start).Seconds())
-	if err := workload.DeleteTopics(ctx, b.sb.Target, r.Topic); err != nil {
+	if err := workload.DeleteTopics(ctx, b.tgt, r.Topic); err != nil {
 		logf("warning: %v", err)
 	}
 }
