@@ -58,7 +58,10 @@ type Options struct {
 	// A switch that does not finish in time is undone (default 30s).
 	SwitchTimeout time.Duration
 	// HoldTimeout bounds how long one write waits for a switch before
-	// it is answered with a retriable error (default SwitchTimeout).
+	// it is answered with a retriable error (default 5s, at most
+	// SwitchTimeout): shorter than clients' own request timeouts, so
+	// they retry on the gateway's answer instead of dropping their
+	// connection.
 	HoldTimeout time.Duration
 	// MemberTimeout is how old a gateway's heartbeat may be before a
 	// switch stops waiting for it (default 3 PollIntervals). A gateway
@@ -100,7 +103,7 @@ func (o *Options) validate() error {
 		o.MemberTimeout = 3 * o.PollInterval
 	}
 	if o.HoldTimeout <= 0 {
-		o.HoldTimeout = o.SwitchTimeout
+		o.HoldTimeout = min(5*time.Second, o.SwitchTimeout)
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
