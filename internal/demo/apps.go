@@ -49,16 +49,18 @@ func startProducer(bootstrap []string, where string, topics []string, rate time.
 				n := seq.Add(1)
 				rs = append(rs, &kgo.Record{Topic: topic, Key: fmt.Appendf(nil, "customer-%d", n%97), Value: fmt.Appendf(nil, "%s-%d@%s", topic, n, where)})
 			}
-			if err := cl.ProduceSync(ctx, rs...).FirstErr(); err != nil {
-				if ctx.Err() != nil {
-					p.done <- nil
-					return
+			// The batch completes even when a stop was requested: a record
+			// whose produce was cut short may still have been written,
+			// and the ledger must count every record a consumer can read.
+			results := cl.ProduceSync(context.WithoutCancel(ctx), rs...)
+			for _, r := range results {
+				if r.Err == nil {
+					produced.add(r.Record.Topic, string(r.Record.Value))
 				}
+			}
+			if err := results.FirstErr(); err != nil {
 				p.done <- fmt.Errorf("producer app on the %s: %w", where, err)
 				return
-			}
-			for _, r := range rs {
-				produced.add(r.Topic, string(r.Value))
 			}
 		}
 	}()
