@@ -152,8 +152,17 @@ func (r *Runner) Run(ctx context.Context) error {
 		return fmt.Errorf("prepare target topics: %w", err)
 	}
 	// A resumed topic's configs may have changed on the source since the
-	// last run; bring them over before copying.
-	changed, err := topics.SyncConfigs(ctx, r.h.SourceAdmin(), tgtAdm, cfg.Topics, plan.Mappings())
+	// last run; bring them over before copying. Topics Apply just created
+	// got the source's configs at creation; asking for their configs at
+	// once can reach a broker that does not know them yet
+	// (UNKNOWN_TOPIC_OR_PARTITION on a multi-broker target).
+	var existed []topics.Mapping
+	for _, t := range plan.Topics {
+		if t.Action == topics.Resume || t.Action == topics.Reuse {
+			existed = append(existed, topics.Mapping{Source: t.Source, Target: t.Target})
+		}
+	}
+	changed, err := topics.SyncConfigs(ctx, r.h.SourceAdmin(), tgtAdm, cfg.Topics, existed)
 	if err != nil {
 		return fmt.Errorf("sync topic configs: %w", err)
 	}
