@@ -240,7 +240,6 @@ func TestMirrorFencing(t *testing.T) {
 // configs, and the request can reach a broker that has not learned of the
 // topic yet.
 func newTopicsThreeBrokers(t *testing.T, p *kafkatest.Pair) {
-	knownBug(t, "mirror exits 1 describing the configs of a target topic it just created on a multi-broker cluster (UNKNOWN_TOPIC_OR_PARTITION)")
 	failed := 0
 	for i := range 5 {
 		topic := kafkatest.TopicName(t, fmt.Sprintf("fresh%d", i))
