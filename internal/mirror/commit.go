@@ -27,8 +27,11 @@ func (s *session) commit(ctx context.Context) error {
 			dirty = append(dirty, p)
 		}
 	}
-	heartbeat := false
-	if len(dirty) == 0 && !s.writeMeta {
+	// The session's first commit announces this process (a heartbeat
+	// naming it): another process that fails after being fenced by this
+	// one reads it and stops instead of fencing back (Mirror.takenOver).
+	heartbeat := !s.announced
+	if len(dirty) == 0 && !s.writeMeta && !heartbeat {
 		if time.Since(s.lastWrite) < heartbeatInterval {
 			return s.end(ctx, false)
 		}
@@ -127,6 +130,7 @@ func (s *session) commit(ctx context.Context) error {
 		p.recs, p.bytes, p.expired, p.fresh, p.recovered = p.recs[:0], 0, nil, false, false
 	}
 	s.writeMeta = false
+	s.announced = true
 	return nil
 }
 

@@ -4,13 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/kmigrate/kmigrate/internal/cluster"
+	"github.com/kmigrate/kmigrate/internal/config"
 	"github.com/kmigrate/kmigrate/internal/state"
 )
 
@@ -107,6 +110,7 @@ func (m *Mirror) TransactionalID() string { return state.TransactionalID(m.opts.
 func (m *Mirror) Run(ctx context.Context) error {
 	const minBackoff = time.Second
 	backoff := minBackoff
+	started := time.Now()
 	for {
 		var committed int64
 		m.stats.update(func(s *Stats, _ func(state.TopicPartition) *PartitionStats) { s.Sessions++; committed = s.Transactions })
@@ -139,6 +143,9 @@ func (m *Mirror) Run(ctx context.Context) error {
 		if fatal(err) {
 			return err
 		}
+		if other := m.takenOver(ctx, started); other != "" {
+			return fmt.Errorf("%w (%s): %w", ErrFenced, other, err)
+		}
 		m.opts.Logger.Warn("mirror session failed; resuming from the last checkpoint", "migration", m.opts.Name, "err", err, "retry_in", backoff)
 		select {
 		case <-ctx.Done():
@@ -147,6 +154,40 @@ func (m *Mirror) Run(ctx context.Context) error {
 		}
 		backoff = min(2*backoff, 30*time.Second)
 	}
+}
+
+// takenOver reports, after a failed session, whether another process has
+// started mirroring this migration since this Run began: its first commit
+// names it in a heartbeat. Fencing works by the last process to initialise
+// the transactional id winning; a failed session of the loser whose error
+// did not say "fenced" (brokers word it differently, e.g. with transactions
+// v2) must not start another session, which would fence the winner back.
+// It returns the other process, or "" (also when the state cannot be read:
+// then the retry decides).
+func (m *Mirror) takenOver(ctx context.Context, since time.Time) string {
+	if m.opts.Settings.Guarantee == config.AtLeastOnce {
+		return ""
+	}
+	o := &m.opts
+	cl, err := cluster.Connect(ctx, o.Target, o.Logger, o.TargetOpts...)
+	if err != nil {
+		return ""
+	}
+	defer cl.Close()
+	topts, err := cluster.Opts(o.Target, nil)
+	if err != nil {
+		return ""
+	}
+	snap, err := state.Load(ctx, kadm.NewClient(cl), m.StateTopic(), append(topts, o.TargetOpts...))
+	if err != nil || snap.Heartbeat == nil {
+		return ""
+	}
+	h := snap.Heartbeat
+	host, _ := os.Hostname()
+	if (h.Host == host && h.PID == os.Getpid()) || !h.Time.After(since) {
+		return ""
+	}
+	return fmt.Sprintf("process %d on %s started at %s", h.PID, h.Host, h.Time.Format(time.RFC3339))
 }
 
 func (m *Mirror) stoppedError() error {

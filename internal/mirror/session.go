@@ -90,6 +90,8 @@ type session struct {
 	fetchSize *fetchSizer
 	// carry holds polled records that did not fit in the last transaction.
 	carry []carried
+	// announced is set once a commit named this process (commit.go).
+	announced bool
 	// heldBytes is what the parts' held records count (txn.go);
 	// overflowed is set when it passed the transaction bound.
 	heldBytes  int64

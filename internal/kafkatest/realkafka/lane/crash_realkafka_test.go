@@ -226,7 +226,7 @@ func TestMirrorFencing(t *testing.T) {
 		t.Errorf("the fenced mirror's error does not say it was fenced:\n%s", outA)
 	}
 	if errB != nil {
-		t.Fatalf("the second mirror: %v\n%s", errB, outB)
+		t.Fatalf("the second mirror: %v\n%s\nfirst mirror:\n%s", errB, outB, outA)
 	}
 	sameRecords(t, consumeSettled(t, p.Source, topic), consumeSettled(t, p.Target, topic))
 	mustRun(t, m.args("verify")...)

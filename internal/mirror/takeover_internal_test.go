@@ -1,0 +1,61 @@
+package mirror
+
+import (
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/kmigrate/kmigrate/internal/config"
+	"github.com/kmigrate/kmigrate/internal/kafkatest"
+	"github.com/kmigrate/kmigrate/internal/state"
+)
+
+// TestTakenOver: after a failed session, a heartbeat of another process
+// written since this Run began means that process fenced this one, and
+// Run must stop instead of fencing it back; this process's own heartbeat,
+// or one older than the Run, does not.
+func TestTakenOver(t *testing.T) {
+	pair := kafkatest.NewPair(t, kafkatest.Brokers(1))
+	sel, err := config.NewSelection(nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := New(Options{Name: "takeover", Source: &pair.Source.Config, Target: &pair.Target.Config,
+		SourceID: pair.Source.ID, TargetID: pair.Target.ID, Groups: sel, Settings: config.DefaultMirror(),
+		StateReplicationFactor: -1, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := state.Ensure(t.Context(), pair.Target.Admin(t), m.StateTopic(), -1); err != nil {
+		t.Fatal(err)
+	}
+	since := time.Now().Add(-time.Minute)
+	write := func(h state.Heartbeat) {
+		t.Helper()
+		rec, err := state.HeartbeatRecord(m.StateTopic(), h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := state.Write(t.Context(), pair.Target.Client(t), rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	host, _ := os.Hostname()
+	if got := m.takenOver(t.Context(), since); got != "" {
+		t.Fatalf("no heartbeat: taken over by %q", got)
+	}
+	write(state.Heartbeat{Host: "elsewhere", PID: 7, Time: since.Add(-time.Hour)})
+	if got := m.takenOver(t.Context(), since); got != "" {
+		t.Fatalf("a heartbeat older than the run: taken over by %q", got)
+	}
+	write(state.Heartbeat{Host: host, PID: os.Getpid(), Time: time.Now()})
+	if got := m.takenOver(t.Context(), since); got != "" {
+		t.Fatalf("this process's own heartbeat: taken over by %q", got)
+	}
+	now := time.Now().UTC()
+	write(state.Heartbeat{Host: "elsewhere", PID: 7, Time: now})
+	if got, want := m.takenOver(t.Context(), since), "process 7 on elsewhere started at "+now.Format(time.RFC3339); got != want {
+		t.Fatalf("another process's new heartbeat: %q, want %q", got, want)
+	}
+}
