@@ -183,16 +183,29 @@ func kafkaPythonGroup(t *testing.T, c *kafkatest.Cluster, group, topic string, m
 	if err := exec.Command(py, "-c", "import kafka").Run(); err != nil {
 		t.Skipf("kafka-python is not importable by %s (make test-kafka installs it): %v", py, err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, py, "testdata/kafkapython_group.py", strings.Join(c.Addrs, ","), group, topic, strconv.Itoa(max))
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("kafka-python group %s on %s: %v\n%s", group, c.Config.Role, err, stderr.String())
+	run := func() (string, string, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, py, "testdata/kafkapython_group.py", strings.Join(c.Addrs, ","), group, topic, strconv.Itoa(max))
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		return string(out), stderr.String(), err
 	}
-	return strings.Fields(string(out))
+	out, stderr, err := run()
+	if err != nil && strings.Contains(stderr, "timed out after 0 records") {
+		// kafka-python, pure Python, joined and read nothing within its
+		// minute on a loaded machine (seen once, with two CI runs at
+		// once). It printed and committed nothing, so a second member
+		// starts from the same committed offsets: exactly-once is still
+		// asserted on what it reads.
+		t.Logf("kafka-python read nothing on the %s within its deadline; running it again:\n%s", c.Config.Role, stderr)
+		out, stderr, err = run()
+	}
+	if err != nil {
+		t.Fatalf("kafka-python group %s on %s: %v\n%s", group, c.Config.Role, err, stderr)
+	}
+	return strings.Fields(out)
 }
 
 // TestGroupsMigrateKafkaPython moves a kafka-python group from the 3.9

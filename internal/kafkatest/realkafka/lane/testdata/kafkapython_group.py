@@ -36,7 +36,13 @@ def main():
             if all(c.position(tp) >= ends[tp] for tp in parts):
                 break
     else:
-        sys.exit("timed out after %d records" % n)
+        parts = sorted(c.assignment())
+        try:
+            ends = c.end_offsets(parts) if parts else {}
+            where = ", ".join("%s/%d at %s, end %s, committed %s" % (tp.topic, tp.partition, c.position(tp), ends.get(tp), c.committed(tp)) for tp in parts)
+        except Exception as e:  # diagnostics only
+            where = "positions unknown: %s" % e
+        sys.exit("timed out after %d records (assigned: %s)" % (n, where or "nothing"))
     if last:
         c.commit({tp: OffsetAndMetadata(o + 1, "", -1) for tp, o in last.items()})
     c.close()
