@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -49,7 +50,32 @@ type sandboxProc struct {
 
 var readyLine = regexp.MustCompile(`^(source|target) ready: bootstrap (\S+) \(cluster id (\S+), (new data|data restored) in `)
 
-func startSandbox(t *testing.T, dir string, srcPort, tgtPort int, extra ...string) *sandboxProc {
+// errPortTaken: a port picked as free was taken before the sandbox bound it.
+var errPortTaken = errors.New("port taken")
+
+// sandboxOn starts the sandbox on srcPort and tgtPort or, when one of them
+// was taken meanwhile (a port picked as free can become another process's
+// connection before the sandbox binds it, more so on a busy machine), on
+// ports picked again, and returns the ports it runs on.
+func sandboxOn(t *testing.T, dir string, srcPort, tgtPort int, extra ...string) (*sandboxProc, int, int) {
+	t.Helper()
+	for try := 0; ; try++ {
+		p, err := startSandbox(t, dir, srcPort, tgtPort, extra...)
+		if err == nil {
+			return p, srcPort, tgtPort
+		}
+		if !errors.Is(err, errPortTaken) || try == 4 {
+			t.Fatal(err)
+		}
+		t.Logf("%v; picking other ports", err)
+		srcPort, tgtPort = freePortBase(t, 3), 0
+		for tgtPort == 0 || (tgtPort < srcPort+3 && srcPort < tgtPort+3) {
+			tgtPort = freePortBase(t, 3)
+		}
+	}
+}
+
+func startSandbox(t *testing.T, dir string, srcPort, tgtPort int, extra ...string) (*sandboxProc, error) {
 	t.Helper()
 	args := append([]string{"sandbox", "--dir", dir, "--source-port", fmt.Sprint(srcPort), "--target-port", fmt.Sprint(tgtPort)}, extra...)
 	cmd := exec.Command(binary, args...)
@@ -90,11 +116,14 @@ func startSandbox(t *testing.T, dir string, srcPort, tgtPort int, extra ...strin
 	select {
 	case <-running:
 	case err := <-p.done:
-		t.Fatalf("sandbox exited early: %v\nstdout:\n%s\nstderr:\n%s", err, p.output, stderr.String())
+		if strings.Contains(stderr.String(), "is already in use") {
+			return nil, fmt.Errorf("%w: %s", errPortTaken, strings.TrimSpace(stderr.String()))
+		}
+		return nil, fmt.Errorf("sandbox exited early: %v\nstdout:\n%s\nstderr:\n%s", err, p.output, stderr.String())
 	case <-time.After(60 * time.Second):
-		t.Fatalf("sandbox not ready after 60s\nstdout:\n%s\nstderr:\n%s", p.output, stderr.String())
+		return nil, fmt.Errorf("sandbox not ready after 60s\nstdout:\n%s\nstderr:\n%s", p.output, stderr.String())
 	}
-	return p
+	return p, nil
 }
 
 func (p *sandboxProc) stop(t *testing.T, sig syscall.Signal) {
@@ -150,10 +179,9 @@ func TestSandboxCheckAndRestart(t *testing.T) {
 	for tgtPort == 0 || (tgtPort < srcPort+3 && srcPort < tgtPort+3) {
 		tgtPort = freePortBase(t, 3)
 	}
+	sb, srcPort, tgtPort := sandboxOn(t, dir, srcPort, tgtPort, "--sample-data")
 	src := fmt.Sprintf("127.0.0.1:%d", srcPort)
 	tgt := fmt.Sprintf("127.0.0.1:%d", tgtPort)
-
-	sb := startSandbox(t, dir, srcPort, tgtPort, "--sample-data")
 	if sb.ids["source"] == "" || sb.ids["target"] == "" || sb.ids["source"] == sb.ids["target"] {
 		t.Fatalf("cluster ids = %v, want two distinct ids", sb.ids)
 	}
@@ -195,7 +223,8 @@ func TestSandboxCheckAndRestart(t *testing.T) {
 
 	sb.stop(t, syscall.SIGINT)
 
-	again := startSandbox(t, dir, srcPort, tgtPort, "--sample-data")
+	again, srcPort, _ := sandboxOn(t, dir, srcPort, tgtPort, "--sample-data")
+	src = fmt.Sprintf("127.0.0.1:%d", srcPort)
 	if again.ids["source"] != sb.ids["source"] || again.ids["target"] != sb.ids["target"] {
 		t.Errorf("ids after restart = %v, want %v", again.ids, sb.ids)
 	}
