@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"sync"
 
+	"github.com/kmigrate/kmigrate/internal/config"
+	"github.com/kmigrate/kmigrate/internal/groups"
 	"github.com/kmigrate/kmigrate/internal/httpapi"
 	"github.com/kmigrate/kmigrate/internal/migrate"
 	"github.com/kmigrate/kmigrate/internal/migration"
@@ -65,20 +67,32 @@ func (e *env) serve(ctx context.Context, addr string, mux *http.ServeMux) (net.A
 }
 
 // serveStatus is status --serve: the dashboard, /v1/status, /v1/translate,
-// /healthz and Go metrics for h, until ctx ends.
-func (e *env) serveStatus(ctx context.Context, addr string, h *migration.Handle, o status.Options) error {
+// /healthz and Go metrics for the migration cfg names, until ctx ends. It
+// needs only the target (status.OpenTarget): without the source, the
+// source's figures show as unknown.
+func (e *env) serveStatus(ctx context.Context, addr string, cfg *config.Config, o status.Options) error {
+	t, err := status.OpenTarget(ctx, cfg, e.logger)
+	if err != nil {
+		return err
+	}
+	defer t.Close()
 	mux := http.NewServeMux()
+	natives := o
+	natives.Natives = groups.NewNativeCache()
 	httpapi.Register(mux, httpapi.Sources{
 		Stats:  func() (mirror.Stats, bool) { return mirror.Stats{}, false },
-		Status: func(ctx context.Context) (any, error) { return status.Make(ctx, h, o) },
+		Status: func(ctx context.Context) (any, error) { return status.MakeFrom(ctx, t.Clusters(), natives) },
 	})
-	wait := addDashboard(ctx, mux, h, nil, o)
-	defer wait()
+	d := httpapi.NewDashboard(httpapi.DashboardForTarget(t, o))
+	d.Register(mux)
+	var wg sync.WaitGroup
+	wg.Go(func() { d.Run(ctx, httpapi.DashboardEvery) })
+	defer wg.Wait()
 	a, err := e.serve(ctx, loopbackDefault(addr), mux)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "Dashboard of migration %s: http://%s/ (Ctrl-C to stop)\n", h.Name(), a)
+	fmt.Fprintf(e.stdout, "Dashboard of migration %s: http://%s/ (Ctrl-C to stop)\n", t.Name(), a)
 	<-ctx.Done()
 	return nil
 }

@@ -66,7 +66,10 @@ next step and blockers, per topic lag and rates over the last minutes,
 groups, the last verify result, the history) until Ctrl-C, with
 GET /v1/status, /v1/dashboard and /v1/translate. Without a host in ADDR it
 listens on loopback only; set KMIGRATE_HTTP_USER and KMIGRATE_HTTP_PASSWORD
-to require a login (docs/dashboard.md).`,
+to require a login (docs/dashboard.md). It needs only the target: when the
+source cannot be reached from where it runs, the page shows what the
+target and the migration's state know and marks lag and source writes as
+unknown.`,
 		Example: `  kmigrate status -f migration.yaml
   kmigrate status -f migration.yaml --watch 10s
   kmigrate status --source old:9092 --target new:9092 --output json
@@ -88,15 +91,15 @@ to require a login (docs/dashboard.md).`,
 				return err
 			}
 			ctx := cmd.Context()
+			if serve != "" {
+				return e.serveStatus(ctx, serve, cfg, o)
+			}
 			h, err := migration.Open(ctx, cfg, e.logger)
 			if err != nil {
 				return err
 			}
 			defer h.Close()
 			o.Natives = groups.NewNativeCache() // --watch re-reads only what the mirror added
-			if serve != "" {
-				return e.serveStatus(ctx, serve, h, o)
-			}
 			for {
 				r, err := status.Make(ctx, h, o)
 				if err != nil {
@@ -220,15 +223,23 @@ func printStatus(w io.Writer, r *status.Report) {
 			mirror += " on " + r.Mirror.Host
 		}
 	}
-	fmt.Fprintf(w, "Migration %s at %s: phase %s, mirror %s\n\n", r.Migration, r.Time.Format(time.RFC3339), r.Phase, mirror)
+	fmt.Fprintf(w, "Migration %s at %s: phase %s, mirror %s\n", r.Migration, r.Time.Format(time.RFC3339), r.Phase, mirror)
+	if r.SourceUnknown != "" {
+		fmt.Fprintf(w, "The source was not read (%s): lag, source writes and the groups' source side are unknown.\n", r.SourceUnknown)
+	}
+	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "TOPIC\tTARGET\tSTATE\tLAG\tLAG TIME\tSOURCE WRITES/S\tTARGET NATIVE/S\tPRODUCERS")
 	for _, t := range r.Topics {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%.1fs\t%.1f\t%.1f\t%s\n", t.Source, t.Target, t.State, t.Lag, t.LagSeconds, t.SourceWriteRate, t.TargetNativeRate, t.Producers)
+		lag, lagTime, rate := "unknown", "unknown", "unknown"
+		if t.Lag >= 0 {
+			lag, lagTime, rate = fmt.Sprint(t.Lag), fmt.Sprintf("%.1fs", t.LagSeconds), fmt.Sprintf("%.1f", t.SourceWriteRate)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%.1f\t%s\n", t.Source, t.Target, t.State, lag, lagTime, rate, t.TargetNativeRate, t.Producers)
 	}
 	tw.Flush()
 	for _, t := range r.Topics {
-		if t.Lag == 0 {
+		if t.Lag <= 0 {
 			continue
 		}
 		for _, p := range t.Partitions {
@@ -246,7 +257,11 @@ func printStatus(w io.Writer, r *status.Report) {
 			if g.Switched {
 				sw = "yes (" + g.SwitchedHow + ")"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", g.Group, side(g.Source), side(g.Target), sw, g.Lag)
+			lag := "unknown"
+			if g.Lag >= 0 {
+				lag = fmt.Sprint(g.Lag)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", g.Group, side(g.Source), side(g.Target), sw, lag)
 		}
 		tw.Flush()
 	}

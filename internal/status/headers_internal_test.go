@@ -46,7 +46,7 @@ func TestNativeTailByTracingHeader(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := nativeTail(t.Context(), inputs{Target: c.Client(t), SourceID: "source-cluster"}, "orders", "orders", offsets{tgtEnds: ends, tgtStarts: starts})
+	got, err := nativeTail(t.Context(), inputs{Clusters: Clusters{Target: c.Client(t), SourceID: "source-cluster"}}, "orders", "orders", offsets{tgtEnds: ends, tgtStarts: starts})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -40,6 +40,9 @@ func phase(r *Report) string {
 // switched. Empty means it can be promoted. Promote uses the same rules.
 func Unmet(r *Report, t Topic, quiet time.Duration) []string {
 	var out []string
+	if t.Lag < 0 {
+		out = append(out, fmt.Sprintf("topic %q: its lag and source writes are unknown without the source", t.Source))
+	}
 	if t.Lag > 0 {
 		out = append(out, fmt.Sprintf("topic %q: replication lag is %d records (%.0fs): wait for the mirror to copy them", t.Source, t.Lag, t.LagSeconds))
 	}
@@ -93,6 +96,9 @@ func next(r *Report, o Options) (string, []string) {
 		blockers = append([]string{fmt.Sprintf("no kmigrate mirror is running (last seen %s): start it so that the target keeps up", seen)}, blockers...)
 	}
 	blockers = append(blockers, unreachable(r)...)
+	if r.SourceUnknown != "" {
+		return "read the source to know the next step: this report comes from the target alone (" + r.SourceUnknown + "); run kmigrate status where the source is reachable", blockers
+	}
 	if len(ready) > 0 {
 		return fmt.Sprintf("promote %s: kmigrate promote --topic %s", strings.Join(ready, ", "), strings.Join(ready, " --topic ")), blockers
 	}

@@ -24,6 +24,7 @@ func TestPhaseAndNext(t *testing.T) {
 		topics   []Topic
 		groups   []Group
 		running  bool
+		unknown  string // Report.SourceUnknown
 		phase    string
 		next     string
 		blockers []string
@@ -58,13 +59,21 @@ func TestPhaseAndNext(t *testing.T) {
 			},
 		},
 		{
+			name:    "without the source, a switched group but nothing promotable",
+			topics:  []Topic{{Source: "orders", Lag: Unknown, LagSeconds: Unknown, SourceWriteRate: Unknown, Producers: ProducersUnknown}},
+			groups:  []Group{group("app", true, "orders")},
+			running: true, unknown: "connection refused", phase: state.PhaseConsumers,
+			next:     "read the source to know the next step: this report comes from the target alone (connection refused); run kmigrate status where the source is reachable",
+			blockers: []string{`topic "orders": its lag and source writes are unknown without the source`},
+		},
+		{
 			name:   "done",
 			topics: []Topic{{Source: "orders", Promoted: &promoted}},
 			phase:  state.PhaseDone, next: "every topic is promoted: stop kmigrate mirror; once the source stays quiet it can be decommissioned",
 			blockers: []string{},
 		},
 	} {
-		r := &Report{Topics: tc.topics, Groups: tc.groups, Mirror: Mirror{Running: tc.running}}
+		r := &Report{Topics: tc.topics, Groups: tc.groups, Mirror: Mirror{Running: tc.running}, SourceUnknown: tc.unknown}
 		r.Phase = phase(r)
 		next, blockers := next(r, Options{Quiet: 30 * time.Second, Now: func() time.Time { return now }})
 		if r.Phase != tc.phase || next != tc.next || !slices.Equal(blockers, tc.blockers) {

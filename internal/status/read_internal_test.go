@@ -58,7 +58,7 @@ func TestReadsSkipAbortedTransactions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := nativeTail(t.Context(), inputs{Target: cl, SourceID: "source-cluster"}, "orders", "orders", offsets{tgtEnds: ends, tgtStarts: starts})
+	got, err := nativeTail(t.Context(), inputs{Clusters: Clusters{Target: cl, SourceID: "source-cluster"}}, "orders", "orders", offsets{tgtEnds: ends, tgtStarts: starts})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,6 +24,8 @@ const (
 	ProducersSource = "source" // the source had writes within the quiet period
 	ProducersTarget = "target" // the source is quiet and the target has native writes: switched
 	ProducersNone   = "none"   // quiet on both sides
+	// ProducersUnknown: the source was not read (Report.SourceUnknown).
+	ProducersUnknown = "unknown"
 )
 
 // Report is the state of a migration: what `kmigrate status` prints and
@@ -44,6 +46,11 @@ type Report struct {
 	// History is the recorded cutover history, oldest first.
 	History  []state.Event `json:"history"`
 	Warnings []string      `json:"warnings"`
+	// SourceUnknown is why the source was not read ("" when it was):
+	// the report then comes from the target and its state alone, and
+	// every figure only the source knows is -1 (lags, source end offsets,
+	// the source write rate) or "unknown" (producers).
+	SourceUnknown string `json:"source_unknown,omitempty"`
 }
 
 // Mirror says whether a mirror process is running.
@@ -135,19 +142,46 @@ func (o *Options) defaults() {
 // DefaultQuiet is the default quiet period for producer switchover.
 const DefaultQuiet = 30 * time.Second
 
-// inputs are what a report reads, from the open migration.
-type inputs struct {
-	Source, Target *kgo.Client
-	SourceID       string
-	Groups         config.Selection
-	State          func(ctx context.Context) (*state.Snapshot, error)
-	Natives        *groups.NativeCache
+// Clusters are what a report reads.
+type Clusters struct {
+	// Source is nil when the source is not read: every figure only the
+	// source knows is then unknown, and SourceUnknown says why.
+	Source        *kgo.Client
+	SourceUnknown string
+	Target        *kgo.Client
+	// SourceID is the source cluster's id (the migration's state has it).
+	SourceID string
+	Groups   config.Selection
+	State    func(ctx context.Context) (*state.Snapshot, error)
 }
 
-// Make builds the status report. It only reads.
+// ClustersOf is what reports on an open migration read: both clusters.
+func ClustersOf(h *migration.Handle) Clusters {
+	return Clusters{Source: h.Source(), Target: h.Target(), SourceID: h.SourceID(),
+		Groups: h.Config().Groups.Selection, State: h.LoadState}
+}
+
+// inputs are what a report reads, with the native-records cache.
+type inputs struct {
+	Clusters
+	Natives *groups.NativeCache
+}
+
+// Make builds the status report of an open migration. It only reads.
 func Make(ctx context.Context, h *migration.Handle, o Options) (*Report, error) {
-	in := inputs{Source: h.Source(), Target: h.Target(), SourceID: h.SourceID(),
-		Groups: h.Config().Groups.Selection, State: h.LoadState, Natives: o.Natives}
+	return MakeFrom(ctx, ClustersOf(h), o)
+}
+
+// MakeFrom builds the status report from c. Without a source, the
+// source's figures are unknown: lags, source end offsets and write rates
+// are -1, producers "unknown", and groups are those the target knows under
+// a selected name or the state records as switched, with their target side
+// only (docs/dashboard.md).
+func MakeFrom(ctx context.Context, c Clusters, o Options) (*Report, error) {
+	in := inputs{Clusters: c, Natives: o.Natives}
+	if in.Source == nil && in.SourceUnknown == "" {
+		in.SourceUnknown = "no source client"
+	}
 	o.defaults()
 	snap, err := in.State(ctx)
 	if errors.Is(err, migration.ErrNoState) || (err == nil && snap.Meta == nil) {
@@ -156,9 +190,16 @@ func Make(ctx context.Context, h *migration.Handle, o Options) (*Report, error) 
 	if err != nil {
 		return nil, fmt.Errorf("read migration state: %w", err)
 	}
-	src, tgt := kadm.NewClient(in.Source), kadm.NewClient(in.Target)
+	var src *kadm.Client
+	if in.Source != nil {
+		src = kadm.NewClient(in.Source)
+	}
+	tgt := kadm.NewClient(in.Target)
 	r := &Report{SchemaVersion: SchemaVersion, Migration: snap.Meta.Migration, Time: o.Now().UTC(),
 		Topics: []Topic{}, Groups: []Group{}, Blockers: []string{}, Warnings: []string{}, History: snap.Events}
+	if src == nil {
+		r.SourceUnknown = in.SourceUnknown
+	}
 	if r.History == nil {
 		r.History = []state.Event{}
 	}
@@ -199,6 +240,14 @@ func Make(ctx context.Context, h *migration.Handle, o Options) (*Report, error) 
 		r.Topics = append(r.Topics, t)
 	}
 
+	if src == nil {
+		if r.Groups, err = targetGroups(ctx, tgt, after, in.Groups); err != nil {
+			return nil, err
+		}
+		r.Phase = phase(r)
+		r.Next, r.Blockers = next(r, o)
+		return r, nil
+	}
 	infos, err := groups.List(ctx, src, tgt, after, in.Groups)
 	if err != nil {
 		return nil, err
@@ -237,6 +286,7 @@ type offsets struct {
 	srcStarts, tgtStarts kadm.ListedOffsets
 }
 
+// sample reads both sides, or the target only when src is nil.
 func sample(ctx context.Context, src, tgt *kadm.Client, sources, targets []string) (offsets, error) {
 	o := offsets{at: time.Now()}
 	var err error
@@ -250,16 +300,19 @@ func sample(ctx context.Context, src, tgt *kadm.Client, sources, targets []strin
 		}
 		return lo, nil
 	}
-	if o.srcEnds, err = list("source end offsets", func() (kadm.ListedOffsets, error) { return src.ListCommittedOffsets(ctx, sources...) }); err != nil {
-		return o, err
-	}
-	if o.srcStarts, err = list("source start offsets", func() (kadm.ListedOffsets, error) { return src.ListStartOffsets(ctx, sources...) }); err != nil {
-		return o, err
-	}
 	if o.tgtEnds, err = list("target end offsets", func() (kadm.ListedOffsets, error) { return tgt.ListEndOffsets(ctx, targets...) }); err != nil {
 		return o, err
 	}
 	if o.tgtStarts, err = list("target start offsets", func() (kadm.ListedOffsets, error) { return tgt.ListStartOffsets(ctx, targets...) }); err != nil {
+		return o, err
+	}
+	if src == nil {
+		return o, nil
+	}
+	if o.srcEnds, err = list("source end offsets", func() (kadm.ListedOffsets, error) { return src.ListCommittedOffsets(ctx, sources...) }); err != nil {
+		return o, err
+	}
+	if o.srcStarts, err = list("source start offsets", func() (kadm.ListedOffsets, error) { return src.ListStartOffsets(ctx, sources...) }); err != nil {
 		return o, err
 	}
 	// Max timestamps need Kafka 3.0 (KIP-734); without them the last

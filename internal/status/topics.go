@@ -25,6 +25,9 @@ func topicStatus(ctx context.Context, in inputs, src, tgt string, snap *state.Sn
 		tm := p.Time
 		t.Promoted = &tm
 	}
+	if in.Source == nil {
+		return topicFromTarget(ctx, in, t, snap, first, last)
+	}
 	dt := last.at.Sub(first.at).Seconds()
 	lagging := map[int32]int64{}
 	last.srcEnds.Each(func(e kadm.ListedOffset) {
@@ -68,19 +71,9 @@ func topicStatus(ctx context.Context, in inputs, src, tgt string, snap *state.Sn
 		}
 	}
 
-	natives, err := nativeTail(ctx, in, src, tgt, last)
-	if err != nil {
+	if err := fillNatives(ctx, in, &t, first, last); err != nil {
 		return t, err
 	}
-	for _, n := range natives {
-		if n.After(t.TargetLastNativeWrite) {
-			t.TargetLastNativeWrite = n
-		}
-		if dt > 0 && !n.Before(first.at) && !n.After(last.at) {
-			t.TargetNativeRate += 1 / dt
-		}
-	}
-
 	switch {
 	case t.Promoted != nil:
 		t.State = "promoted"
@@ -101,4 +94,22 @@ func topicStatus(ctx context.Context, in inputs, src, tgt string, snap *state.Sn
 		t.Producers = ProducersNone
 	}
 	return t, nil
+}
+
+// fillNatives sets t's native writes on the target, from its last records.
+func fillNatives(ctx context.Context, in inputs, t *Topic, first, last offsets) error {
+	natives, err := nativeTail(ctx, in, t.Source, t.Target, last)
+	if err != nil {
+		return err
+	}
+	dt := last.at.Sub(first.at).Seconds()
+	for _, n := range natives {
+		if n.After(t.TargetLastNativeWrite) {
+			t.TargetLastNativeWrite = n
+		}
+		if dt > 0 && !n.Before(first.at) && !n.After(last.at) {
+			t.TargetNativeRate += 1 / dt
+		}
+	}
+	return nil
 }

@@ -18,13 +18,17 @@ function el(tag, attrs, ...children) {
   return e;
 }
 
+// A count or rate below 0 is one the report could not know (status
+// --serve without the source): said in words, never shown as a number.
 function num(n, digits) {
   if (n === undefined || n === null) return "–";
+  if (n < 0) return "unknown";
   return Number(n).toLocaleString("en-US", { maximumFractionDigits: digits || 0 });
 }
 
 function seconds(s) {
   if (!s) return "0 s";
+  if (s < 0) return "unknown";
   if (s < 120) return num(s, 1) + " s";
   if (s < 7200) return num(s / 60, 1) + " min";
   return num(s / 3600, 1) + " h";
@@ -104,7 +108,7 @@ function renderCharts(history) {
   history.forEach((pt) => Object.keys(pt.topics).forEach((t) => topics.add(t)));
   for (const topic of [...topics].sort()) {
     const xs = history.map((pt) => Date.parse(pt.time) / 1000);
-    const get = (f) => history.map((pt) => (pt.topics[topic] ? pt.topics[topic][f] : null));
+    const get = (f) => history.map((pt) => (pt.topics[topic] && pt.topics[topic][f] >= 0 ? pt.topics[topic][f] : null));
     const rates = [xs, get("copy_rate"), get("source_rate"), get("native_rate")];
     const lag = [xs, get("lag")];
     let c = charts.get(topic);
@@ -201,7 +205,8 @@ function render(v) {
     return;
   }
   document.getElementById("migration").textContent = st.migration;
-  fresh.textContent = `Status of ${when(st.time)}; refreshed every few seconds.`;
+  fresh.textContent = `Status of ${when(st.time)}; refreshed every few seconds.` +
+    (st.source_unknown ? ` The source is not read from here (${st.source_unknown}): lag and source writes are unknown.` : "");
   renderPhase(st);
   const h = v.history || [];
   renderTopics(st, h[h.length - 1]);
