@@ -56,7 +56,7 @@ type Handle struct {
 	src, tgt       *kgo.Client
 	source, target *cluster.Info
 	opened         *state.Snapshot
-	reverse        *state.Meta
+	reverse        []*state.Meta
 	logger         *slog.Logger
 	srcOpts        []kgo.Opt
 	tgtOpts        []kgo.Opt
@@ -200,10 +200,11 @@ func (h *Handle) Meta() *state.Meta {
 	return h.opened.Meta
 }
 
-// Reverse is the meta of the migration in the other direction (from this
-// target to this source) when this one mirrors back after it; nil
-// otherwise.
-func (h *Handle) Reverse() *state.Meta { return h.reverse }
+// Reverse is the meta of every migration in the other direction (from
+// this target to this source) when this one mirrors back after them; nil
+// otherwise. There may be several: topics moved in waves, one migration
+// each, are mirrored back by one reverse migration.
+func (h *Handle) Reverse() []*state.Meta { return h.reverse }
 
 // LoadState reads the migration's current state from the target. Without
 // state it returns an error wrapping ErrNoState.
@@ -233,8 +234,10 @@ func (h *Handle) LoadState(ctx context.Context) (*state.Snapshot, error) {
 // from here (mirroring back into it is what rolling back after a promotion
 // means).
 func (h *Handle) Owned(target string) bool {
-	if h.reverse != nil && h.reverse.Topics[target] != "" {
-		return true
+	for _, m := range h.reverse {
+		if m.Topics[target] != "" {
+			return true
+		}
 	}
 	if m := h.Meta(); m != nil {
 		for _, t := range m.Topics {
@@ -246,9 +249,10 @@ func (h *Handle) Owned(target string) bool {
 	return false
 }
 
-// findReverse finds, on the source, the state of a migration in the other
-// direction (from this target to this source). nil when there is none.
-func (h *Handle) findReverse(ctx context.Context) (*state.Meta, error) {
+// findReverse finds, on the source, the state of every migration in the
+// other direction (from this target to this source). nil when there is
+// none.
+func (h *Handle) findReverse(ctx context.Context) ([]*state.Meta, error) {
 	adm := h.SourceAdmin()
 	listed, err := adm.ListTopics(ctx)
 	if err != nil {
@@ -259,6 +263,7 @@ func (h *Handle) findReverse(ctx context.Context) (*state.Meta, error) {
 		return nil, err
 	}
 	topts = append(topts, h.srcOpts...)
+	var found []*state.Meta
 	for _, name := range listed.Names() {
 		if !strings.HasPrefix(name, state.TopicPrefix) {
 			continue
@@ -268,10 +273,10 @@ func (h *Handle) findReverse(ctx context.Context) (*state.Meta, error) {
 			return nil, fmt.Errorf("read state topic %s on the source: %w", name, err)
 		}
 		if m := snap.Meta; m != nil && m.SourceClusterID == h.target.ClusterID && m.TargetClusterID == h.source.ClusterID {
-			return m, nil
+			found = append(found, m)
 		}
 	}
-	return nil, nil
+	return found, nil
 }
 
 // PlanTopics plans the migration's target topics (topics.Inspect with this
