@@ -212,7 +212,36 @@ func snapshotClusters(t *testing.T, p *kafkatest.Pair, topic, group string) stri
 		}
 		gs := groups.Groups()
 		slices.Sort(gs)
-		fmt.Fprintf(&b, "; groups %v; %s committed %v. ", gs, group, c.CommittedOffsets(t, group))
+		fmt.Fprintf(&b, "; groups %v; %s committed %v. ", gs, group, committedOffsets(ctx, t, adm, group))
 	}
 	return b.String()
+}
+
+// committedOffsets returns group's committed offsets, asking again while
+// the group coordinator is not ready (a cluster's first group request
+// makes it load __consumer_offsets; Kafka answers
+// COORDINATOR_NOT_AVAILABLE meanwhile).
+func committedOffsets(ctx context.Context, t *testing.T, adm *kadm.Client, group string) map[string]map[int32]int64 {
+	t.Helper()
+	for {
+		resp, err := adm.FetchOffsets(ctx, group)
+		if err == nil {
+			err = resp.Error()
+		}
+		if err == nil {
+			out := map[string]map[int32]int64{}
+			resp.Each(func(o kadm.OffsetResponse) {
+				if out[o.Topic] == nil {
+					out[o.Topic] = map[int32]int64{}
+				}
+				out[o.Topic][o.Partition] = o.At
+			})
+			return out
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("fetch offsets of group %q: %v", group, err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
