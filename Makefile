@@ -9,7 +9,7 @@ STATICCHECK_VER := v0.8.2
 TEST_TIMEOUT    ?= 14m
 FUZZTIME        ?= 15s
 
-.PHONY: all build test test-kafka lint fmt vet staticcheck bench bench-mirror bench-groups bench-verify fuzz clean
+.PHONY: all build test test-kafka lint fmt vet staticcheck bench bench-mirror bench-groups bench-verify bench-peers fuzz clean
 
 all: build lint test
 
@@ -75,6 +75,17 @@ bench-groups:
 ## with VERIFYBENCH_FLAGS, e.g. VERIFYBENCH_FLAGS='--records 20000'.
 bench-verify:
 	$(GO) run ./bench/cmd/verifybench $(VERIFYBENCH_FLAGS)
+
+## bench-peers: kmigrate side by side with MirrorMaker 2 on two real Kafka
+## clusters (bench/cmd/peerbench): throughput and cost of a bare franz-go
+## copy, kmigrate mirror, MM2 at-least-once and exactly-once, then consumer
+## group moves (re-delivered and skipped records). Resolves Kafka and MM2
+## from Maven Central first. The full size takes long; pass flags with
+## PEERBENCH_FLAGS, e.g. PEERBENCH_FLAGS='--records 20000 --records2 0'.
+bench-peers:
+	KMIGRATE_VENV=$(KMIGRATE_VENV) kafka/fetch
+	kafka/fetch connect-mirror
+	$(GO) run ./bench/cmd/peerbench $(PEERBENCH_FLAGS)
 
 ## fuzz: a short run of every fuzz target.
 fuzz:
