@@ -148,17 +148,11 @@ func (e *env) accessSub(verb, short string) *cobra.Command {
 // accessOnce plans (and for apply applies) once. applyErr is what apply
 // could not do (listed in the report); err means there is no report.
 func (e *env) accessOnce(ctx context.Context, h *migration.Handle, verb string, fl accessFlags, secrets users.Secrets) (r *accessReport, applyErr, err error) {
-	r = &accessReport{Action: verb}
-	if r.ACLs, err = acls.Make(ctx, h); err != nil {
-		return nil, nil, fmt.Errorf("ACLs: %w", err)
+	a, err := acls.PlanAccess(ctx, h)
+	if err != nil {
+		return nil, nil, err
 	}
-	if r.Quotas, err = quotas.Make(ctx, h); err != nil {
-		return nil, nil, fmt.Errorf("quotas: %w", err)
-	}
-	if r.Users, err = users.Make(ctx, h); err != nil {
-		return nil, nil, fmt.Errorf("users: %w", err)
-	}
-	r.InSync = r.ACLs.InSync() && r.Quotas.InSync() && r.Users.InSync()
+	r = &accessReport{Action: verb, InSync: a.InSync, ACLs: a.ACLs, Quotas: a.Quotas, Users: a.Users}
 	if verb == "apply" {
 		applyErr = e.applyAccess(ctx, h, r, fl, secrets)
 	}

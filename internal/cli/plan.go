@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -63,8 +64,18 @@ wrong command line or configuration.`,
 			}
 			defer h.Close()
 			var r *plan.Report
-			err = e.whileRunning(cmd.Context(), pf.kind(e.stderr), "planning", func() (err error) {
-				r, err = plan.Make(cmd.Context(), h)
+			var (
+				mu   sync.Mutex
+				last plan.Progress
+			)
+			look := func() tally {
+				mu.Lock()
+				defer mu.Unlock()
+				return tally{done: last.Done, total: last.Total, detail: last.Step}
+			}
+			o := plan.Options{Progress: func(p plan.Progress) { mu.Lock(); last = p; mu.Unlock() }}
+			err = e.track(cmd.Context(), pf.kind(e.stderr), "planning", "steps", look, func() (err error) {
+				r, err = plan.MakeWith(cmd.Context(), h, o)
 				return err
 			})
 			if err != nil {
@@ -175,6 +186,10 @@ func printPlan(w io.Writer, r *plan.Report) {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", g.Group, side(g.Source), side(g.Target), strings.Join(committed, ","), g.Lag, yesNo(g.Migratable), reasons)
 		}
 		tw.Flush()
+	}
+	if a := r.Access; a != nil && a.Error == "" {
+		fmt.Fprintln(w, "\nWhat kmigrate access apply would do:")
+		printAccess(w, &accessReport{Action: "plan", InSync: a.InSync, ACLs: a.ACLs, Quotas: a.Quotas, Users: a.Users})
 	}
 
 	for _, warn := range r.Warnings {

@@ -124,31 +124,30 @@ func (c *counter) Finish() {
 	}
 }
 
-// whileRunning shows that fn is working, for work whose size is not known
-// ahead (verify, plan): a spinner with the elapsed time on a terminal, a
-// log line every progressLogEvery otherwise.
-func (e *env) whileRunning(ctx context.Context, kind progressKind, what string, fn func() error) error {
+// tally is one look at work whose size is learnt as it runs: done of total
+// units (total 0 until known) and a detail for people ("1200 source
+// records read").
+type tally struct {
+	done, total int64
+	detail      string
+}
+
+// track shows fn's progress, read with look, while fn runs: on a terminal
+// a bar of done of total with the rate and ETA (a spinner until the total
+// is known), redrawn in place; otherwise an info log line every
+// progressLogEvery and one when fn has succeeded, with the same numbers;
+// nothing for progressNone.
+func (e *env) track(ctx context.Context, kind progressKind, what, unit string, look func() tally, fn func() error) error {
 	if kind == progressNone {
 		return fn()
 	}
 	ctx, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
+	start := time.Now()
 	wg.Go(func() {
-		start := time.Now()
 		if kind == progressBar {
-			bar := progressbar.NewOptions64(-1, progressbar.OptionSetWriter(e.stderr), progressbar.OptionSetDescription(what),
-				progressbar.OptionSetElapsedTime(true), progressbar.OptionClearOnFinish(), progressbar.OptionSpinnerType(14))
-			t := time.NewTicker(150 * time.Millisecond)
-			defer t.Stop()
-			for {
-				select {
-				case <-ctx.Done():
-					_ = bar.Finish()
-					return
-				case <-t.C:
-					_ = bar.Add(1)
-				}
-			}
+			e.trackBar(ctx, what, unit, look)
+			return
 		}
 		t := time.NewTicker(progressLogEvery)
 		defer t.Stop()
@@ -157,12 +156,61 @@ func (e *env) whileRunning(ctx context.Context, kind progressKind, what string, 
 			case <-ctx.Done():
 				return
 			case now := <-t.C:
-				e.logger.Info(what+": still working", "elapsed", now.Sub(start).Round(time.Second).String())
+				e.logTally(what, unit, look(), now.Sub(start))
 			}
 		}
 	})
 	err := fn()
 	stop()
 	wg.Wait()
+	if err == nil && kind == progressLog {
+		e.logTally(what, unit, look(), time.Since(start))
+	}
 	return err
+}
+
+// trackBar redraws a bar of look's numbers until ctx ends.
+func (e *env) trackBar(ctx context.Context, what, unit string, look func() tally) {
+	bar := progressbar.NewOptions64(-1, progressbar.OptionSetWriter(e.stderr), progressbar.OptionSetDescription(what),
+		progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString(unit),
+		progressbar.OptionSetPredictTime(true), progressbar.OptionClearOnFinish(), progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionSetWidth(24), progressbar.OptionSpinnerType(14))
+	_ = bar.RenderBlank() // at once: short work shows too
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	var total int64
+	for {
+		select {
+		case <-ctx.Done():
+			_ = bar.Finish()
+			return
+		case <-t.C:
+			l := look()
+			if l.total > 0 && l.total != total {
+				total = l.total
+				bar.ChangeMax64(total)
+			}
+			if l.detail != "" {
+				bar.Describe(what + " (" + l.detail + ")")
+			}
+			if total > 0 {
+				_ = bar.Set64(l.done)
+			} else {
+				_ = bar.Add(1)
+			}
+		}
+	}
+}
+
+// logTally logs one look at the work: done, total, rate, ETA and detail.
+func (e *env) logTally(what, unit string, l tally, elapsed time.Duration) {
+	rate := float64(l.done) / max(elapsed.Seconds(), 1e-3)
+	args := []any{"unit", unit, "done", l.done, "total", l.total, "per_sec", fmt.Sprintf("%.1f", rate)}
+	if rate > 0 && l.total > l.done {
+		args = append(args, "eta", time.Duration(float64(l.total-l.done)/rate*float64(time.Second)).Round(time.Second).String())
+	}
+	if l.detail != "" {
+		args = append(args, "detail", l.detail)
+	}
+	e.logger.Info(what+" progress", args...)
 }

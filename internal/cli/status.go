@@ -100,6 +100,7 @@ unknown.`,
 			}
 			defer h.Close()
 			o.Natives = groups.NewNativeCache() // --watch re-reads only what the mirror added
+			o.Access = true
 			for {
 				r, err := status.Make(ctx, h, o)
 				if err != nil {
@@ -264,6 +265,16 @@ func printStatus(w io.Writer, r *status.Report) {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", g.Group, side(g.Source), side(g.Target), sw, lag)
 		}
 		tw.Flush()
+	}
+	if a := r.Access; a != nil {
+		fmt.Fprintf(w, "\nACLs, quotas and users: %s\n", a.Summary())
+		if a.Users != nil && len(a.Users.Missing) > 0 {
+			var names []string
+			for _, c := range a.Users.Missing {
+				names = append(names, c.String())
+			}
+			fmt.Fprintf(w, "Users missing on the target: %s\n", strings.Join(names, ", "))
+		}
 	}
 	fmt.Fprintf(w, "\nNext: %s\n", r.Next)
 	for _, b := range r.Blockers {

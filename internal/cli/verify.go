@@ -97,7 +97,11 @@ configuration.`,
 				return err
 			}
 			var rep *verify.Report
-			err = e.whileRunning(cmd.Context(), pf.kind(e.stderr), "verifying", func() (err error) {
+			look := func() tally {
+				p := v.Progress()
+				return tally{done: p.PartitionsDone, total: p.Partitions, detail: fmt.Sprintf("%d source records read", p.SourceRecords)}
+			}
+			err = e.track(cmd.Context(), pf.kind(e.stderr), "verifying", "partitions", look, func() (err error) {
 				rep, err = v.Run(cmd.Context())
 				return err
 			})
@@ -136,6 +140,9 @@ func printVerify(w io.Writer, r *verify.Report) {
 		printVerifyPartitions(w, r)
 	}
 	printVerifyGroups(w, r.Groups)
+	if r.Access != nil {
+		fmt.Fprintf(w, "\nACLs, quotas and users: %s\n", r.Access.Summary())
+	}
 	fmt.Fprintln(w)
 	t := r.Totals
 	if r.OK {

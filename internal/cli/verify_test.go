@@ -78,6 +78,8 @@ Groups:
   GROUP    TOPIC   PARTITION  SOURCE OFFSET  TRANSLATION  TARGET OFFSET  RESULT  DETAIL
   billing  orders  0          4              4            4              ok      -
 
+ACLs, quotas and users: equal on both sides: ACL bindings 0 of 0 on the target, 0 to create, 0 extra, 0 conflicts; quotas 0 equal, 0 to set, 0 extra; users 0 of 0 on the target
+
 OK: 10 of 10 source records verified in 1 partition, every copy matches; S.
 `
 	if code != 0 || normal(stdout) != want {
@@ -102,6 +104,8 @@ Problems:
 Groups:
   GROUP    TOPIC   PARTITION  SOURCE OFFSET  TRANSLATION  TARGET OFFSET  RESULT  DETAIL
   billing  orders  0          4              4            4              ok      -
+
+ACLs, quotas and users: equal on both sides: ACL bindings 0 of 0 on the target, 0 to create, 0 extra, 0 conflicts; quotas 0 equal, 0 to set, 0 extra; users 0 of 0 on the target
 
 FAILED: 2 problems in 1 partition.
 `

@@ -8,6 +8,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 
+	"github.com/kmigrate/kmigrate/internal/acls"
 	"github.com/kmigrate/kmigrate/internal/config"
 	"github.com/kmigrate/kmigrate/internal/groups"
 	"github.com/kmigrate/kmigrate/internal/migration"
@@ -38,6 +39,9 @@ type Report struct {
 	Excluded []topics.Excluded  `json:"excluded"`
 	Totals   Totals             `json:"totals"`
 	Groups   []groups.GroupInfo `json:"groups"`
+	// Access is what kmigrate access apply would do: the ACL bindings,
+	// client quotas and SCRAM users of the migration on both sides.
+	Access *acls.Access `json:"access"`
 	// Problems block the migration; Warnings do not.
 	Problems []string `json:"problems"`
 	Warnings []string `json:"warnings"`
@@ -131,16 +135,48 @@ type Totals struct {
 	ExpiredRecords int64 `json:"expired_records"`
 }
 
+// Progress is how far Make is: Done of Total steps, Step the one under
+// way. The steps are checking the clusters, planning the topics, listing
+// the groups, comparing ACLs, quotas and users, then one per group looked for records written natively on
+// the target (the part that grows with a large cluster); Total grows by
+// the number of groups once they are listed.
+type Progress struct {
+	Step        string
+	Done, Total int64
+}
+
+// Options tune MakeWith.
+type Options struct {
+	// Progress, when set, is called as each step starts and at the end
+	// (Done == Total), from the goroutine that runs Make.
+	Progress func(Progress)
+}
+
+// fixedSteps are the steps before the groups.
+const fixedSteps = 4
+
 // Make plans the open migration, reading both clusters and writing
 // nothing. An error means the plan could not be made (a cluster
 // unreachable, a failed request); whatever blocks the migration itself is
 // in Report.Problems.
 func Make(ctx context.Context, h *migration.Handle) (*Report, error) {
+	return MakeWith(ctx, h, Options{})
+}
+
+// MakeWith is Make with options.
+func MakeWith(ctx context.Context, h *migration.Handle, o Options) (*Report, error) {
+	progress := func(step string, done, total int64) {
+		if o.Progress != nil {
+			o.Progress(Progress{Step: step, Done: done, Total: total})
+		}
+	}
 	cfg := h.Config()
+	progress("checking the clusters", 0, fixedSteps)
 	check, err := preflight.Run(ctx, cfg, h.Logger())
 	if err != nil {
 		return nil, err
 	}
+	progress("planning the topics", 1, fixedSteps)
 	tp, err := h.PlanTopics(ctx)
 	if err != nil {
 		return nil, err
@@ -166,16 +202,29 @@ func Make(ctx context.Context, h *migration.Handle) (*Report, error) {
 	if err := r.planTopics(ctx, s); err != nil {
 		return nil, err
 	}
+	progress("listing the groups", 2, fixedSteps)
 	if r.Groups, err = groups.List(ctx, h.SourceAdmin(), h.TargetAdmin(), s.snap, cfg.Groups.Selection); err != nil {
 		return nil, err
 	}
 	if r.Groups == nil {
 		r.Groups = []groups.GroupInfo{}
 	}
+	progress("comparing ACLs, quotas and users", 3, fixedSteps)
+	if r.Access, err = acls.Compare(ctx, h); err != nil {
+		return nil, err
+	}
+	switch {
+	case r.Access.Error != "":
+		r.Warnings = append(r.Warnings, "ACLs, quotas and users not compared: "+r.Access.Error)
+	case !r.Access.InSync:
+		r.Warnings = append(r.Warnings, "the target lacks ACL bindings, quotas or users of the source (or has extra ones): kmigrate access apply does what the access section lists")
+	}
 	// Records written natively on the target before copies a group
 	// consumed: groups migrate refuses the group until the user chooses.
 	finder := groups.NewUnreachableFinder(h.Target(), h.SourceID(), s.snap, nil)
+	total := int64(fixedSteps + len(r.Groups))
 	for i := range r.Groups {
+		progress("checking the groups", int64(fixedSteps+i), total)
 		if err := finder.Fill(ctx, &r.Groups[i]); err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
@@ -191,6 +240,7 @@ func Make(ctx context.Context, h *migration.Handle) (*Report, error) {
 	r.Problems = dedupe(r.Problems)
 	r.Warnings = dedupe(r.Warnings)
 	r.CanRun = len(r.Problems) == 0
+	progress("done", total, total)
 	return r, nil
 }
 

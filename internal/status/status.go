@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/kmigrate/kmigrate/internal/acls"
 	"github.com/kmigrate/kmigrate/internal/config"
 	"github.com/kmigrate/kmigrate/internal/groups"
 	"github.com/kmigrate/kmigrate/internal/migration"
@@ -51,6 +52,9 @@ type Report struct {
 	// every figure only the source knows is -1 (lags, source end offsets,
 	// the source write rate) or "unknown" (producers).
 	SourceUnknown string `json:"source_unknown,omitempty"`
+	// Access compares the migration's ACL bindings, client quotas and
+	// SCRAM users on both sides (absent unless Options.Access).
+	Access *acls.Access `json:"access,omitempty"`
 }
 
 // Mirror says whether a mirror process is running.
@@ -122,6 +126,10 @@ type Options struct {
 	StaleAfter time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Access adds the comparison of ACL bindings, quotas and users
+	// (Report.Access): a few more reads of both clusters, so off for the
+	// reports a dashboard or promote make.
+	Access bool
 	// Natives, when set, keeps what reports have read of the target
 	// partitions' native records between copies, so that the next report
 	// reads only what the mirror added since (a long-running process
@@ -169,7 +177,14 @@ type inputs struct {
 
 // Make builds the status report of an open migration. It only reads.
 func Make(ctx context.Context, h *migration.Handle, o Options) (*Report, error) {
-	return MakeFrom(ctx, ClustersOf(h), o)
+	r, err := MakeFrom(ctx, ClustersOf(h), o)
+	if err != nil || !o.Access {
+		return r, err
+	}
+	if r.Access, err = acls.Compare(ctx, h); err != nil {
+		return nil, err
+	}
+	return r, nil
 }
 
 // MakeFrom builds the status report from c. Without a source, the

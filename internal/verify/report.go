@@ -2,6 +2,7 @@ package verify
 
 import (
 	"cmp"
+	"github.com/kmigrate/kmigrate/internal/acls"
 	"github.com/kmigrate/kmigrate/internal/groups"
 	"slices"
 	"time"
@@ -36,6 +37,10 @@ type Report struct {
 	Partitions []PartitionReport `json:"partitions"`
 	Groups     []GroupReport     `json:"groups"`
 	Totals     Totals            `json:"totals"`
+	// Access compares the migration's ACL bindings, client quotas and
+	// SCRAM users on both sides (kmigrate access verify's comparison). It
+	// is reported, not part of OK: OK is about the records and groups.
+	Access *acls.Access `json:"access"`
 	// OK is true when everything verified matches: no partition failed or
 	// could not be read, and every migrated group resumes where it
 	// should. It is the exit status of `kmigrate verify`.

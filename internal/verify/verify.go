@@ -9,12 +9,14 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/kmigrate/kmigrate/internal/acls"
 	"github.com/kmigrate/kmigrate/internal/migration"
 	"github.com/kmigrate/kmigrate/internal/offsetmap"
 	"github.com/kmigrate/kmigrate/internal/state"
@@ -87,6 +89,25 @@ type Verifier struct {
 	// set up: its checkpoints bound what is verified, so a running mirror
 	// does not move the goal.
 	snap *state.Snapshot
+	// partitions and verified count the partitions a running Run
+	// verifies, for Progress.
+	partitions, verified atomic.Int64
+}
+
+// Progress is how far a running verification is: the partitions verified
+// of those it verifies (0 of 0 until it has planned them), and the records
+// read so far from each cluster.
+type Progress struct {
+	Partitions     int64
+	PartitionsDone int64
+	SourceRecords  int64
+	TargetRecords  int64
+}
+
+// Progress says how far Run is; safe to call while it runs.
+func (v *Verifier) Progress() Progress {
+	return Progress{Partitions: v.partitions.Load(), PartitionsDone: v.verified.Load(),
+		SourceRecords: v.src.records.Load(), TargetRecords: v.tgt.records.Load()}
 }
 
 // New reads the migration's state (an error wrapping migration.ErrNoState
@@ -128,6 +149,8 @@ func (v *Verifier) Run(ctx context.Context) (*Report, error) {
 		return nil, err
 	}
 	rep.Partitions = append(rep.Partitions, reports...)
+	v.verified.Store(0)
+	v.partitions.Store(int64(len(jobs)))
 	v.log.Info("verifying", "migration", meta.Migration, "mode", rep.Mode, "partitions", len(jobs), "parallel", v.o.Parallel)
 
 	var mu sync.Mutex
@@ -143,6 +166,7 @@ func (v *Verifier) Run(ctx context.Context) (*Report, error) {
 			mu.Lock()
 			rep.Partitions = append(rep.Partitions, res)
 			mu.Unlock()
+			v.verified.Add(1)
 			return nil
 		})
 	}
@@ -150,6 +174,9 @@ func (v *Verifier) Run(ctx context.Context) (*Report, error) {
 		return nil, err
 	}
 	if rep.Groups, err = v.checkGroups(ctx); err != nil {
+		return nil, err
+	}
+	if rep.Access, err = acls.Compare(ctx, v.h); err != nil {
 		return nil, err
 	}
 	rep.Totals.FetchesSent = v.src.fetches.Load() + v.tgt.fetches.Load()
