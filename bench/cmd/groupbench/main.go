@@ -25,6 +25,10 @@
 // the data implies, and the record at each translated offset must be the
 // copy of the committed source offset; otherwise the run fails.
 //
+// With --source and --target it measures two existing clusters instead of
+// a sandbox (real Kafka, say): its topic, group and migration get a unique
+// prefix and are deleted at the end.
+//
 // See bench/README.md for how to run it and read the output.
 package main
 
@@ -47,6 +51,10 @@ type options struct {
 	workDir     string
 	out         string
 	timeout     time.Duration
+
+	// source and target are the bootstrap servers of existing clusters,
+	// measured instead of a sandbox.
+	source, target string
 
 	// Child mode: run one method and print what it measured.
 	child, inputs string
@@ -77,6 +85,8 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.workDir, "dir", "", "parent of the temporary data directory (default: the system temp dir)")
 	fs.StringVar(&o.out, "out", "", "where the JSON result goes: a directory (named by the start time) or a .json file (default: bench/results in the module)")
 	fs.DurationVar(&o.timeout, "timeout", time.Hour, "limit for the whole run")
+	fs.StringVar(&o.source, "source", "", "bootstrap servers (comma-separated) of an existing source cluster; with --target, measure there instead of a sandbox")
+	fs.StringVar(&o.target, "target", "", "bootstrap servers (comma-separated) of an existing target cluster; with --source")
 	fs.StringVar(&o.child, "child", "", "internal: run one method (map, search or migrate) and print what it measured as JSON")
 	fs.StringVar(&o.inputs, "inputs", "", "internal: the inputs file of --child")
 	if err := fs.Parse(args); err != nil {
@@ -89,6 +99,8 @@ func parseFlags(args []string) (options, error) {
 		o.shape.Partitions, o.shape.Records = quickShape.Partitions, quickShape.Records
 	}
 	switch {
+	case (o.source == "") != (o.target == ""):
+		return o, fmt.Errorf("--source and --target go together")
 	case o.shape.Partitions < 1 || o.shape.Partitions > 100_000:
 		return o, fmt.Errorf("--partitions %d: use 1 to 100000", o.shape.Partitions)
 	case o.shape.Records < 1:

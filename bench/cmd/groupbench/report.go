@@ -45,11 +45,15 @@ type Report struct {
 	Started time.Time    `json:"started"`
 	Host    runinfo.Host `json:"host"`
 	// SourceDigest identifies the kmigrate sources measured.
-	SourceDigest string   `json:"kmigrate_source_digest"`
-	Shape        Shape    `json:"shape"`
-	Brokers      int      `json:"brokers_per_cluster"`
-	Setup        Setup    `json:"setup"`
-	Methods      []Method `json:"methods"`
+	SourceDigest string `json:"kmigrate_source_digest"`
+	Shape        Shape  `json:"shape"`
+	// Clusters says where the run happened: "" for a sandbox, or the
+	// existing clusters' bootstrap servers.
+	Clusters string `json:"clusters,omitempty"`
+	// Brokers is the sandbox's brokers per cluster (0 on existing clusters).
+	Brokers int      `json:"brokers_per_cluster"`
+	Setup   Setup    `json:"setup"`
+	Methods []Method `json:"methods"`
 	// Verify is the result of reading the record at every translated
 	// offset (not timed as part of a method).
 	Verify        string  `json:"verify"`
@@ -120,8 +124,12 @@ func size(b float64) string {
 // printTable writes the human summary.
 func (rep *Report) printTable(w io.Writer) {
 	s, st := rep.Shape, rep.Setup
-	fmt.Fprintf(w, "\ngroupbench: one group over %d partitions x %d records (%d B values, %d B keys); sandbox with %d broker(s) per cluster; %d CPUs; kmigrate sources %s\n\n",
-		s.Partitions, s.Records, s.Size, 11, rep.Brokers, rep.Host.CPUs, rep.SourceDigest)
+	where := fmt.Sprintf("sandbox with %d broker(s) per cluster", rep.Brokers)
+	if rep.Clusters != "" {
+		where = "existing clusters: " + rep.Clusters
+	}
+	fmt.Fprintf(w, "\ngroupbench: one group over %d partitions x %d records (%d B values, %d B keys); %s; %d CPUs; kmigrate sources %s\n\n",
+		s.Partitions, s.Records, s.Size, 11, where, rep.Host.CPUs, rep.SourceDigest)
 	fmt.Fprintf(w, "setup: create topics %.1fs; seed %d records (%.0f MB keys+values) %.1fs; copy %.1fs (%d records, %d transactions: %s); group commit %.2fs; inspect %.1fs\n",
 		st.CreateSeconds, st.SeedRecords, float64(st.SeedBytes)/1e6, st.SeedSeconds, st.CopySeconds, st.CopiedRecords, st.Transactions, st.Copy, st.CommitSeconds, st.InspectSeconds)
 	fmt.Fprintf(w, "target: %d offsets in the topic; state topic: %d records (%.1f MB), %d transaction markers; offset maps: %d runs, %.1f MB encoded\n",
@@ -168,8 +176,12 @@ func (rep *Report) printTable(w io.Writer) {
 		fmt.Fprintf(w, "%s: check %s\n", m.Label, m.Check)
 	}
 	fmt.Fprintf(w, "verification read of every translated offset (%.1fs, not timed above): %s\n", rep.VerifySeconds, rep.Verify)
-	fmt.Fprintf(w, "harness peak RSS (seeding and the mirror run in it): %s MiB after seeding, %s MiB after copying; sandbox (both clusters, one process): peak RSS %s MiB, CPU %.0f s over %.0f s, data directory %.1f GB; whole run %.0f s\n",
-		mib(st.SeedMaxRSS), mib(st.HarnessMaxRSS), mib(rep.SandboxMaxRSS), rep.SandboxCPUSeconds, rep.SandboxWall, float64(st.DataDirBytes)/1e9, rep.TotalSeconds)
+	fmt.Fprintf(w, "harness peak RSS (seeding and the mirror run in it): %s MiB after seeding, %s MiB after copying; ", mib(st.SeedMaxRSS), mib(st.HarnessMaxRSS))
+	if rep.Clusters == "" {
+		fmt.Fprintf(w, "sandbox (both clusters, one process): peak RSS %s MiB, CPU %.0f s over %.0f s, data directory %.1f GB; ",
+			mib(rep.SandboxMaxRSS), rep.SandboxCPUSeconds, rep.SandboxWall, float64(st.DataDirBytes)/1e9)
+	}
+	fmt.Fprintf(w, "whole run %.0f s\n", rep.TotalSeconds)
 	for _, m := range rep.Methods {
 		if m.Err != "" {
 			fmt.Fprintf(w, "\n%s failed: %s\n", m.Label, m.Err)

@@ -14,9 +14,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/kmigrate/kmigrate/bench/internal/proc"
 	"github.com/kmigrate/kmigrate/bench/internal/runinfo"
 	"github.com/kmigrate/kmigrate/bench/internal/workload"
+	"github.com/kmigrate/kmigrate/internal/state"
 )
 
 // grace is how long a measured process has to exit after SIGINT when the
@@ -56,8 +60,11 @@ func run(ctx context.Context, o options) (err error) {
 			err = errors.Join(err, fmt.Errorf("remove %s: %w", dir, rmErr))
 		}
 	}()
-	if err := runinfo.CheckDisk(dir, diskNeed(o.shape), "use fewer --partitions or --records"); err != nil {
-		return err
+	external := o.source != ""
+	if !external {
+		if err := runinfo.CheckDisk(dir, diskNeed(o.shape), "use fewer --partitions or --records"); err != nil {
+			return err
+		}
 	}
 	logf("building kmigrate from %s", root)
 	bin, version, err := runinfo.BuildKmigrate(ctx, root, dir)
@@ -69,15 +76,10 @@ func run(ctx context.Context, o options) (err error) {
 		return err
 	}
 
-	logf("starting kmigrate sandbox (%d broker(s) per cluster) in %s", o.brokers, dir)
-	sbDir := filepath.Join(dir, "sandbox")
-	sb, err := proc.StartSandbox(ctx, bin, sbDir, o.brokers)
-	if err != nil {
-		return err
-	}
+	var sb *proc.Sandbox
 	stopped := false
 	stopSandbox := func() error {
-		if stopped {
+		if stopped || sb == nil {
 			return nil
 		}
 		stopped = true
@@ -85,10 +87,36 @@ func run(ctx context.Context, o options) (err error) {
 		rep.SandboxMaxRSS, rep.SandboxCPUSeconds, rep.SandboxWall = u.MaxRSS, u.CPU.Seconds(), u.Wall.Seconds()
 		return err
 	}
-	defer func() { err = errors.Join(err, stopSandbox()) }()
-	logf("source %s, target %s", strings.Join(sb.Source, ","), strings.Join(sb.Target, ","))
+	sbDir := filepath.Join(dir, "sandbox")
+	var src, tgt []string
+	prefix := ""
+	if external {
+		rep.Brokers, rep.Clusters = 0, "source "+o.source+", target "+o.target
+		src, tgt = splitList(o.source), splitList(o.target)
+		if len(src) == 0 || len(tgt) == 0 {
+			return fmt.Errorf("--source %q, --target %q: give host:port, comma-separated", o.source, o.target)
+		}
+		prefix = "groupbench-" + begin.UTC().Format("20060102t150405") + "."
+		setNames(prefix)
+		logf("using existing clusters: source %s, target %s; names %s*", o.source, o.target, prefix)
+		// Remove what the run created, whatever happened; the context may
+		// be done already, so cleaning up gets its own.
+		defer func() {
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+			defer cancel()
+			err = errors.Join(err, cleanup(cctx, src, tgt))
+		}()
+	} else {
+		logf("starting kmigrate sandbox (%d broker(s) per cluster) in %s", o.brokers, dir)
+		if sb, err = proc.StartSandbox(ctx, bin, sbDir, o.brokers); err != nil {
+			return err
+		}
+		defer func() { err = errors.Join(err, stopSandbox()) }()
+		src, tgt = sb.Source, sb.Target
+	}
+	logf("source %s, target %s", strings.Join(src, ","), strings.Join(tgt, ","))
 
-	c, err := newClusters(ctx, sb.Source, sb.Target)
+	c, err := newClusters(ctx, src, tgt)
 	if err != nil {
 		return err
 	}
@@ -96,6 +124,7 @@ func run(ctx context.Context, o options) (err error) {
 	if err != nil {
 		return err
 	}
+	in.Prefix = prefix
 	inputs := filepath.Join(dir, "inputs.json")
 	data, err := json.Marshal(in)
 	if err != nil {
@@ -110,7 +139,9 @@ func run(ctx context.Context, o options) (err error) {
 		return ctx.Err()
 	}
 	stopErr := stopSandbox()
-	rep.Setup.DataDirBytes = dirSize(sbDir)
+	if !external {
+		rep.Setup.DataDirBytes = dirSize(sbDir)
+	}
 	rep.TotalSeconds = time.Since(begin).Seconds()
 	rep.printTable(os.Stdout)
 	path, err := rep.writeJSON(o.out)
@@ -287,9 +318,15 @@ func childRunner(self, inputs string, sb *proc.Sandbox) runner {
 		var out bytes.Buffer
 		stderr := proc.NewTail(16 << 10)
 		cmd.Stdout, cmd.Stderr = &out, stderr
-		cpu := sb.CPU()
+		var cpu time.Duration
+		if sb != nil { // existing clusters: their CPU is not ours to read
+			cpu = sb.CPU()
+		}
 		g, err := proc.Run([]*exec.Cmd{cmd})
-		clusterCPU := (sb.CPU() - cpu).Seconds()
+		clusterCPU := 0.0
+		if sb != nil {
+			clusterCPU = (sb.CPU() - cpu).Seconds()
+		}
 		if err != nil {
 			return nil, &g, clusterCPU, proc.ExitError(err, stderr)
 		}
@@ -331,6 +368,9 @@ func runChild(ctx context.Context, o options) error {
 	if err := json.Unmarshal(data, &in); err != nil {
 		return fmt.Errorf("read %s: %w", o.inputs, err)
 	}
+	if in.Prefix != "" {
+		setNames(in.Prefix)
+	}
 	m, err := runMethod(ctx, &in, o.child, o.concurrency)
 	if err != nil {
 		return err
@@ -371,3 +411,38 @@ func dirSize(dir string) int64 {
 }
 
 func logf(format string, args ...any) { runinfo.Logf(format, args...) }
+
+// cleanup deletes, on existing clusters, the run's topic (both clusters),
+// the migration's state topic (target) and the group (source).
+func cleanup(ctx context.Context, src, tgt []string) error {
+	var errs []error
+	if err := workload.DeleteTopics(ctx, src, topic); err != nil {
+		errs = append(errs, fmt.Errorf("source: %w", err))
+	}
+	if err := workload.DeleteTopics(ctx, tgt, topic, state.TopicName(migration)); err != nil {
+		errs = append(errs, fmt.Errorf("target: %w", err))
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(src...))
+	if err == nil {
+		_, err = kadm.NewClient(cl).DeleteGroup(ctx, group)
+		cl.Close()
+	}
+	if err != nil {
+		errs = append(errs, fmt.Errorf("source: delete group %s: %w", group, err))
+	}
+	if len(errs) == 0 {
+		logf("deleted the run's topics and group: %s, %s, %s", topic, state.TopicName(migration), group)
+	}
+	return errors.Join(errs...)
+}
+
+// splitList splits comma-separated bootstrap servers.
+func splitList(s string) []string {
+	var out []string
+	for f := range strings.SplitSeq(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}

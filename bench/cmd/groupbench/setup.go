@@ -22,12 +22,19 @@ import (
 )
 
 // Names used on the clusters. The target topic has the source topic's name
-// (the clusters differ).
-const (
+// (the clusters differ). On existing clusters (--source, --target) each
+// gets the run's prefix (setNames), which the inputs carry to the
+// children.
+var (
 	topic     = "groupbench.source"
 	migration = "groupbench"
 	group     = "groupbench.group"
 )
+
+// setNames prefixes the names used on the clusters.
+func setNames(prefix string) {
+	topic, migration, group = prefix+"source", prefix+"migration", prefix+"group"
+}
 
 // Shape is the data of one run.
 type Shape struct {
@@ -110,7 +117,10 @@ type Setup struct {
 type Inputs struct {
 	Source, Target []string
 	SourceID       string
-	Partitions     []PartInput
+	// Prefix is the run's prefix of the names on existing clusters ("" on
+	// a sandbox).
+	Prefix     string
+	Partitions []PartInput
 }
 
 // PartInput is one partition's input.

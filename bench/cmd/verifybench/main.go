@@ -17,6 +17,11 @@
 //
 // The verify runs must report the copy correct (exit 0, every record
 // matched); the consumers must count every record. See bench/README.md.
+//
+// With --source and --target it measures two existing clusters instead of
+// a sandbox (real Kafka, say): its topics get a unique prefix, and the
+// source topic, the copy and the migration's state topic are deleted at
+// the end.
 package main
 
 import (
@@ -62,8 +67,8 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.resultsDir, "results", "", "directory for the JSON result (default: bench/results in the module)")
 	fs.DurationVar(&o.stepTimeout, "step-timeout", 10*time.Minute, "limit for each measurement (and for seeding and mirroring)")
 	fs.StringVar(&o.child, "child", "", "internal: run a baseline (consume, consume-both) and print its result as JSON")
-	fs.StringVar(&o.source, "source", "", "internal: source bootstrap servers for --child")
-	fs.StringVar(&o.target, "target", "", "internal: target bootstrap servers for --child")
+	fs.StringVar(&o.source, "source", "", "bootstrap servers (comma-separated) of an existing source cluster; with --target, measure there instead of a sandbox")
+	fs.StringVar(&o.target, "target", "", "bootstrap servers (comma-separated) of an existing target cluster; with --source")
 	fs.StringVar(&o.topic, "topic", "", "internal: topic for --child")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -75,6 +80,8 @@ func parseFlags(args []string) (options, error) {
 		return o, fmt.Errorf("--brokers %d: use 1 to 16", o.brokers)
 	case o.parallel < 1 || o.sample < 0:
 		return o, errors.New("--parallel must be at least 1 and --sample not negative")
+	case (o.source == "") != (o.target == "") && o.child == "":
+		return o, errors.New("--source and --target go together")
 	case o.stepTimeout <= 0:
 		return o, fmt.Errorf("--step-timeout %s: must be positive", o.stepTimeout)
 	}

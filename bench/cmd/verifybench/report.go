@@ -45,16 +45,20 @@ func (r *Result) ok() bool { return r.Err == "" && strings.HasPrefix(r.Check, "o
 
 // Report is the whole run, as written to JSON.
 type Report struct {
-	Started       time.Time      `json:"started"`
-	Host          runinfo.Host   `json:"host"`
-	Workload      *workload.Spec `json:"workload"`
-	Brokers       int            `json:"brokers_per_cluster"`
-	Parallel      int            `json:"verify_parallel"`
-	SourceDigest  string         `json:"kmigrate_source_digest"`
-	SeedSeconds   float64        `json:"seed_seconds"`
-	MirrorSeconds float64        `json:"mirror_seconds"`
-	MirrorDetail  string         `json:"mirror_detail"`
-	Results       []Result       `json:"results"`
+	Started  time.Time      `json:"started"`
+	Host     runinfo.Host   `json:"host"`
+	Workload *workload.Spec `json:"workload"`
+	// Clusters says where the run happened: "kmigrate sandbox", or the
+	// existing clusters' bootstrap servers.
+	Clusters string `json:"clusters"`
+	// Brokers is the sandbox's brokers per cluster (0 on existing clusters).
+	Brokers       int      `json:"brokers_per_cluster"`
+	Parallel      int      `json:"verify_parallel"`
+	SourceDigest  string   `json:"kmigrate_source_digest"`
+	SeedSeconds   float64  `json:"seed_seconds"`
+	MirrorSeconds float64  `json:"mirror_seconds"`
+	MirrorDetail  string   `json:"mirror_detail"`
+	Results       []Result `json:"results"`
 	// VerifyVsBoth is (c)'s wall time over (d)'s: verify's throughput as a
 	// fraction of reading both clusters at once. VerifyVsSequential uses
 	// (a) + (b), reading one cluster after the other.
@@ -98,9 +102,13 @@ func (rep *Report) compute() {
 func mib(n int64) string { return fmt.Sprintf("%.0f", float64(n)/(1<<20)) }
 
 func (rep *Report) printTable(w io.Writer) {
-	fmt.Fprintf(w, "\nverifybench: %d records x %d B values (%.1f MB key+value) over %d partitions, mirrored (%s) in %.1fs; sandbox with %d broker(s) per cluster; %d CPUs; kmigrate sources %s\n\n",
+	where := fmt.Sprintf("sandbox with %d broker(s) per cluster", rep.Brokers)
+	if rep.Brokers == 0 {
+		where = "existing clusters: " + rep.Clusters
+	}
+	fmt.Fprintf(w, "\nverifybench: %d records x %d B values (%.1f MB key+value) over %d partitions, mirrored (%s) in %.1fs; %s; %d CPUs; kmigrate sources %s\n\n",
 		rep.Workload.Records, rep.Workload.Size, float64(rep.Workload.Bytes())/1e6, rep.Workload.Partitions, rep.MirrorDetail, rep.MirrorSeconds,
-		rep.Brokers, rep.Host.CPUs, rep.SourceDigest)
+		where, rep.Host.CPUs, rep.SourceDigest)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "measurement\twall s\tsource records/s\tsource MB/s\tpeak RSS MiB\tCPU s\tclusters CPU s\tcheck\t")
 	for _, r := range rep.Results {
@@ -119,8 +127,10 @@ func (rep *Report) printTable(w io.Writer) {
 	if rep.VerifyVsSequential > 0 {
 		fmt.Fprintf(w, "ratio (d) verify / ((a) + (b)) consume one after the other = %.2f\n", rep.VerifyVsSequential)
 	}
-	fmt.Fprintf(w, "sandbox (both clusters, one process): peak RSS %s MiB, CPU %.0f s; seeding took %.1f s; whole run %.0f s\n",
-		mib(rep.SandboxMaxRSS), rep.SandboxCPUSeconds, rep.SeedSeconds, rep.TotalSeconds)
+	if rep.Brokers > 0 {
+		fmt.Fprintf(w, "sandbox (both clusters, one process): peak RSS %s MiB, CPU %.0f s; ", mib(rep.SandboxMaxRSS), rep.SandboxCPUSeconds)
+	}
+	fmt.Fprintf(w, "seeding took %.1f s; whole run %.0f s\n", rep.SeedSeconds, rep.TotalSeconds)
 	for _, r := range rep.Results {
 		if r.Detail != "" {
 			fmt.Fprintf(w, "%s: %s\n", r.Label, r.Detail)

@@ -20,11 +20,12 @@ import (
 	"github.com/kmigrate/kmigrate/bench/internal/proc"
 	"github.com/kmigrate/kmigrate/bench/internal/runinfo"
 	"github.com/kmigrate/kmigrate/bench/internal/workload"
+	"github.com/kmigrate/kmigrate/internal/state"
 )
 
-// sourceTopic is the seeded topic; the mirror copies it under the same
-// name.
-const sourceTopic = "bench.source"
+// sandboxTopic is the seeded topic on a sandbox; the mirror copies it
+// under the same name. On existing clusters it gets the run's prefix.
+const sandboxTopic = "bench.source"
 
 // grace is how long a measured process has to exit after SIGINT when its
 // step times out.
@@ -37,12 +38,20 @@ type bench struct {
 	dir      string
 	specFile string
 	spec     *workload.Spec
-	sb       *proc.Sandbox
+	sb       *proc.Sandbox // nil on existing clusters
+
+	src, tgt          []string // bootstrap servers
+	sourceTopic, name string   // the seeded topic (and its copy), the migration
 }
 
 func run(ctx context.Context, o options) (err error) {
 	begin := time.Now()
-	rep := &Report{Started: begin, Brokers: o.brokers, Parallel: o.parallel, Host: runinfo.ThisHost()}
+	rep := &Report{Started: begin, Brokers: o.brokers, Parallel: o.parallel, Host: runinfo.ThisHost(), Clusters: "kmigrate sandbox"}
+	external := o.source != ""
+	if external {
+		rep.Brokers = 0
+		rep.Clusters = "source " + o.source + ", target " + o.target
+	}
 	root, err := runinfo.ModuleRoot()
 	if err != nil {
 		return err
@@ -72,10 +81,20 @@ func run(ctx context.Context, o options) (err error) {
 	}()
 	// The source and one copy; kfake stores a little more than the
 	// record bytes.
-	if err := runinfo.CheckDisk(dir, 2*rep.Workload.Bytes()+(1<<30), "use fewer --records"); err != nil {
-		return err
+	if !external {
+		if err := runinfo.CheckDisk(dir, 2*rep.Workload.Bytes()+(1<<30), "use fewer --records"); err != nil {
+			return err
+		}
 	}
-	b := &bench{o: o, self: self, dir: dir, spec: rep.Workload}
+	b := &bench{o: o, self: self, dir: dir, spec: rep.Workload, sourceTopic: sandboxTopic, name: "verifybench"}
+	if external {
+		runID := begin.UTC().Format("20060102t150405")
+		b.sourceTopic, b.name = "bench-"+runID+".source", "verifybench-"+runID
+		b.src, b.tgt = splitList(o.source), splitList(o.target)
+		if len(b.src) == 0 || len(b.tgt) == 0 {
+			return fmt.Errorf("--source %q, --target %q: give host:port, comma-separated", o.source, o.target)
+		}
+	}
 	logf("building kmigrate from %s", root)
 	if b.bin, rep.Host.Kmigrate, err = runinfo.BuildKmigrate(ctx, root, dir); err != nil {
 		return err
@@ -83,13 +102,9 @@ func run(ctx context.Context, o options) (err error) {
 	if rep.SourceDigest, err = runinfo.SourceDigest(root); err != nil {
 		return err
 	}
-	logf("starting kmigrate sandbox (%d broker(s) per cluster) in %s", o.brokers, dir)
-	if b.sb, err = proc.StartSandbox(ctx, b.bin, filepath.Join(dir, "sandbox"), o.brokers); err != nil {
-		return err
-	}
 	stopped := false
 	stopSandbox := func() error {
-		if stopped {
+		if stopped || b.sb == nil {
 			return nil
 		}
 		stopped = true
@@ -97,7 +112,23 @@ func run(ctx context.Context, o options) (err error) {
 		rep.SandboxMaxRSS, rep.SandboxCPUSeconds = u.MaxRSS, u.CPU.Seconds()
 		return err
 	}
-	defer func() { err = errors.Join(err, stopSandbox()) }()
+	if external {
+		logf("using existing clusters: source %s, target %s; topic %s, migration %s", o.source, o.target, b.sourceTopic, b.name)
+		// Remove what the run created, whatever happened; the context may
+		// be done already (Ctrl-C), so cleaning up gets its own.
+		defer func() {
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+			defer cancel()
+			err = errors.Join(err, b.cleanup(cctx))
+		}()
+	} else {
+		logf("starting kmigrate sandbox (%d broker(s) per cluster) in %s", o.brokers, dir)
+		if b.sb, err = proc.StartSandbox(ctx, b.bin, filepath.Join(dir, "sandbox"), o.brokers); err != nil {
+			return err
+		}
+		b.src, b.tgt = b.sb.Source, b.sb.Target
+		defer func() { err = errors.Join(err, stopSandbox()) }()
+	}
 
 	t0 := time.Now()
 	if err := b.seed(ctx); err != nil {
@@ -114,13 +145,13 @@ func run(ctx context.Context, o options) (err error) {
 
 	steps := []func(context.Context) Result{
 		func(ctx context.Context) Result {
-			return b.consume(ctx, "consume-source", "(a) franz-go consume, source", "consume", b.sb.Source, nil)
+			return b.consume(ctx, "consume-source", "(a) franz-go consume, source", "consume", b.src, nil)
 		},
 		func(ctx context.Context) Result {
-			return b.consume(ctx, "consume-target", "(b) franz-go consume, target", "consume", b.sb.Target, nil)
+			return b.consume(ctx, "consume-target", "(b) franz-go consume, target", "consume", b.tgt, nil)
 		},
 		func(ctx context.Context) Result {
-			return b.consume(ctx, "consume-both", "(c) franz-go consume, both at once", "consume-both", b.sb.Source, b.sb.Target)
+			return b.consume(ctx, "consume-both", "(c) franz-go consume, both at once", "consume-both", b.src, b.tgt)
 		},
 		func(ctx context.Context) Result { return b.verify(ctx, "verify", 0) },
 	}
@@ -160,15 +191,42 @@ func run(ctx context.Context, o options) (err error) {
 func (b *bench) seed(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, b.o.stepTimeout)
 	defer cancel()
-	if err := workload.CreateTopic(ctx, b.sb.Source, sourceTopic, b.spec.Partitions); err != nil {
+	if err := workload.CreateTopic(ctx, b.src, b.sourceTopic, b.spec.Partitions); err != nil {
 		return err
 	}
-	cl, err := kgo.NewClient(workload.ProducerOpts(b.sb.Source)...)
+	cl, err := kgo.NewClient(workload.ProducerOpts(b.src)...)
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
-	return workload.Produce(ctx, cl, sourceTopic, b.spec)
+	return workload.Produce(ctx, cl, b.sourceTopic, b.spec)
+}
+
+// cleanup deletes, on existing clusters, the source topic, its copy and
+// the migration's state topic.
+func (b *bench) cleanup(ctx context.Context) error {
+	var errs []error
+	if err := workload.DeleteTopics(ctx, b.src, b.sourceTopic); err != nil {
+		errs = append(errs, fmt.Errorf("source: %w", err))
+	}
+	if err := workload.DeleteTopics(ctx, b.tgt, b.sourceTopic, state.TopicName(b.name)); err != nil {
+		errs = append(errs, fmt.Errorf("target: %w", err))
+	}
+	if len(errs) == 0 {
+		logf("deleted the run's topics: %s on both clusters, %s on the target", b.sourceTopic, state.TopicName(b.name))
+	}
+	return errors.Join(errs...)
+}
+
+// splitList splits comma-separated bootstrap servers.
+func splitList(s string) []string {
+	var out []string
+	for f := range strings.SplitSeq(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 var mirrorSummary = regexp.MustCompile(`copied (\d+) records .* in (\d+) transactions`)
@@ -180,10 +238,10 @@ func (b *bench) mirror(ctx context.Context) (string, error) {
 	defer cancel()
 	spec := map[string]any{
 		"version": 1,
-		"name":    "verifybench",
-		"source":  map[string]any{"bootstrap": b.sb.Source},
-		"target":  map[string]any{"bootstrap": b.sb.Target},
-		"topics":  map[string]any{"include": []string{regexp.QuoteMeta(sourceTopic)}},
+		"name":    b.name,
+		"source":  map[string]any{"bootstrap": b.src},
+		"target":  map[string]any{"bootstrap": b.tgt},
+		"topics":  map[string]any{"include": []string{regexp.QuoteMeta(b.sourceTopic)}},
 	}
 	b.specFile = filepath.Join(b.dir, "spec.json")
 	data, _ := json.Marshal(spec) // JSON is YAML
@@ -204,6 +262,11 @@ func (b *bench) mirror(ctx context.Context) (string, error) {
 // measure runs the measured processes and records their usage, and the
 // clusters' CPU time meanwhile, in r.
 func (b *bench) measure(r *Result, cmds ...*exec.Cmd) error {
+	if b.sb == nil { // existing clusters: their CPU is not ours to read
+		g, err := proc.Run(cmds)
+		r.WallSeconds, r.MaxRSS, r.CPUSeconds = g.Wall.Seconds(), g.MaxRSSSum(), g.CPU().Seconds()
+		return err
+	}
 	cpu := b.sb.CPU()
 	g, err := proc.Run(cmds)
 	r.ClusterCPUSeconds = (b.sb.CPU() - cpu).Seconds()
@@ -217,7 +280,7 @@ func (b *bench) measure(r *Result, cmds ...*exec.Cmd) error {
 // cluster, or both at once.
 func (b *bench) consume(ctx context.Context, name, label, mode string, source, target []string) Result {
 	r := Result{Name: name, Label: label}
-	args := []string{"--child", mode, "--topic", sourceTopic, "--source", strings.Join(source, ",")}
+	args := []string{"--child", mode, "--topic", b.sourceTopic, "--source", strings.Join(source, ",")}
 	if target != nil {
 		args = append(args, "--target", strings.Join(target, ","))
 	}
