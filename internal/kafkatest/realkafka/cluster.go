@@ -94,9 +94,6 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 	if cfg.JVMOpts == nil {
 		cfg.JVMOpts = defaultJVMOpts
 	}
-	if cfg.SASLSSL != nil && !kraft(cfg.Version) {
-		return nil, fmt.Errorf("realkafka: SASL_SSL clusters need a KRaft version, not %s", cfg.Version)
-	}
 	cp, err := classpath(cfg.Version)
 	if err != nil {
 		return nil, err
@@ -181,7 +178,15 @@ func (c *Cluster) startOnce(ctx context.Context) error {
 			return err
 		}
 	}
-	return c.Ready(ctx)
+	if err := c.Ready(ctx); err != nil {
+		return err
+	}
+	if s := c.cfg.SASLSSL; s != nil && !kraft(c.cfg.Version) {
+		// ZooKeeper brokers have no formatter to take the users: add
+		// them through the internal listener, as its super user.
+		return s.addUsers(ctx, c.internalAddrs())
+	}
+	return nil
 }
 
 // startZooKeeper runs a standalone ZooKeeper for a 3.x cluster.
@@ -223,7 +228,11 @@ func (c *Cluster) prepare(b *Broker, logCfg []string) error {
 	}
 	props := c.brokerProps(b, dir)
 	if s := c.cfg.SASLSSL; s != nil {
-		sp, err := s.securityProps(b, b.ctrlAddr, dir)
+		ctrl := b.ctrlAddr
+		if !kraft(c.cfg.Version) {
+			ctrl = "" // ZooKeeper: no controller listener
+		}
+		sp, err := s.securityProps(b, ctrl, dir)
 		if err != nil {
 			return err
 		}

@@ -1,15 +1,20 @@
 package realkafka
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// SASLSSL makes a KRaft cluster's client listener SASL_SSL with
-// SCRAM-SHA-512, optionally with ACLs enforced by the StandardAuthorizer.
+// SASLSSL makes a cluster's client listener SASL_SSL with SCRAM-SHA-512,
+// optionally with ACLs enforced by the StandardAuthorizer (KRaft) or the
+// AclAuthorizer (ZooKeeper, Kafka 3.x).
 // Brokers talk to each other (and Ready checks them) over a separate
 // PLAINTEXT listener on loopback, whose ANONYMOUS principal is a super user,
 // so the security under test is the clients' only.
@@ -58,15 +63,47 @@ func (s *SASLSSL) securityProps(b *Broker, ctrl, dir string) (map[string]string,
 		"ssl.truststore.location":                               s.CAFile,
 		"ssl.client.auth":                                       "none",
 	}
+	if ctrl == "" { // ZooKeeper
+		p["listeners"] = fmt.Sprintf("SASL_SSL://%s,INTERNAL://%s", b.Addr, b.internalAddr)
+		p["listener.security.protocol.map"] = "SASL_SSL:SASL_SSL,INTERNAL:PLAINTEXT"
+	}
 	if s.Authorizer {
 		supers := []string{"User:ANONYMOUS"}
 		for _, u := range s.SuperUsers {
 			supers = append(supers, "User:"+u)
 		}
 		p["authorizer.class.name"] = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+		if ctrl == "" {
+			p["authorizer.class.name"] = "kafka.security.authorizer.AclAuthorizer"
+		}
 		p["super.users"] = strings.Join(supers, ";")
 	}
 	return p, nil
+}
+
+// addUsers creates s.Users on a running ZooKeeper cluster (KRaft clusters
+// get them when formatted), through its PLAINTEXT internal listener.
+func (s *SASLSSL) addUsers(ctx context.Context, internal []string) error {
+	if len(s.Users) == 0 {
+		return nil
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(internal...))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	var ups []kadm.UpsertSCRAM
+	for u, pw := range s.Users {
+		ups = append(ups, kadm.UpsertSCRAM{User: u, Mechanism: kadm.ScramSha512, Iterations: 4096, Password: pw})
+	}
+	res, err := kadm.NewClient(cl).AlterUserSCRAMs(ctx, nil, ups)
+	if err == nil {
+		err = res.Error()
+	}
+	if err != nil {
+		return fmt.Errorf("realkafka: add SCRAM users: %w", err)
+	}
+	return nil
 }
 
 // scramArgs are StorageTool format's --add-scram arguments for s.Users.
