@@ -62,8 +62,14 @@ func (s *session) commit(ctx context.Context) error {
 	}
 	if heartbeat {
 		host, _ := os.Hostname()
-		if err := add(state.HeartbeatRecord(s.stateTop, state.Heartbeat{Host: host, PID: os.Getpid(), Time: now})); err != nil {
+		hb := state.Heartbeat{Host: host, PID: os.Getpid(), Time: now}
+		if err := add(state.HeartbeatRecord(s.stateTop, hb)); err != nil {
 			return err
+		}
+		if s.m.unitMode() {
+			if err := add(state.UnitHeartbeatRecord(s.stateTop, s.m.opts.Unit, hb)); err != nil {
+				return err
+			}
 		}
 	}
 	for _, p := range dirty {

@@ -87,6 +87,11 @@ func (s *session) fill(ctx context.Context) (stop bool, err error) {
 	if !s.drainCarry() {
 		return false, nil
 	}
+	if len(s.order) == 0 {
+		// A unit without partitions (yet): the transaction only
+		// heartbeats; a reload brings partitions added since.
+		return s.idle(ctx, deadline), nil
+	}
 	for {
 		pctx, cancel := context.WithDeadline(ctx, deadline)
 		fs := s.src.PollFetches(pctx)

@@ -100,7 +100,9 @@ func (m *Mirror) Stats() Stats { return m.stats.snapshot() }
 func (m *Mirror) StateTopic() string { return state.TopicName(m.opts.Name) }
 
 // TransactionalID is the transactional id the mirror produces with.
-func (m *Mirror) TransactionalID() string { return state.TransactionalID(m.opts.Name) }
+func (m *Mirror) TransactionalID() string {
+	return state.UnitTransactionalID(m.opts.Name, m.opts.Unit, m.opts.Units)
+}
 
 // Run copies until ctx is cancelled (continuous mode) or until the end
 // offsets recorded when it started are copied (Until end). Cancelling ctx
@@ -179,10 +181,20 @@ func (m *Mirror) takenOver(ctx context.Context, since time.Time) string {
 		return ""
 	}
 	snap, err := state.Load(ctx, kadm.NewClient(cl), m.StateTopic(), append(topts, o.TargetOpts...))
-	if err != nil || snap.Heartbeat == nil {
+	if err != nil {
 		return ""
 	}
 	h := snap.Heartbeat
+	if m.unitMode() {
+		if uh, ok := snap.UnitHeartbeats[m.opts.Unit]; ok {
+			h = &uh
+		} else {
+			h = nil
+		}
+	}
+	if h == nil {
+		return ""
+	}
 	host, _ := os.Hostname()
 	if (h.Host == host && h.PID == os.Getpid()) || !h.Time.After(since) {
 		return ""

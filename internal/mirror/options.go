@@ -40,6 +40,12 @@ type Options struct {
 	// SourceOpts and TargetOpts are extra franz-go options for every
 	// client to that cluster (tests inject fault-injecting dialers here).
 	SourceOpts, TargetOpts []kgo.Opt
+	// Units is the migration's unit count (state.Meta.Units) and Unit
+	// the one work unit this Mirror copies (units.go): only the
+	// partitions of that unit, under the unit's transactional id. Units
+	// below 2 copies every partition under the migration's own id, as
+	// kmigrate did before units.
+	Unit, Units int
 }
 
 func (o *Options) validate() error {
@@ -52,6 +58,9 @@ func (o *Options) validate() error {
 	}
 	if o.SourceID == "" || o.TargetID == "" {
 		errs = append(errs, errors.New("mirror: source and target cluster ids are required"))
+	}
+	if o.Units > 1 && (o.Unit < 0 || o.Unit >= o.Units) {
+		errs = append(errs, fmt.Errorf("mirror: unit %d is not one of the migration's %d units", o.Unit, o.Units))
 	}
 	seen := map[string]bool{}
 	for _, t := range o.Topics {

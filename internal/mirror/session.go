@@ -274,6 +274,9 @@ func (s *session) checkMeta(snap *state.Snapshot) error {
 	for _, t := range s.topics {
 		topics[t.Source] = t.Target
 	}
+	if err := s.m.checkUnits(snap.Meta); err != nil {
+		return err
+	}
 	if snap.Meta == nil {
 		s.meta = &state.Meta{
 			Migration: o.Name, SourceClusterID: o.SourceID, TargetClusterID: o.TargetID, Created: time.Now().UTC(),
@@ -304,6 +307,9 @@ func (s *session) checkMeta(snap *state.Snapshot) error {
 		}
 	}
 	s.meta = &merged
+	if !s.m.writesMeta() {
+		s.writeMeta = false
+	}
 	return nil
 }
 
@@ -343,6 +349,9 @@ func (s *session) buildParts(ctx context.Context, snap *state.Snapshot) error {
 		enc := trace.NewEncoder(o.SourceID, t.Source)
 		for pn := range int32(len(sd.Partitions)) {
 			tp := state.TopicPartition{Topic: t.Source, Partition: pn}
+			if !s.m.owns(tp) {
+				continue
+			}
 			omap, err := loadPartMap(snap.Segments[tp])
 			if err != nil {
 				return fmt.Errorf("offset map of %s: %w", tp, err)

@@ -21,8 +21,11 @@ type Snapshot struct {
 	// Meta is nil when the migration has never run.
 	Meta *Meta
 	// Heartbeat is the last heartbeat of a running mirror, nil if none.
-	Heartbeat   *Heartbeat
-	Checkpoints map[TopicPartition]Checkpoint
+	Heartbeat *Heartbeat
+	// UnitHeartbeats are the last heartbeats of each work unit's mirror
+	// (units.go), by unit.
+	UnitHeartbeats map[int]Heartbeat
+	Checkpoints    map[TopicPartition]Checkpoint
 	// Segments holds the encoded offset map segments by start offset.
 	Segments map[TopicPartition]map[int64][]byte
 	Expired  map[TopicPartition][]Expired
@@ -40,11 +43,12 @@ type Snapshot struct {
 
 func newSnapshot() *Snapshot {
 	return &Snapshot{
-		Checkpoints: map[TopicPartition]Checkpoint{},
-		Segments:    map[TopicPartition]map[int64][]byte{},
-		Expired:     map[TopicPartition][]Expired{},
-		Promoted:    map[string]Promoted{},
-		Switched:    map[string]Switched{},
+		Checkpoints:    map[TopicPartition]Checkpoint{},
+		UnitHeartbeats: map[int]Heartbeat{},
+		Segments:       map[TopicPartition]map[int64][]byte{},
+		Expired:        map[TopicPartition][]Expired{},
+		Promoted:       map[string]Promoted{},
+		Switched:       map[string]Switched{},
 	}
 }
 
@@ -149,6 +153,9 @@ func (s *Snapshot) apply(r *kgo.Record) error {
 	if ok, err := s.applyVerified(string(r.Key), r.Value); ok {
 		return err
 	}
+	if ok, err := s.applyUnit(string(r.Key), r.Value); ok {
+		return err
+	}
 	k, known, err := parseKey(string(r.Key))
 	if err != nil || !known {
 		return err
@@ -164,8 +171,8 @@ func (s *Snapshot) apply(r *kgo.Record) error {
 		if err := decode(r.Value, &m); err != nil {
 			return err
 		}
-		if m.Version > Version {
-			return fmt.Errorf("state written by a newer kmigrate (version %d, this one reads %d): upgrade kmigrate", m.Version, Version)
+		if m.Version > MetaVersionUnits {
+			return fmt.Errorf("state written by a newer kmigrate (version %d, this one reads %d): upgrade kmigrate", m.Version, MetaVersionUnits)
 		}
 		s.Meta = &m
 	case keyHeartbeat:

@@ -56,6 +56,12 @@ type Meta struct {
 	Guarantee       string            `json:"guarantee"`
 	TracingHeaders  bool              `json:"tracing_headers"`
 	Topics          map[string]string `json:"topics"` // source name -> target name
+	// Units is the number of work units the migration's partitions are
+	// divided into (package units), fixed when it is first set; 0 (state
+	// written before units existed) and 1 mean one unit copied under the
+	// migration's own transactional id. Meta with Units above 1 is written
+	// as version MetaVersionUnits, which kmigrate before units refuses.
+	Units int `json:"units,omitempty"`
 }
 
 // Checkpoint is how far a source partition has been copied.
@@ -119,6 +125,9 @@ func tpKey(kind string, tp TopicPartition) string {
 // MetaRecord returns the record that stores m.
 func MetaRecord(topic string, m Meta) (*kgo.Record, error) {
 	m.Version = Version
+	if m.Units > 1 {
+		m.Version = MetaVersionUnits
+	}
 	return jsonRecord(topic, keyMeta, m)
 }
 

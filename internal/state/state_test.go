@@ -110,7 +110,7 @@ func TestEnsureAndLoad(t *testing.T) {
 	// State from a newer kmigrate is refused, not misread.
 	newer := &kgo.Record{Topic: topic, Key: recs[0].Key, Value: []byte(strings.Replace(string(recs[0].Value), `"version":1`, `"version":99`, 1))}
 	c.Produce(t, newer)
-	if _, err := load(t, c, topic); err == nil || !strings.Contains(err.Error(), "newer kmigrate (version 99, this one reads 1): upgrade kmigrate") {
+	if _, err := load(t, c, topic); err == nil || !strings.Contains(err.Error(), "newer kmigrate (version 99, this one reads 2): upgrade kmigrate") {
 		t.Errorf("Load of newer state: %v", err)
 	}
 }
