@@ -22,6 +22,7 @@ func (e *env) mirrorCommand() *cobra.Command {
 		httpAddr  string
 		pf        progressFlags
 		groupSync bool
+		units     int
 	)
 	o := &e.overrides
 	cmd := &cobra.Command{
@@ -53,7 +54,14 @@ clusters is reported as a warning.
 
 The migration's state lives on the target in the topic __kmigrate-<name>,
 where <name> is the spec's name or, without one, derived from the two cluster
-ids: re-running the same command resumes.`,
+ids: re-running the same command resumes.
+
+--units N divides the migration's partitions into N work units, each copied
+by its own transactional producer (kmigrate-<name>-unit-<k>), all at once in
+this process: a commit in one unit never stalls the others. N is fixed when
+it is first given and recorded in the state; a migration mirrored before as
+one unit moves to N units by fencing its old transactional id once. Later
+runs may leave --units out; another N is refused (docs/scaling.md).`,
 		Example: `  # copy everything once, for a stopped source
   kmigrate mirror --source old:9092 --target new:9092 --until end
 
@@ -66,6 +74,9 @@ ids: re-running the same command resumes.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := pf.check(); err != nil {
 				return err
+			}
+			if units < 0 {
+				return fmt.Errorf("--units %d: use a positive number of work units (or leave it out)", units)
 			}
 			if cmd.Flags().Changed("group-sync") {
 				o.GroupSync = &groupSync
@@ -81,7 +92,7 @@ ids: re-running the same command resumes.`,
 				return err
 			}
 			defer h.Close()
-			r, err := migrate.New(ctx, h, migrate.Options{})
+			r, err := migrate.New(ctx, h, migrate.Options{Units: units})
 			if err != nil {
 				return err
 			}
@@ -129,6 +140,7 @@ ids: re-running the same command resumes.`,
 	f.BoolVar(&o.AllowReuse, "allow-reuse", false, "accept existing empty target topics with the source's partition count")
 	f.IntVar(&o.ReplicationFactor, "replication-factor", 0, "replication factor of created topics (default: the target's default)")
 	f.BoolVar(&groupSync, "group-sync", true, "while mirroring continuously, keep the target offsets of the selected consumer groups in step with the source (default: the spec's groups.sync, true)")
+	f.IntVar(&units, "units", 0, "divide the migration into this many work units, each with its own transactional producer, fixed when first given (default: as the state records, 1 for a new migration; docs/scaling.md)")
 	f.StringVar(&httpAddr, "http", "", "serve the dashboard, /healthz, /readyz, Prometheus /metrics and /v1/status on this address, e.g. :9464 (all interfaces) or 127.0.0.1:9464")
 	pf.add(cmd)
 	return cmd

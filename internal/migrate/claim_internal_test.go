@@ -29,7 +29,7 @@ func TestClaimBeforeCreate(t *testing.T) {
 		t.Fatal(err)
 	}
 	// What Run does before the mirror's first commit, and then dies.
-	if err := r.claim(t.Context(), r.Plan()); err != nil {
+	if err := r.claim(t.Context(), r.Plan(), 1); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := topics.Apply(t.Context(), h.TargetAdmin(), r.Plan()); err != nil {

@@ -29,6 +29,7 @@ import (
 	"github.com/kmigrate/kmigrate/internal/preflight"
 	"github.com/kmigrate/kmigrate/internal/state"
 	"github.com/kmigrate/kmigrate/internal/topics"
+	"github.com/kmigrate/kmigrate/internal/units"
 )
 
 // ErrBlocked is returned, wrapped, when the migration has problems that
@@ -44,6 +45,16 @@ type Options struct {
 	// PromotionCheck is how often a continuous run re-reads the promoted
 	// topics (DefaultPromotionCheck when 0).
 	PromotionCheck time.Duration
+	// Units is the number of work units to divide a new migration into
+	// (--units; mirror.Pool.Settle): 0 keeps the count the state records,
+	// or 1 for a new migration; a migration of one unit asked for more
+	// moves to units. A bounded copy runs every unit in this process; a
+	// continuous mirror of more than one unit shares them with the
+	// migration's other processes (member.go).
+	Units int
+	// SessionTimeout is the units group's session timeout (member.go),
+	// franz-go's default (45s) when 0.
+	SessionTimeout time.Duration
 }
 
 func (o *Options) defaults() {
@@ -57,7 +68,7 @@ type Runner struct {
 	h      *migration.Handle
 	log    *slog.Logger
 	opts   Options
-	m      *mirror.Mirror
+	m      *mirror.Pool
 	syncer *groups.Syncer // nil unless continuous with group sync on
 
 	// planMu guards plan: the topic sync replaces it while the promotion
@@ -67,6 +78,16 @@ type Runner struct {
 	// promotedNow is the set of promoted topics last read by the running
 	// watcher; nil before (the handle's opened state's then).
 	promotedNow atomic.Pointer[map[string]bool]
+
+	// leaderMu guards stopLeader, set while this process does the
+	// once-per-migration work (member.go).
+	leaderMu   sync.Mutex
+	stopLeader func()
+	// member is set while Run shares units with other processes;
+	// followed are the partition counts follow last saw (read and written
+	// by the promotion watcher only).
+	member   atomic.Bool
+	followed map[string]int
 }
 
 // New plans the migration's topics (reading both clusters, writing
@@ -79,7 +100,7 @@ func New(ctx context.Context, h *migration.Handle, opts Options) (*Runner, error
 		return nil, err
 	}
 	r := &Runner{h: h, log: h.Logger(), opts: opts, plan: plan}
-	r.m, err = mirror.New(mirror.Options{
+	r.m, err = mirror.NewPool(mirror.Options{
 		Name: h.Name(), Source: &cfg.Source, Target: &cfg.Target,
 		SourceID: h.SourceID(), TargetID: h.TargetID(),
 		Topics: r.mirrorTopics(plan.Mappings()), Groups: cfg.Groups.Selection,
@@ -115,7 +136,8 @@ func (r *Runner) Plan() *topics.Plan {
 // Problems returns what blocks the migration, each with what to do.
 func (r *Runner) Problems() []string { return r.h.Problems(r.Plan()) }
 
-// Stats is the mirror's progress, readable while it runs.
+// Stats is the mirror's progress (every unit's, merged), readable while it
+// runs.
 func (r *Runner) Stats() mirror.Stats { return r.m.Stats() }
 
 // GroupSync is the consumer group Syncer of a continuous run, nil when
@@ -139,7 +161,17 @@ func (r *Runner) Run(ctx context.Context) error {
 			return fmt.Errorf("%w; nothing was written: %w", ErrBlocked, err)
 		}
 	}
-	if err := r.claim(ctx, plan); err != nil {
+	n, err := r.m.Settle(ctx, r.opts.Units)
+	if err != nil {
+		if errors.Is(err, mirror.ErrUnits) {
+			return fmt.Errorf("%w; nothing was written: %w", ErrBlocked, err)
+		}
+		return err
+	}
+	if n > 1 {
+		r.log.Info("mirroring in work units", "units", n)
+	}
+	if err := r.claim(ctx, plan, n); err != nil {
 		return err
 	}
 	applied, err := topics.Apply(ctx, tgtAdm, plan)
@@ -174,7 +206,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		return nil
 	}
 	if cfg.Mirror.Until == config.UntilEnd {
-		return r.m.Run(ctx)
+		return r.m.Run(ctx, units.All(n))
 	}
 	syncCtx, stopSync := context.WithCancel(ctx)
 	// The mirror stops by itself, committing, once every topic is
@@ -186,21 +218,22 @@ func (r *Runner) Run(ctx context.Context) error {
 		stopSync()
 		wg.Wait()
 	}()
-	wg.Go(func() { r.syncLoop(syncCtx) })
 	wg.Go(func() { r.watchPromotions(syncCtx, stopRun) })
-	if r.syncer != nil {
-		r.log.Info("syncing consumer group offsets to the target", "interval", cfg.Groups.SyncInterval, "groups", cfg.Groups.Selection.String())
-		wg.Go(func() { r.syncer.Run(syncCtx) })
+	if n > 1 {
+		return r.runMember(runCtx, syncCtx, n)
 	}
-	return r.m.Run(runCtx)
+	r.startLeader(syncCtx)
+	defer r.endLeader()
+	return r.m.Run(runCtx, units.All(n))
 }
 
 // claim records in the migration's state the target topics the plan is
 // about to create or take over, before it does: a run killed between the
 // creation and the mirror's first commit must find them claimed, or the
 // next run would refuse them as someone else's (an empty topic it did not
-// create). The mirror merges its own meta with it.
-func (r *Runner) claim(ctx context.Context, plan *topics.Plan) error {
+// create). The mirror merges its own meta with it. The meta keeps the
+// settled unit count n.
+func (r *Runner) claim(ctx context.Context, plan *topics.Plan, n int) error {
 	meta := state.Meta{
 		Migration: r.h.Name(), SourceClusterID: r.h.SourceID(), TargetClusterID: r.h.TargetID(),
 		Created: time.Now().UTC(), Guarantee: string(r.h.Config().Mirror.Guarantee),
@@ -209,6 +242,9 @@ func (r *Runner) claim(ctx context.Context, plan *topics.Plan) error {
 	if m := r.h.Meta(); m != nil {
 		meta = *m
 		meta.Topics = maps.Clone(m.Topics)
+	}
+	if n > 1 {
+		meta.Units = n
 	}
 	fresh := false
 	for _, t := range plan.Topics {
@@ -301,6 +337,14 @@ func (r *Runner) watchPromotions(ctx context.Context, allDone func()) {
 			now[t] = true
 		}
 		r.promotedNow.Store(&now)
+		if r.member.Load() && !r.Leader() {
+			if r.follow(ctx, snap) {
+				r.log.Info("every topic of the migration is promoted: mirroring is done")
+				allDone()
+				return
+			}
+			continue
+		}
 		changed := false
 		for t := range now {
 			if !before[t] {
@@ -348,6 +392,11 @@ func (r *Runner) syncOnce(ctx context.Context) error {
 	cfg := r.h.Config()
 	known := map[string]string{}
 	for _, t := range r.Plan().Mappings() {
+		known[t.Source] = t.Target
+	}
+	// A member that became the leader copies topics its plan predates
+	// (follow, member.go): they are the migration's too.
+	for _, t := range r.m.Topics() {
 		known[t.Source] = t.Target
 	}
 	owned := func(target string) bool {
