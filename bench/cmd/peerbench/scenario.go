@@ -193,9 +193,9 @@ func (b *bench) runScenario(ctx context.Context, sp spec, s *Scenario, mode *mm2
 }
 
 // kmigrateMove moves the group with kmigrate: `mirror --until end` then
-// `groups migrate`, or with producers live, a continuous mirror during
-// `groups migrate`, then the producers stop and `mirror --until end`
-// copies the rest. It returns a no-op stop: nothing runs afterwards.
+// `groups migrate`, or with producers live, `mirror --until end` and then a
+// continuous mirror during `groups migrate`, then the producers stop and
+// `mirror --until end` copies the rest. It returns a no-op stop: nothing runs afterwards.
 func (b *bench) kmigrateMove(ctx context.Context, topic, group string, live bool, stopLive func() error) (func() error, string, error) {
 	noop := func() error { return nil }
 	specArgs, err := b.scenarioSpec(topic, group)
@@ -203,9 +203,17 @@ func (b *bench) kmigrateMove(ctx context.Context, topic, group string, live bool
 		return nil, "", err
 	}
 	if live {
+		// The mirror runs before the move, as in a migration: first to
+		// the current end (creating its state), then continuously.
+		if _, err := b.kmigrate(ctx, append([]string{"mirror", "--until", "end"}, specArgs...)...); err != nil {
+			return nil, "", err
+		}
 		stop, err := runBackground(ctx, append([]string{b.bin, "mirror"}, specArgs...))
 		if err != nil {
 			return nil, "", err
+		}
+		if err := b.waitGrowing(ctx, topic); err != nil {
+			return nil, "", errors.Join(err, stop())
 		}
 		out, err := b.kmigrate(ctx, append([]string{"groups", "migrate", "--group", group, "--wait", "1m"}, specArgs...)...)
 		err = errors.Join(err, stopLive(), stop())
@@ -344,6 +352,37 @@ func (b *bench) waitCopied(ctx context.Context, topic string) error {
 		case <-time.After(2 * time.Second):
 		}
 	}
+}
+
+// waitGrowing waits until the target topic's end offsets grew twice: the
+// continuous mirror is copying what the live producers write.
+func (b *bench) waitGrowing(ctx context.Context, topic string) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.tgt...))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	ac := kadm.NewClient(cl)
+	var prev int64 = -1
+	grew := 0
+	for grew < 2 {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the continuous mirror copied nothing: %w", ctx.Err())
+		case <-time.After(500 * time.Millisecond):
+		}
+		lo, err := ac.ListEndOffsets(ctx, topic)
+		if err != nil {
+			continue
+		}
+		var sum int64
+		lo.Each(func(o kadm.ListedOffset) { sum += o.Offset })
+		if prev >= 0 && sum > prev {
+			grew++
+		}
+		prev = sum
+	}
+	return nil
 }
 
 // kmigrate runs the kmigrate binary to its end and returns its stdout.
