@@ -32,6 +32,9 @@ type Member struct {
 	ID   string    `json:"id"`
 	Addr string    `json:"addr"`
 	Time time.Time `json:"time"`
+	// TimeoutMillis is the gateway's MemberTimeout: its heartbeat counts
+	// as live, and it may write to the source, for that long.
+	TimeoutMillis int64 `json:"timeout_ms,omitempty"`
 }
 
 // Hold is a switch in progress.
@@ -102,11 +105,11 @@ func heldRecord(topic, id, nonce string) *kgo.Record {
 func tombstone(key string) *kgo.Record { return &kgo.Record{Key: []byte(key)} }
 
 // live returns the members, other than self, whose heartbeat is newer
-// than timeout, sorted.
+// than timeout or than the member's own timeout if longer, sorted.
 func (v *View) live(self string, now time.Time, timeout time.Duration) []string {
 	var out []string
 	for id, m := range v.Members {
-		if id != self && now.Sub(m.Time) <= timeout {
+		if id != self && now.Sub(m.Time) <= max(timeout, time.Duration(m.TimeoutMillis)*time.Millisecond) {
 			out = append(out, id)
 		}
 	}
@@ -221,7 +224,7 @@ func (s *Server) leaseValid() bool {
 // this heartbeat wrote its hold before it, so the read sees the hold.
 func (s *Server) Sync(ctx context.Context) error {
 	t0 := time.Now()
-	if err := s.store.Write(ctx, memberRecord(Member{ID: s.id, Addr: s.Addr(), Time: t0})); err != nil {
+	if err := s.store.Write(ctx, memberRecord(Member{ID: s.id, Addr: s.Addr(), Time: t0, TimeoutMillis: s.opts.MemberTimeout.Milliseconds()})); err != nil {
 		return fmt.Errorf("gateway: heartbeat: %w", err)
 	}
 	v, err := s.store.Read(ctx)

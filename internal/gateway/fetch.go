@@ -75,8 +75,7 @@ func (s *Server) fetch(ctx context.Context, req *kmsg.FetchRequest) *kmsg.FetchR
 			k := fetchKey{pside, leader}
 			ur := reqs[k]
 			if ur == nil {
-				ur = &kmsg.FetchRequest{ReplicaID: -1, MaxWaitMillis: req.MaxWaitMillis, MinBytes: req.MinBytes,
-					MaxBytes: req.MaxBytes, IsolationLevel: req.IsolationLevel, SessionEpoch: -1}
+				ur = upstreamFetch(req)
 				reqs[k] = ur
 			}
 			p.CurrentLeaderEpoch, p.LastFetchedEpoch = -1, -1
@@ -96,6 +95,18 @@ func (s *Server) fetch(ctx context.Context, req *kmsg.FetchRequest) *kmsg.FetchR
 	}
 	wg.Wait()
 	return out.response(resp)
+}
+
+// upstreamFetch returns an empty upstream fetch with req's limits. It
+// starts from kmsg's defaults: a zero ReplicaState (a tagged field, valid
+// from v15) is not the default, so franz-go would encode it, and Kafka
+// rejects a v12 fetch carrying it ("Tag 1 is not valid for version 12")
+// by closing the connection.
+func upstreamFetch(req *kmsg.FetchRequest) *kmsg.FetchRequest {
+	ur := kmsg.NewPtrFetchRequest()
+	ur.ReplicaID, ur.SessionEpoch = -1, -1
+	ur.MaxWaitMillis, ur.MinBytes, ur.MaxBytes, ur.IsolationLevel = req.MaxWaitMillis, req.MinBytes, req.MaxBytes, req.IsolationLevel
+	return ur
 }
 
 func addFetchPartition(r *kmsg.FetchRequest, topic string, p kmsg.FetchRequestTopicPartition) {
@@ -167,8 +178,11 @@ func (m *fetchMerge) failTopic(t kmsg.FetchRequestTopic, code int16) {
 func (m *fetchMerge) failPartition(topic string, partition int32, code int16) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	// Records are empty, never null: librdkafka fails to parse a null
+	// record set ("invalid MessageSetSize -1") and never sees the error.
 	m.parts[topic] = append(m.parts[topic], kmsg.FetchResponseTopicPartition{
 		Partition: partition, ErrorCode: code, HighWatermark: -1, LastStableOffset: -1, LogStartOffset: -1, PreferredReadReplica: -1,
+		RecordBatches: []byte{},
 	})
 }
 
@@ -201,6 +215,9 @@ func (m *fetchMerge) add(side Side, req *kmsg.FetchRequest, r kmsg.Response, err
 			p.PreferredReadReplica = -1
 			p.CurrentLeader = kmsg.FetchResponseTopicPartitionCurrentLeader{LeaderID: -1, LeaderEpoch: -1}
 			p.DivergingEpoch = kmsg.FetchResponseTopicPartitionDivergingEpoch{Epoch: -1, EndOffset: -1}
+			if p.RecordBatches == nil {
+				p.RecordBatches = []byte{} // see failPartition
+			}
 			m.parts[name] = append(m.parts[name], p)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -95,49 +96,81 @@ func (s *Server) Promote(ctx context.Context, topic string) (*Switch, error) {
 // drain is the part of a switch that may fail: the hold everywhere, the
 // lag, the record.
 func (s *Server) drain(ctx context.Context, topic string, h Hold, drained <-chan struct{}) (*Switch, error) {
+	_, name := s.upstreamFor(Target, topic)
+	sw := &switcher{store: s.store, src: s.src.adm, tgt: s.tgt.adm, target: name,
+		self: s.id, by: "gateway " + s.id, memberTimeout: s.opts.MemberTimeout, log: s.log}
+	out, base, err := sw.run(ctx, topic, h, drained)
+	if err != nil {
+		return nil, err
+	}
+	s.setBase(topic, base)
+	return out, nil
+}
+
+// switcher runs the steps of a switch that need no routes of their own:
+// the hold in every gateway, the drain, the lag, the record. A gateway's
+// Promote runs it once it holds the topic itself; kmigrate promote runs it
+// through PromoteHeld (external.go), holding nothing itself.
+type switcher struct {
+	store    Store
+	src, tgt *kadm.Client
+	// target is the topic's name on the target.
+	target string
+	// self is the id the hold and the event name; a gateway's own id
+	// is not waited for.
+	self string
+	// by names the promoter in the event ("gateway <id>").
+	by            string
+	memberTimeout time.Duration
+	log           *slog.Logger
+}
+
+// run writes hold h, waits for drained (this process's own writes in
+// flight) and for every live gateway's acknowledgement, lists the
+// source's end offsets, waits until the mirror copied them, and records
+// the promotion with the offset base, all before h.Until.
+func (w *switcher) run(ctx context.Context, topic string, h Hold, drained <-chan struct{}) (*Switch, *Base, error) {
 	ctx, cancel := context.WithDeadline(ctx, h.Until)
 	defer cancel()
-	if err := s.store.Write(ctx, holdRecord(topic, h)); err != nil {
-		return nil, fmt.Errorf("record the hold: %w", err)
+	if err := w.store.Write(ctx, holdRecord(topic, h)); err != nil {
+		return nil, nil, fmt.Errorf("record the hold: %w", err)
 	}
 	select {
 	case <-drained:
 	case <-ctx.Done():
-		return nil, fmt.Errorf("writes in flight here: %w", ctx.Err())
+		return nil, nil, fmt.Errorf("writes in flight here: %w", ctx.Err())
 	}
 	sw := &Switch{Topic: topic, Ends: map[int32]int64{}}
 	var err error
-	if sw.Members, err = s.waitHeld(ctx, topic, h); err != nil {
-		return nil, err
+	if sw.Members, err = w.waitHeld(ctx, topic, h); err != nil {
+		return nil, nil, err
 	}
-	listed, err := s.src.adm.ListEndOffsets(ctx, topic)
+	listed, err := w.src.ListEndOffsets(ctx, topic)
 	if err == nil {
 		err = listed.Error()
 	}
 	if err != nil {
-		return nil, fmt.Errorf("source end offsets: %w", err)
+		return nil, nil, fmt.Errorf("source end offsets: %w", err)
 	}
 	listed.Each(func(o kadm.ListedOffset) { sw.Ends[o.Partition] = o.Offset })
-	if err := s.waitCopied(ctx, topic, sw.Ends); err != nil {
-		return nil, err
+	if err := w.waitCopied(ctx, topic, sw.Ends); err != nil {
+		return nil, nil, err
 	}
-	base, err := s.targetBase(ctx, topic, sw.Ends)
+	base, err := w.targetBase(ctx, sw.Ends)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	records := append([]*kgo.Record{baseRecord(topic, *base)}, s.promotionRecords(topic, time.Since(h.Time))...)
-	if err := s.store.Write(ctx, records...); err != nil {
-		return nil, fmt.Errorf("record the promotion: %w", err)
+	records := append([]*kgo.Record{baseRecord(topic, *base)}, w.promotionRecords(topic, time.Since(h.Time))...)
+	if err := w.store.Write(ctx, records...); err != nil {
+		return nil, nil, fmt.Errorf("record the promotion: %w", err)
 	}
-	s.setBase(topic, base)
-	return sw, nil
+	return sw, base, nil
 }
 
 // targetBase reads the target's end offsets once the mirror copied
 // everything: the first offsets written natively (offsets.go).
-func (s *Server) targetBase(ctx context.Context, topic string, ends map[int32]int64) (*Base, error) {
-	_, name := s.upstreamFor(Target, topic)
-	listed, err := s.tgt.adm.ListEndOffsets(ctx, name)
+func (w *switcher) targetBase(ctx context.Context, ends map[int32]int64) (*Base, error) {
+	listed, err := w.tgt.ListEndOffsets(ctx, w.target)
 	if err == nil {
 		err = listed.Error()
 	}
@@ -151,9 +184,9 @@ func (s *Server) targetBase(ctx context.Context, topic string, ends map[int32]in
 
 // waitHeld waits until every live gateway acknowledged hold h, and
 // returns them.
-func (s *Server) waitHeld(ctx context.Context, topic string, h Hold) ([]string, error) {
-	return poll(ctx, s.store, func(v *View) ([]string, error) {
-		live := v.live(s.id, time.Now(), s.opts.MemberTimeout)
+func (w *switcher) waitHeld(ctx context.Context, topic string, h Hold) ([]string, error) {
+	return poll(ctx, w.store, func(v *View) ([]string, error) {
+		live := v.live(w.self, time.Now(), w.memberTimeout)
 		if waiting := v.waitingFor(topic, h.Nonce, live); len(waiting) > 0 {
 			return nil, fmt.Errorf("gateways %v have not acknowledged the hold", waiting)
 		}
@@ -163,10 +196,10 @@ func (s *Server) waitHeld(ctx context.Context, topic string, h Hold) ([]string, 
 
 // waitCopied waits until the mirror's checkpoint of every partition of
 // topic is at or past ends.
-func (s *Server) waitCopied(ctx context.Context, topic string, ends map[int32]int64) error {
-	_, err := poll(ctx, s.store, func(v *View) (struct{}, error) {
+func (w *switcher) waitCopied(ctx context.Context, topic string, ends map[int32]int64) error {
+	_, err := poll(ctx, w.store, func(v *View) (struct{}, error) {
 		if lag := lagOf(v.Next, topic, ends); lag > 0 {
-			s.log.Debug("switch: mirror lag", "topic", topic, "lag", lag)
+			w.log.Debug("switch: mirror lag", "topic", topic, "lag", lag)
 			return struct{}{}, fmt.Errorf("mirror lag of %d records did not reach zero", lag)
 		}
 		return struct{}{}, nil
@@ -206,7 +239,7 @@ func lagOf(next map[state.TopicPartition]int64, topic string, ends map[int32]int
 }
 
 // promotionRecords are the promotion, its event, and the end of the hold.
-func (s *Server) promotionRecords(topic string, pause time.Duration) []*kgo.Record {
+func (w *switcher) promotionRecords(topic string, pause time.Duration) []*kgo.Record {
 	now := time.Now()
 	p, err := state.PromotedRecord("", state.Promoted{Topic: topic, Time: now})
 	if err != nil {
@@ -214,7 +247,7 @@ func (s *Server) promotionRecords(topic string, pause time.Duration) []*kgo.Reco
 	}
 	e, err := state.EventRecord("", state.Event{
 		Time: now, Action: "promote",
-		Detail: fmt.Sprintf("%s through gateway %s; writes paused %s", topic, s.id, pause.Round(time.Millisecond)),
+		Detail: fmt.Sprintf("%s through %s; writes paused %s", topic, w.by, pause.Round(time.Millisecond)),
 	})
 	if err != nil {
 		panic(err)
@@ -224,11 +257,14 @@ func (s *Server) promotionRecords(topic string, pause time.Duration) []*kgo.Reco
 
 // withdraw deletes this gateway's hold of topic after an aborted switch,
 // with its own bound: the switch's context may be what ended.
-func (s *Server) withdraw(topic string) {
-	ctx, cancel := context.WithTimeout(context.Background(), s.opts.PollInterval*3)
+func (s *Server) withdraw(topic string) { withdraw(s.store, topic, s.opts.PollInterval*3, s.log) }
+
+// withdraw deletes the hold of topic within bound.
+func withdraw(st Store, topic string, bound time.Duration, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), bound)
 	defer cancel()
-	if err := s.store.Write(ctx, tombstone(keyGateway+"/hold/"+topic)); err != nil {
-		s.log.Warn("could not withdraw the hold; other gateways release it at its deadline", "topic", topic, "err", err)
+	if err := st.Write(ctx, tombstone(keyGateway+"/hold/"+topic)); err != nil {
+		log.Warn("could not withdraw the hold; other gateways release it at its deadline", "topic", topic, "err", err)
 	}
 }
 
