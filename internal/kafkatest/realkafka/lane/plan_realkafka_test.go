@@ -64,6 +64,13 @@ func TestPlanDryRun(t *testing.T) {
 			[]string{"GROUP", "SOURCE", "TARGET", "COMMITTED", "LAG", "MIGRATABLE", "REASONS"},
 			[]string{group, "Empty/0", "Dead/0", fmt.Sprintf("%s/0@4,%s/1@2", topic, topic), "10", "no", "there is no migration state yet: run kmigrate mirror first"}),
 		"",
+		// The shared clusters have no authorizer, quotas or SCRAM users.
+		"What kmigrate access apply would do:",
+		"ACLs: 0 source bindings concerning the migration, 0 already on the target, 0 to create, 0 extra on the target, 0 conflicts",
+		"  the source has no authorizer: no bindings to move",
+		"Quotas: 0 equal on both sides, 0 to set, 0 extra on the target",
+		"SCRAM users: 0 source credentials, 0 on the target, 0 missing",
+		"",
 		// A cluster without an authorizer does not report permissions.
 		"warning: target: cannot tell whether the credentials may commit offsets of selected groups: the cluster does not report permissions for this",
 		"",
