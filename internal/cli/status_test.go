@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"regexp"
@@ -158,5 +159,46 @@ func TestStatusServeWithoutSource(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "the source cannot be read from here") {
 		t.Errorf("stderr %q, want the warning that the source cannot be read", stderr.String())
+	}
+}
+
+// Without the source and without a name in the spec, status --serve finds
+// the migration on the target only when the target holds exactly one: with
+// none it says to run mirror first, with two it names them and asks for
+// the spec's name, and with the name it serves that one.
+func TestStatusServeWithoutSourceFindsTheMigration(t *testing.T) {
+	pair := kafkatest.NewPair(t, kafkatest.Brokers(1))
+	src, tgt := pair.Source.Addrs[0], pair.Target.Addrs[0]
+	pair.Source.CreateTopic(t, "orders", 1, map[string]string{"retention.ms": "-1"})
+	pair.Source.Produce(t, &kgo.Record{Topic: "orders", Value: []byte("a")})
+	closed := closedAddr(t)
+	spec := func(name string) string {
+		body := fmt.Sprintf("source: {bootstrap: %s}\ntarget: {bootstrap: %s}\ntopics: {include: [orders], prefix: %s.}\n", src, tgt, name)
+		if name != "" {
+			body = "name: " + name + "\n" + body
+		}
+		return write(t, t.TempDir(), "m.yaml", body)
+	}
+	noSource := []string{"status", "--serve", ":0", "--source", closed, "--target", tgt, "--connect-timeout", "2s", "--log-level", "error"}
+	if code, _, stderr := kmigrate(t, noSource...); code != 1 || !strings.Contains(stderr, "no migration state on the target and the source cannot be read to name one: run kmigrate mirror first, or give the migration's name in the spec (name:)") {
+		t.Errorf("no migration: exit %d, stderr %q", code, stderr)
+	}
+	for _, name := range []string{"alpha", "beta"} {
+		if code, _, stderr := kmigrate(t, "mirror", "-f", spec(name), "--until", "end", "-q", "--log-level", "warn"); code != 0 {
+			t.Fatalf("mirror %s: exit %d\n%s", name, code, stderr)
+		}
+	}
+	if code, _, stderr := kmigrate(t, noSource...); code != 1 || !strings.Contains(stderr, "the target holds several migrations (alpha, beta) and the source cannot be read to tell which: give the migration's name in the spec (name:)") {
+		t.Errorf("two migrations: exit %d, stderr %q", code, stderr)
+	}
+	named := write(t, t.TempDir(), "beta.yaml", fmt.Sprintf("name: beta\nsource: {bootstrap: %s}\ntarget: {bootstrap: %s}\n", closed, tgt))
+	name, addr, stop, stderr := serveStatus(t, "-f", named, "--connect-timeout", "2s", "--sample", "0")
+	code, b := httpGet(t, "http://"+addr+"/v1/status")
+	var got statusJSON
+	if err := json.Unmarshal(b, &got); name != "beta" || code != 200 || err != nil || got.Migration != "beta" || len(got.Topics) != 1 || got.Topics[0].Source != "orders" {
+		t.Errorf("named: served %q, /v1/status %d %v %s", name, code, err, b)
+	}
+	if code := stop(); code != 0 {
+		t.Errorf("status --serve exited %d: %s", code, stderr.String())
 	}
 }
