@@ -97,7 +97,7 @@ func next(r *Report, o Options) (string, []string) {
 	}
 	blockers = append(blockers, unreachable(r)...)
 	if r.SourceUnknown != "" {
-		return "read the source to know the next step: this report comes from the target alone (" + r.SourceUnknown + "); run kmigrate status where the source is reachable", blockers
+		return "read the source to know the next step: this report comes from the target alone; run kmigrate status where the source is reachable", blockers
 	}
 	if len(ready) > 0 {
 		return fmt.Sprintf("promote %s: kmigrate promote --topic %s", strings.Join(ready, ", "), strings.Join(ready, " --topic ")), blockers

@@ -63,7 +63,7 @@ func TestPhaseAndNext(t *testing.T) {
 			topics:  []Topic{{Source: "orders", Lag: Unknown, LagSeconds: Unknown, SourceWriteRate: Unknown, Producers: ProducersUnknown}},
 			groups:  []Group{group("app", true, "orders")},
 			running: true, unknown: "connection refused", phase: state.PhaseConsumers,
-			next:     "read the source to know the next step: this report comes from the target alone (connection refused); run kmigrate status where the source is reachable",
+			next:     "read the source to know the next step: this report comes from the target alone; run kmigrate status where the source is reachable",
 			blockers: []string{`topic "orders": its lag and source writes are unknown without the source`},
 		},
 		{
