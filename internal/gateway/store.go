@@ -87,6 +87,13 @@ func NewStateStore(cl *kgo.Client, migration string, readOpts []kgo.Opt) (*State
 	rd, err := kgo.NewClient(append(readOpts,
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: kgo.NewOffset().AtStart()}}),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		// Transaction markers are returned, so a read whose last
+		// records below the end are markers (or an aborted
+		// transaction's, which are skipped) still reaches the end: kgo
+		// returns no fetch that carries nothing, and Read would wait
+		// for the next write (a gateway heartbeats before each read,
+		// kmigrate promote does not).
+		kgo.KeepControlRecords(),
 		kgo.MetadataMinAge(250*time.Millisecond),
 	)...)
 	if err != nil {
