@@ -32,6 +32,12 @@ type PromoteResult struct {
 	Forced bool     `json:"forced"`
 	Unmet  []string `json:"unmet"`
 	Phase  string   `json:"phase"`
+	// Gateways are the live gateways (kmigrate gateway) that held the
+	// topics' writes during the switch; PauseMillis is how long each
+	// topic's writes were held, by topic. Both are empty without
+	// gateways.
+	Gateways    []string         `json:"gateways,omitempty"`
+	PauseMillis map[string]int64 `json:"pause_ms,omitempty"`
 }
 
 // Promote promotes topics (source names; none means every topic of the
@@ -43,8 +49,24 @@ type PromoteResult struct {
 // written (ErrPreconditions). The promotion is recorded in the migration's
 // state topic, with an event and the new phase; a running mirror stops
 // copying the topic at its next check, committing a final checkpoint.
+//
+// When live gateways serve the migration, each topic is switched through
+// them instead (gateways.go): lag and source writes are then not
+// preconditions, the switch drains them; a switch that fails returns
+// ErrGatewaySwitch after recording the topics promoted before it.
 func Promote(ctx context.Context, h *migration.Handle, topics []string, force bool, o status.Options) (*PromoteResult, error) {
 	stateTopic := h.StateTopic()
+	st, gws, err := gateways(ctx, h)
+	if err != nil {
+		return nil, err
+	}
+	if st != nil {
+		defer st.Close()
+	}
+	unmet := status.Unmet
+	if len(gws) > 0 {
+		unmet = unmetHeld
+	}
 	r, err := status.Make(ctx, h, o)
 	if err != nil {
 		return nil, err
@@ -73,7 +95,7 @@ func Promote(ctx context.Context, h *migration.Handle, topics []string, force bo
 			res.Already = append(res.Already, name)
 		case !slices.ContainsFunc(todo, func(x status.Topic) bool { return x.Source == name }):
 			todo = append(todo, t)
-			res.Unmet = append(res.Unmet, status.Unmet(r, t, o.Quiet)...)
+			res.Unmet = append(res.Unmet, unmet(r, t, o.Quiet)...)
 		}
 	}
 	if len(todo) == 0 {
@@ -84,10 +106,24 @@ func Promote(ctx context.Context, h *migration.Handle, topics []string, force bo
 		return res, fmt.Errorf("%w; nothing was promoted:\n- %s\n(--force promotes anyway)", ErrPreconditions, strings.Join(res.Unmet, "\n- "))
 	}
 	res.Forced = len(res.Unmet) > 0
+	var switchErr error
+	if len(gws) > 0 {
+		for _, g := range gws {
+			res.Gateways = append(res.Gateways, g.ID)
+		}
+		var switched []string
+		switched, res.PauseMillis, switchErr = promoteHeld(ctx, h, st, todo)
+		todo = slices.DeleteFunc(todo, func(t status.Topic) bool { return !slices.Contains(switched, t.Source) })
+		if len(todo) == 0 {
+			return res, switchErr
+		}
+	}
 	now := time.Now().UTC()
 	var recs []*kgo.Record
 	for _, t := range todo {
-		rec, err := state.PromotedRecord(stateTopic, state.Promoted{Topic: t.Source, Time: now, Forced: res.Forced, Unmet: status.Unmet(r, t, o.Quiet)})
+		// A switch through the gateways recorded the promotion already;
+		// this record adds the override, if any.
+		rec, err := state.PromotedRecord(stateTopic, state.Promoted{Topic: t.Source, Time: now, Forced: res.Forced, Unmet: unmet(r, t, o.Quiet)})
 		if err != nil {
 			return nil, err
 		}
@@ -105,6 +141,9 @@ func Promote(ctx context.Context, h *migration.Handle, topics []string, force bo
 		res.Phase = state.PhaseDone
 	}
 	detail := strings.Join(res.Promoted, ", ")
+	if len(gws) > 0 {
+		detail += fmt.Sprintf(" (writes held in %d gateways)", len(gws))
+	}
 	if res.Forced {
 		detail += " (forced: " + strings.Join(res.Unmet, "; ") + ")"
 	}
@@ -119,5 +158,5 @@ func Promote(ctx context.Context, h *migration.Handle, topics []string, force bo
 	if err := state.Write(ctx, h.Target(), append(recs, ev, ph)...); err != nil {
 		return nil, err
 	}
-	return res, nil
+	return res, switchErr
 }
