@@ -103,7 +103,14 @@ func TestStatusServeWithoutSource(t *testing.T) {
 		t.Fatalf("status -o json: %v\n%s", err, full)
 	}
 
-	name, addr, stop, stderr := serveStatus(t, "--source", closedAddr(t), "--target", tgt, "--connect-timeout", "2s", "--sample", "0")
+	closed := closedAddr(t)
+	// kmigrate status itself, too, reports from the target alone.
+	code, plain, errOut := kmigrate(t, "status", "--source", closed, "--target", tgt, "--connect-timeout", "2s", "--sample", "0", "-o", "json")
+	var alone statusJSON
+	if err := json.Unmarshal([]byte(plain), &alone); code != 0 || err != nil || alone.Migration != want.Migration || alone.SourceUnknown == "" || len(alone.Topics) != 1 || alone.Topics[0].Lag != -1 {
+		t.Errorf("status without the source: exit %d, %v, %+v\n%s", code, err, alone, errOut)
+	}
+	name, addr, stop, stderr := serveStatus(t, "--source", closed, "--target", tgt, "--connect-timeout", "2s", "--sample", "0")
 	if name != want.Migration {
 		t.Errorf("served migration %q, want %q", name, want.Migration)
 	}
