@@ -154,14 +154,15 @@ func parseReads(out []byte) ([]read, error) {
 type Tally struct {
 	// Redelivered counts target reads of records already read on the
 	// source, and repeated reads on the target.
-	Redelivered int64
+	Redelivered int64 `json:"redelivered"`
 	// Skipped counts source records read on neither cluster.
-	Skipped int64
+	Skipped int64 `json:"skipped"`
 	// Extra counts target reads of records the source does not hold
 	// (aborted transactions' records, say).
-	Extra int64
+	Extra int64 `json:"extra"`
 	// FirstSkipped and FirstRedelivered name an example of each.
-	FirstSkipped, FirstRedelivered string
+	FirstSkipped     string `json:"first_skipped,omitempty"`
+	FirstRedelivered string `json:"first_redelivered,omitempty"`
 }
 
 // tally compares the values the group read on the source and on the
@@ -225,8 +226,12 @@ func runBackground(ctx context.Context, argv []string) (func() error, error) {
 		if err == nil {
 			return nil
 		}
-		// Stopped by our SIGINT: kmigrate exits 0, a JVM 130 or 143.
-		if c := cmd.ProcessState.ExitCode(); c == 130 || c == 143 {
+		// It exited by itself after our SIGINT (a JVM exits 130 or 143,
+		// kmigrate's continuous mirror 1 with "context canceled"): what
+		// it copied is checked afterwards. Killed after the grace
+		// period (-1) is a failure.
+		if c := cmd.ProcessState.ExitCode(); c >= 0 {
+			logf("%s exited %d on SIGINT", filepath.Base(argv[0]), c)
 			return nil
 		}
 		return proc.ExitError(err, tail)

@@ -75,15 +75,15 @@ func (rep *Report) markdown() string {
 		}
 	}
 	if len(rep.Scenarios) > 0 {
-		b.WriteString("\n| scenario | tool | records | read on source | re-delivered | skipped | check | how the group moved |\n")
-		b.WriteString("|---|---|---:|---:|---:|---:|---|---|\n")
+		b.WriteString("\n| scenario | tool | records | read on source | read on target | re-delivered | skipped | not on the source (aborted) | check | how the group moved |\n")
+		b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---|---|\n")
 		for _, s := range rep.Scenarios {
 			check := "ok"
 			if !s.ok() {
 				check = "FAILED: " + firstLine(s.Check+errSuffix(s.Err))
 			}
-			fmt.Fprintf(&b, "| %d %s | %s | %d | %d | %d | %d | %s | %s |\n",
-				s.N, s.Title, s.Tool, s.Records, s.ReadOnSource, s.Redelivered, s.Skipped, check, s.Detail)
+			fmt.Fprintf(&b, "| %d %s | %s | %d | %d | %d | %d | %d | %d | %s | %s |\n",
+				s.N, s.Title, s.Tool, s.Records, s.ReadOnSource, s.ReadOnTarget, s.Redelivered, s.Skipped, s.Extra, check, firstLine(s.Detail))
 		}
 	}
 	return b.String()
