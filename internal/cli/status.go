@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kmigrate/kmigrate/internal/cluster"
 	"github.com/kmigrate/kmigrate/internal/cutover"
 	"github.com/kmigrate/kmigrate/internal/groups"
 	"github.com/kmigrate/kmigrate/internal/migration"
@@ -69,7 +71,8 @@ listens on loopback only; set KMIGRATE_HTTP_USER and KMIGRATE_HTTP_PASSWORD
 to require a login (docs/dashboard.md). It needs only the target: when the
 source cannot be reached from where it runs, the page shows what the
 target and the migration's state know and marks lag and source writes as
-unknown.`,
+unknown. So does kmigrate status itself when the source cannot be reached
+(its report then says why, and leaves out ACLs, quotas and users).`,
 		Example: `  kmigrate status -f migration.yaml
   kmigrate status -f migration.yaml --watch 10s
   kmigrate status --source old:9092 --target new:9092 --output json
@@ -94,33 +97,25 @@ unknown.`,
 			if serve != "" {
 				return e.serveStatus(ctx, serve, cfg, o)
 			}
+			o.Natives = groups.NewNativeCache() // --watch re-reads only what the mirror added
 			h, err := migration.Open(ctx, cfg, e.logger)
+			var ce *cluster.ConnectError
+			if errors.As(err, &ce) && ce.Role == "source" {
+				// The source cannot be reached from here: report from
+				// the target alone, its figures unknown.
+				t, err := status.OpenTarget(ctx, cfg, e.logger)
+				if err != nil {
+					return err
+				}
+				defer t.Close()
+				return e.repeatStatus(ctx, output, watch, func() (*status.Report, error) { return status.MakeFrom(ctx, t.Clusters(), o) })
+			}
 			if err != nil {
 				return err
 			}
 			defer h.Close()
-			o.Natives = groups.NewNativeCache() // --watch re-reads only what the mirror added
 			o.Access = true
-			for {
-				r, err := status.Make(ctx, h, o)
-				if err != nil {
-					return err
-				}
-				if err := emit(e.stdout, output, r, func(w io.Writer) { printStatus(w, r) }); err != nil {
-					return err
-				}
-				if watch == 0 {
-					return nil
-				}
-				select {
-				case <-ctx.Done():
-					return nil
-				case <-time.After(watch):
-				}
-				if output != "json" {
-					fmt.Fprintln(e.stdout)
-				}
-			}
+			return e.repeatStatus(ctx, output, watch, func() (*status.Report, error) { return status.Make(ctx, h, o) })
 		},
 	}
 	e.addClusterFlags(cmd)
@@ -129,6 +124,31 @@ unknown.`,
 	cmd.Flags().DurationVar(&watch, "watch", 0, "repeat every interval (e.g. 10s) until Ctrl-C")
 	cmd.Flags().StringVar(&serve, "serve", "", "serve the dashboard (read-only) on this address until Ctrl-C, e.g. :8080 (loopback unless a host is given; see docs/dashboard.md)")
 	return cmd
+}
+
+// repeatStatus prints the report report returns, again every watch (0:
+// once) until ctx ends.
+func (e *env) repeatStatus(ctx context.Context, output string, watch time.Duration, report func() (*status.Report, error)) error {
+	for {
+		r, err := report()
+		if err != nil {
+			return err
+		}
+		if err := emit(e.stdout, output, r, func(w io.Writer) { printStatus(w, r) }); err != nil {
+			return err
+		}
+		if watch == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(watch):
+		}
+		if output != "json" {
+			fmt.Fprintln(e.stdout)
+		}
+	}
 }
 
 func (e *env) promoteCommand() *cobra.Command {
