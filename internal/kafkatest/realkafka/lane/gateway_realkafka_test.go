@@ -325,28 +325,13 @@ func gwSeq(t *testing.T, v string) (string, int) {
 	return v[:i], n
 }
 
-// TestGatewayPromotion is issue 15's acceptance on real Kafka: librdkafka
-// (confluent-kafka), the Java producer (kafka-clients 4.4, idempotent) and
-// kafka-python (idempotent) write keyed records continuously through
-// `kmigrate gateway` while `kmigrate mirror` copies a Kafka 3.9 source to a
-// 4.4 target, and a librdkafka consumer group reads through the gateway;
-// `kmigrate gateway promote` switches the topic in the middle. No producer
-// sees an error; every acknowledged record is on the target exactly once,
-// every key's and every partition's records in the order they were sent;
-// the group reads every record exactly once. The producers' pause (their
-// longest produce latency) is printed, not asserted.
-func TestGatewayPromotion(t *testing.T) {
-	p := pair(t, source39, target4)
-	py := kafkatest.RequireClient(t, kafkatest.ClientPython)
-	if err := exec.Command(py, "-c", "import kafka, confluent_kafka").Run(); err != nil {
-		t.Skipf("kafka-python or confluent-kafka not importable by %s (kafka/fetch installs them): %v", py, err)
-	}
-	java, err := exec.LookPath("java")
-	if err != nil {
-		t.Skipf("no java: %v", err)
-	}
-	topic, group := kafkatest.TopicName(t, "gw"), kafkatest.TopicName(t, "gwgroup")
-	const seeded = 300
+// startGatewayLane creates topic on the source with seeded keyed records
+// ("seed-<i>", key "seed-k<i%10>"), runs kmigrate mirror until it has
+// copied them and kmigrate gateway in front of the pair, until the test
+// ends; it returns the migration and the gateway's Kafka and HTTP
+// addresses.
+func startGatewayLane(t *testing.T, p *kafkatest.Pair, topic string, seeded int) (*migration, string, string) {
+	t.Helper()
 	p.Source.CreateTopic(t, topic, 3, map[string]string{"retention.ms": "-1"})
 	var recs []*kgo.Record
 	for i := range seeded {
@@ -364,7 +349,7 @@ func TestGatewayPromotion(t *testing.T) {
 			t.Fatalf("the mirror exited: %v\n%s", err, mirrorOut)
 		default:
 		}
-		return endOffset(t, adm, topic) >= seeded
+		return endOffset(t, adm, topic) >= int64(seeded)
 	})
 
 	listen, httpAddr := gwFreeAddr(t), gwFreeAddr(t)
@@ -388,6 +373,33 @@ func TestGatewayPromotion(t *testing.T) {
 			t.Logf("gateway output:\n%s\nmirror output:\n%s", gwOut, mirrorOut)
 		}
 	})
+
+	return m, listen, httpAddr
+}
+
+// TestGatewayPromotion is issue 15's acceptance on real Kafka: librdkafka
+// (confluent-kafka), the Java producer (kafka-clients 4.4, idempotent) and
+// kafka-python (idempotent) write keyed records continuously through
+// `kmigrate gateway` while `kmigrate mirror` copies a Kafka 3.9 source to a
+// 4.4 target, and a librdkafka consumer group reads through the gateway;
+// `kmigrate gateway promote` switches the topic in the middle. No producer
+// sees an error; every acknowledged record is on the target exactly once,
+// every key's and every partition's records in the order they were sent;
+// the group reads every record exactly once. The producers' pause (their
+// longest produce latency) is printed, not asserted.
+func TestGatewayPromotion(t *testing.T) {
+	p := pair(t, source39, target4)
+	py := kafkatest.RequireClient(t, kafkatest.ClientPython)
+	if err := exec.Command(py, "-c", "import kafka, confluent_kafka").Run(); err != nil {
+		t.Skipf("kafka-python or confluent-kafka not importable by %s (kafka/fetch installs them): %v", py, err)
+	}
+	java, err := exec.LookPath("java")
+	if err != nil {
+		t.Skipf("no java: %v", err)
+	}
+	topic, group := kafkatest.TopicName(t, "gw"), kafkatest.TopicName(t, "gwgroup")
+	const seeded = 300
+	_, listen, httpAddr := startGatewayLane(t, p, topic, seeded)
 
 	dir := t.TempDir()
 	script := func(name, body string) string {
@@ -549,4 +561,47 @@ func checkOnceInOrder(t *testing.T, where string, values []gwValue, want map[str
 		}
 	}
 	t.Logf("%s: %d records read, %d distinct, %d wanted", where, len(values), len(seen), len(want))
+}
+
+// TestPromoteThroughGateways: kmigrate promote, run while kmigrate gateway
+// serves a librdkafka producer writing continuously, switches the topic
+// through the gateway (it holds the writes, the lag drains, the gateway
+// then writes to the target): no delivery error, and the target holds
+// every acknowledged record once, in order per key and partition.
+func TestPromoteThroughGateways(t *testing.T) {
+	p := pair(t, source39, target4)
+	py := kafkatest.RequireClient(t, kafkatest.ClientPython)
+	topic := kafkatest.TopicName(t, "gwp")
+	const seeded = 90
+	m, listen, _ := startGatewayLane(t, p, topic, seeded)
+	script := filepath.Join(t.TempDir(), "rdkafka.py")
+	if err := os.WriteFile(script, []byte(gwRdkafkaProducer), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	prod := startGwClient(t, "librdkafka", py, script, listen, topic, "rdkafka")
+	waitGw(t, "writes through the gateway", func() bool { return prod.count("ack ") >= 100 }, prod)
+	out := mustRun(t, m.args("promote", "--topic", topic)...)
+	t.Logf("kmigrate promote:\n%s", out)
+	if !strings.Contains(out, "Switched through gateways") || !strings.Contains(out, topic+": writes paused") {
+		t.Errorf("promote output lacks the switch through the gateway:\n%s", out)
+	}
+	n := prod.count("ack ")
+	waitGw(t, "writes after the promotion", func() bool { return prod.count("ack ") >= n+100 }, prod)
+	prod.stop(t)
+	acks, errs := producerAcks(t, prod)
+	if len(errs) > 0 {
+		t.Errorf("librdkafka: %d delivery errors, first: %s", len(errs), errs[0])
+	}
+	want := map[string]bool{}
+	for i := range seeded {
+		want[fmt.Sprintf("seed-%d", i)] = true
+	}
+	for _, a := range acks {
+		want[a.value] = true
+	}
+	var values []gwValue
+	for _, r := range consumeSettled(t, p.Target, topic) {
+		values = append(values, gwValue{value: string(r.Value), partition: r.Partition})
+	}
+	checkOnceInOrder(t, "target", values, want)
 }
