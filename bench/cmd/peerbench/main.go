@@ -12,7 +12,9 @@
 // in dedicated mode from the jars `kafka/fetch connect-mirror` resolves.
 // Every copy is read back and checked record by record, every scenario's
 // consumer output is checked, and the run exits non-zero when one is wrong.
-// See bench/README.md and BENCHMARKS.md.
+// `make bench-peers` runs it (PEERBENCH_FLAGS passes flags; --help lists
+// them); BENCHMARKS.md ("kmigrate and MirrorMaker 2") has a run's tables,
+// the settings and how to read them.
 package main
 
 import (
@@ -53,7 +55,7 @@ func parseFlags(args []string) (options, error) {
 			"Starts two real Kafka clusters and measures, in one run, a bare franz-go copy, `kmigrate mirror`, MirrorMaker 2\n"+
 			"at-least-once and exactly-once (throughput, CPU, peak RSS, time to first record; every copy checked), then\n"+
 			"consumer group moves by `kmigrate groups migrate` and by MM2's offset sync (re-delivered and skipped records).\n"+
-			"Needs `kafka/fetch` and `kafka/fetch connect-mirror` first (make bench-peers runs them). See bench/README.md.\n\nflags:\n")
+			"Needs `kafka/fetch` and `kafka/fetch connect-mirror` first (make bench-peers runs them). See BENCHMARKS.md.\n\nflags:\n")
 		fs.PrintDefaults()
 	}
 	var rows, scen string
