@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -63,6 +64,14 @@ func waitUnits(t *testing.T, what string, ms ...*member) {
 				t.Logf("%s: %s owns units %v, leader %v", what, m.name, m.r.Owned(), m.r.Leader())
 			}
 			return
+		}
+		for _, m := range ms {
+			select {
+			case err := <-m.done:
+				m.done <- err // for the cleanup
+				t.Fatalf("waiting for %s: %s's Run returned %v", what, m.name, err)
+			default:
+			}
 		}
 		if time.Now().After(deadline) {
 			for _, m := range ms {
@@ -172,4 +181,52 @@ func countValues(m map[int32][]string) int {
 		n += len(vs)
 	}
 	return n
+}
+
+// TestMembersStartTogether: two processes of a new migration of 4 units
+// started at the same moment. Both create the target topic; one of them
+// may then refuse it as created by someone else and exit (docs/scaling.md:
+// start it again), and started again it resumes into it. They end sharing
+// the units, and the target equals the source.
+func TestMembersStartTogether(t *testing.T) {
+	pair := kafkatest.NewPair(t, kafkatest.Brokers(1))
+	pair.Source.CreateTopic(t, "orders", 8, map[string]string{"retention.ms": "-1"})
+	produce(t, pair.Source, "orders", 8, 400)
+	cfg := testConfig(t, pair)
+	cfg.Groups.Sync = false
+	ms := []*member{startMember(t, pair, "a", cfg), startMember(t, pair, "b", cfg)}
+	restarts := 0
+	deadline := time.Now().Add(120 * time.Second)
+	for len(ms[0].r.Owned()) == 0 || len(ms[1].r.Owned()) == 0 {
+		for i, m := range ms {
+			select {
+			case err := <-m.done:
+				m.done <- err // for the cleanup
+				if err == nil || !strings.Contains(err.Error(), "created by someone else") || restarts > 0 {
+					t.Fatalf("%s: Run returned %v", m.name, err)
+				}
+				restarts++
+				t.Logf("%s exited at the start: %v; started again", m.name, err)
+				ms[i] = startMember(t, pair, m.name+"-again", cfg)
+			default:
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for both members to own units")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	waitUnits(t, "two members", ms...)
+	want := values(t, pair.Source, "orders")
+	waitFor(t, "the target to catch up", func() bool { return countValues(values(t, pair.Target, "orders")) == 400 })
+	for _, m := range ms {
+		m.stop()
+		if err := <-m.done; err != nil {
+			t.Errorf("%s: Run returned %v after a stop, want nil", m.name, err)
+		}
+		m.done <- nil
+	}
+	if got := values(t, pair.Target, "orders"); !maps.EqualFunc(want, got, slices.Equal) {
+		t.Errorf("target differs from the source: %d records, source %d", countValues(got), countValues(want))
+	}
 }
