@@ -167,7 +167,13 @@ func (b *bench) runScenario(ctx context.Context, sp spec, s *Scenario, mode *mm2
 		}
 		return
 	}
-	onTarget, err := b.consume(ctx, b.tgt, group, topic, scenarioParts, 0)
+	// The consumer stops at the ends it sees: let the last commit's
+	// markers land first.
+	err = waitSettled(ctx, b.tgt, topic)
+	var onTarget []read
+	if err == nil {
+		onTarget, err = b.consume(ctx, b.tgt, group, topic, scenarioParts, 0)
+	}
 	if stopErr := stopTool(); err == nil && stopErr != nil {
 		err = fmt.Errorf("stop the tool: %w", stopErr)
 	}

@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kmigrate/kmigrate/bench/internal/proc"
@@ -129,6 +130,11 @@ func (b *bench) row(ctx context.Context, s *workload.Spec, name, tool, topic str
 		b.measureMM2(ctx, &r, topic, mm2Mode{EOS: tool == "mm2-eos"}, total)
 	}
 	if r.Err == "" {
+		if err := waitSettled(ctx, b.tgt, r.Topic); err != nil {
+			r.Err = err.Error()
+		}
+	}
+	if r.Err == "" {
 		got, err := readTopic(ctx, b.tgt, r.Topic, s.Partitions)
 		if err != nil {
 			r.Err = fmt.Sprintf("check %s: %v", r.Topic, err)
@@ -152,6 +158,38 @@ func (b *bench) row(ctx context.Context, s *workload.Spec, name, tool, topic str
 	}
 	r.Topics = b.cleanupRow(context.WithoutCancel(ctx), beforeSrc, beforeTgt, topic)
 	return r
+}
+
+// waitSettled waits until every partition of topic has its last stable
+// offset at its high watermark: a transactional tool's last commit is
+// acknowledged before the broker has written its markers, and read_committed
+// readers see its records only then.
+func waitSettled(ctx context.Context, bootstrap []string, topic string) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(bootstrap...))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	ac := kadm.NewClient(cl)
+	for {
+		hw, err1 := ac.ListEndOffsets(ctx, topic)
+		lso, err2 := ac.ListCommittedOffsets(ctx, topic)
+		if err1 == nil && err2 == nil && hw.Error() == nil && lso.Error() == nil {
+			settled := true
+			hw.Each(func(o kadm.ListedOffset) {
+				l, ok := lso.Lookup(topic, o.Partition)
+				settled = settled && ok && l.Offset == o.Offset
+			})
+			if settled {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s: open transactions on the target did not settle: %w", topic, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // cleanupRow deletes the topics a row created on either cluster (its copy
