@@ -11,6 +11,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kmigrate/kmigrate/internal/cluster"
 	"github.com/kmigrate/kmigrate/internal/config"
@@ -159,8 +160,8 @@ func (m *Mirror) Run(ctx context.Context) error {
 }
 
 // takenOver reports, after a failed session, whether another process has
-// started mirroring this migration since this Run began: its first commit
-// names it in a heartbeat. Fencing works by the last process to initialise
+// started mirroring this migration since this Run began: it names itself
+// in a heartbeat before it fences (claim), and again in its first commit. Fencing works by the last process to initialise
 // the transactional id winning; a failed session of the loser whose error
 // did not say "fenced" (brokers word it differently, e.g. with transactions
 // v2) must not start another session, which would fence the winner back.
@@ -200,6 +201,42 @@ func (m *Mirror) takenOver(ctx context.Context, since time.Time) string {
 		return ""
 	}
 	return fmt.Sprintf("process %d on %s started at %s", h.PID, h.Host, h.Time.Format(time.RFC3339))
+}
+
+// claim names this process in a heartbeat on the state topic, written
+// outside any transaction, before the session initialises the
+// transactional id. Every process that fences this migration's producer
+// (or this unit's) has therefore announced itself before the fence, so a
+// process that fails because it was fenced finds the newer heartbeat when
+// it checks (takenOver), whatever error its broker worded, and however
+// long the newer process then takes to commit anything.
+func (m *Mirror) claim(ctx context.Context) error {
+	o := &m.opts
+	cl, err := cluster.NewClient(o.Target, o.Logger, append([]kgo.Opt{
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		// One record, acks=all: no need for an idempotent producer id
+		// (and its IDEMPOTENT_WRITE permission on old brokers).
+		kgo.DisableIdempotentWrite(),
+	}, o.TargetOpts...)...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	host, _ := os.Hostname()
+	hb := state.Heartbeat{Host: host, PID: os.Getpid(), Time: time.Now().UTC()}
+	var rec *kgo.Record
+	if m.unitMode() {
+		rec, err = state.UnitHeartbeatRecord(m.StateTopic(), o.Unit, hb)
+	} else {
+		rec, err = state.HeartbeatRecord(m.StateTopic(), hb)
+	}
+	if err != nil {
+		return err
+	}
+	if err := cl.ProduceSync(ctx, rec).FirstErr(); err != nil {
+		return fmt.Errorf("announce this process in the state topic %s: %w", m.StateTopic(), err)
+	}
+	return nil
 }
 
 func (m *Mirror) stoppedError() error {

@@ -168,6 +168,11 @@ func (s *session) open(ctx context.Context) error {
 	if _, err := state.Ensure(ctx, s.tgtAdm, s.stateTop, o.StateReplicationFactor); err != nil {
 		return err
 	}
+	if s.exactly {
+		if err := s.m.claim(ctx); err != nil {
+			return err
+		}
+	}
 	popts := []kgo.Opt{
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.MaxBufferedBytes(int(s.buffers.producer)),

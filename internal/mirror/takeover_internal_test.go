@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kmigrate/kmigrate/internal/cluster"
 	"github.com/kmigrate/kmigrate/internal/config"
 	"github.com/kmigrate/kmigrate/internal/kafkatest"
 	"github.com/kmigrate/kmigrate/internal/state"
@@ -57,5 +58,48 @@ func TestTakenOver(t *testing.T) {
 	write(state.Heartbeat{Host: "elsewhere", PID: 7, Time: now})
 	if got, want := m.takenOver(t.Context(), since), "process 7 on elsewhere started at "+now.Format(time.RFC3339); got != want {
 		t.Fatalf("another process's new heartbeat: %q, want %q", got, want)
+	}
+}
+
+// TestSessionClaimsBeforeFencing: opening a session names this process in
+// the state topic before it initialises the transactional id, outside any
+// transaction, so a process it fences finds the heartbeat even if this
+// session never commits (seen on Kafka 4.4 under load: the fenced process
+// got INVALID_TXN_STATE, saw no newer heartbeat yet, retried and fenced the
+// newer one back).
+func TestSessionClaimsBeforeFencing(t *testing.T) {
+	pair := kafkatest.NewPair(t, kafkatest.Brokers(1))
+	sel, err := config.NewSelection(nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := New(Options{Name: "claim", Source: &pair.Source.Config, Target: &pair.Target.Config,
+		SourceID: pair.Source.ID, TargetID: pair.Target.ID, Groups: sel, Settings: config.DefaultMirror(),
+		StateReplicationFactor: -1, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := time.Now().UTC().Add(-time.Second)
+	s := &session{m: m, settings: m.opts.Settings, exactly: true, stateTop: m.StateTopic(),
+		buffers: splitBudget(m.opts.Settings.MemoryBudget, m.opts.Settings.TransactionMaxBytes)}
+	defer s.close()
+	if err := s.open(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	topts, err := cluster.Opts(&pair.Target.Config, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := state.Load(t.Context(), pair.Target.Admin(t), m.StateTopic(), topts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, _ := os.Hostname()
+	h := snap.Heartbeat
+	if h == nil || h.Host != host || h.PID != os.Getpid() || h.Time.Before(before) {
+		t.Fatalf("heartbeat after open: %+v, want this process (%s, %d) after %s", h, host, os.Getpid(), before)
+	}
+	if snap.Meta != nil {
+		t.Fatalf("open committed a meta: %+v", snap.Meta)
 	}
 }
