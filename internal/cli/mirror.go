@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -122,6 +123,14 @@ runs may leave --units out; another N is refused (docs/scaling.md).`,
 			}()
 			start := time.Now()
 			err = r.Run(ctx)
+			if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+				// Ctrl-C or SIGTERM while the mirror was still preparing
+				// (checks, topic creation): a requested stop, as it is once
+				// copying. What was claimed or created is in the state and
+				// the next run resumes from it.
+				e.logger.Info("stopped before copying began", "migration", h.Name())
+				err = nil
+			}
 			stop()
 			<-done
 			printSummary(e.stdout, r.Stats(), time.Since(start))
