@@ -245,7 +245,7 @@ func expected(src []*kgo.Record, copyOf map[int64]int64, lastCopy int64, part gr
 		return groups.Result{Kind: groups.End, Offset: lastCopy + 1}
 	case src[j].Offset == c:
 		return groups.Result{Kind: groups.Exact, Offset: copyOf[c]}
-	case j == 0:
+	case j == 0 && (part.Checkpoint.Start == nil || c < *part.Checkpoint.Start):
 		return groups.Result{Kind: groups.Expired, Offset: copyOf[src[0].Offset], Skipped: src[0].Offset - c}
 	}
 	for _, e := range part.Expired {

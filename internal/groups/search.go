@@ -95,7 +95,7 @@ func Search(ctx context.Context, cl *kgo.Client, req SearchRequest) (Result, err
 	default:
 		// s.last < 0: no mirrored record before u (see find), so c
 		// precedes the first copy.
-		g := gap(c, src, u, s.last < 0, req.Expired)
+		g := gap(c, src, u, s.last < 0 && beforeStart(c, req.Checkpoint), req.Expired)
 		res.Kind, res.Offset, res.Skipped = g.Kind, g.Offset, g.Skipped
 	}
 	return res, nil

@@ -144,8 +144,10 @@ func FromSnapshot(snap *state.Snapshot, tp state.TopicPartition) (Partition, err
 //   - c mapped: Exact.
 //   - c >= the map's source end: End, Offset = Map.TargetEnd().
 //   - c not mapped, with a mapped offset after it: the target of the next
-//     mapped offset n, and Expired with Skipped = n - c if c lies before
-//     the first mapped offset or in an expired range, else NextCopied.
+//     mapped offset n, and Expired with Skipped = n - c if c lies in an
+//     expired range, or before the first mapped offset and before where
+//     the mirror began (Checkpoint.Start; unknown counts as before), else
+//     NextCopied (a gap the mirror read past: compaction, markers).
 func Translate(p Partition, c int64) (Result, error) {
 	if c < 0 {
 		return Result{}, fmt.Errorf("translate offset %d: %w", c, ErrOffset)
@@ -172,7 +174,17 @@ func Translate(p Partition, c int64) (Result, error) {
 		return Result{Kind: End, Offset: target}, nil
 	}
 	next, _, _ := m.Reverse(target)
-	return gap(c, next, target, c < first.Source, p.Expired), nil
+	// Before the first copied record, c is a gap the mirror read past
+	// (compaction, markers, aborted records) when the mirror began at or
+	// before it; otherwise records there were never copied.
+	return gap(c, next, target, c < first.Source && beforeStart(c, p.Checkpoint), p.Expired), nil
+}
+
+// beforeStart reports whether c lies before where the mirror began its
+// partition, or the checkpoint does not say (state from before kmigrate
+// recorded it).
+func beforeStart(c int64, cp state.Checkpoint) bool {
+	return cp.Start == nil || c < *cp.Start
 }
 
 // gap is the result for a committed offset c that held no copied record,

@@ -64,6 +64,39 @@ func TestTranslate(t *testing.T) {
 	}
 }
 
+// TestTranslateBeforeFirstCopy: below the first copied record (source 10),
+// an offset the mirror read past (it began at or before it, the
+// checkpoint's Start) was a gap, say compacted: NextCopied, nothing
+// skipped. One below where the mirror began was never copied: Expired. A
+// checkpoint without Start (older state) cannot tell: Expired, as before.
+func TestTranslateBeforeFirstCopy(t *testing.T) {
+	m := testMap(t)
+	at := func(o int64) *int64 { return &o }
+	for _, tc := range []struct {
+		start *int64
+		c     int64
+		want  groups.Result
+	}{
+		{at(0), 0, groups.Result{Kind: groups.NextCopied, Offset: 100}},
+		{at(0), 5, groups.Result{Kind: groups.NextCopied, Offset: 100}},
+		{at(4), 4, groups.Result{Kind: groups.NextCopied, Offset: 100}},
+		{at(4), 3, groups.Result{Kind: groups.Expired, Offset: 100, Skipped: 7}},
+		{nil, 5, groups.Result{Kind: groups.Expired, Offset: 100, Skipped: 5}},
+		{at(0), 12, groups.Result{Kind: groups.Exact, Offset: 102}},
+	} {
+		p := groups.Partition{Map: m, Checkpoint: state.Checkpoint{Next: 22, Start: tc.start}}
+		if got, err := groups.Translate(p, tc.c); err != nil || got != tc.want {
+			t.Errorf("start %v: Translate(%d) = %+v, %v; want %+v", tc.start, tc.c, got, err, tc.want)
+		}
+	}
+	// Where the mirror began after an expired range, that range is
+	// still expired.
+	p := groups.Partition{Map: m, Checkpoint: state.Checkpoint{Next: 22, Start: at(6)}, Expired: []state.Expired{{From: 0, Until: 6}}}
+	if got, err := groups.Translate(p, 2); err != nil || got != (groups.Result{Kind: groups.Expired, Offset: 100, Skipped: 8}) {
+		t.Errorf("in the expired range: Translate(2) = %+v, %v", got, err)
+	}
+}
+
 // An empty map: nothing copied yet (or nothing copyable below the
 // checkpoint). Up to the checkpoint a group is caught up, at offset 0.
 func TestTranslateEmpty(t *testing.T) {

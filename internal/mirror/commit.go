@@ -84,6 +84,9 @@ func (s *session) commit(ctx context.Context) error {
 			targetNext = p.omap.targetEnd()
 		}
 		c := state.Checkpoint{Next: p.pos, TargetNext: targetNext, Records: p.records + int64(len(p.recs)), Updated: now}
+		if p.start >= 0 {
+			c.Start = &p.start
+		}
 		if err := add(state.CheckpointRecord(s.stateTop, p.tp, c)); err != nil {
 			return err
 		}

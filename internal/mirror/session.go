@@ -30,8 +30,11 @@ type part struct {
 	maxBatch int
 	// next is the committed position; pos includes the open transaction.
 	next, pos int64
-	end       int64 // bounded copy end, -1 continuous
-	hwm       int64
+	// start is where the mirror began this partition (state.Checkpoint
+	// Start), -1 when the state does not say.
+	start int64
+	end   int64 // bounded copy end, -1 continuous
+	hwm   int64
 	// fresh partitions have no checkpoint yet: their start position must
 	// be committed before copying, so a crash cannot move it.
 	fresh bool
@@ -361,9 +364,12 @@ func (s *session) buildParts(ctx context.Context, snap *state.Snapshot) error {
 			if err != nil {
 				return fmt.Errorf("offset map of %s: %w", tp, err)
 			}
-			p := &part{tp: tp, target: t.Target, enc: enc, maxBatch: limits[t.Target], end: -1, omap: omap}
+			p := &part{tp: tp, target: t.Target, enc: enc, maxBatch: limits[t.Target], start: -1, end: -1, omap: omap}
 			if c, ok := snap.Checkpoints[tp]; ok {
 				p.next, p.pos, p.records = c.Next, c.Next, c.Records
+				if c.Start != nil {
+					p.start = *c.Start
+				}
 			} else {
 				p.next, p.pos = -1, -1
 			}

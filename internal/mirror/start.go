@@ -49,6 +49,9 @@ func (s *session) resolveStarts(ctx context.Context, snap *state.Snapshot) error
 		if p.pos < ls.Offset {
 			s.expire(p, ls.Offset, "deleted on the source (retention or DeleteRecords) before it was copied")
 		}
+		if p.fresh {
+			p.start = p.pos
+		}
 	}
 	return nil
 }

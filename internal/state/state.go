@@ -78,6 +78,13 @@ type Checkpoint struct {
 	// Records counts the records copied so far.
 	Records int64     `json:"records"`
 	Updated time.Time `json:"updated"`
+	// Start is the source offset the mirror began this partition at
+	// (after any range that had expired): it read every offset from Start
+	// up to Next, so an offset in between that holds no copied record was
+	// a gap (compaction, a transaction marker, an aborted record), not a
+	// record the mirror missed. Nil in state written before kmigrate
+	// recorded it.
+	Start *int64 `json:"start,omitempty"`
 }
 
 // Expired is a source range that was deleted (retention, DeleteRecords)

@@ -91,7 +91,14 @@ func TestCompactedTopic(t *testing.T) {
 	if out := mustRun(t, m.args("verify")...); !regexp.MustCompile(`\bOK\b`).MatchString(out) {
 		t.Errorf("verify output:\n%s", out)
 	}
-	t.Logf("groups migrate:\n%s", mustRun(t, m.args("groups", "migrate", "--group", group)...))
+	// Offsets 5 up to the first survivor were removed by the cleaner, not
+	// missed: the mirror began at the log start (0) and read past them,
+	// so groups migrate must not warn that records expired.
+	gm := mustRun(t, m.args("groups", "migrate", "--group", group)...)
+	t.Logf("groups migrate:\n%s", gm)
+	if strings.Contains(gm, "expired") {
+		t.Errorf("groups migrate reports records as expired on a compacted topic whose log start is 0:\n%s", gm)
+	}
 	got := consumeGroup(t, p.Target, group, topic, len(rest))
 	for _, r := range got {
 		if !rest[string(r.Key)] {
