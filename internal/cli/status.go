@@ -281,6 +281,7 @@ func printStatus(w io.Writer, r *status.Report) {
 			}
 		}
 	}
+	printMembers(w, r.Mirror)
 	if len(r.Groups) > 0 {
 		fmt.Fprintln(w)
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
@@ -319,6 +320,34 @@ func printStatus(w io.Writer, r *status.Report) {
 		fmt.Fprintln(w, "\nHistory:")
 		for _, ev := range r.History {
 			fmt.Fprintf(w, "  %s  %s  %s\n", ev.Time.Format(time.RFC3339), ev.Action, ev.Detail)
+		}
+	}
+}
+
+// printMembers lists the processes of a migration divided into work
+// units and the units each copies (nothing for one unit).
+func printMembers(w io.Writer, m status.Mirror) {
+	if m.Units < 2 {
+		return
+	}
+	fmt.Fprintf(w, "\nWork units: %d\n", m.Units)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "MEMBER\tSTATE\tUNITS\tLAG\tCOPIED/S\tLAST SEEN")
+	for _, mb := range m.Members {
+		st := "not running"
+		if mb.Running {
+			st = "running"
+		}
+		lag := "unknown"
+		if mb.Lag >= 0 {
+			lag = fmt.Sprint(mb.Lag)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.1f\t%s\n", mb.Owner, st, strings.Trim(fmt.Sprint(mb.Units), "[]"), lag, mb.CopyRate, mb.LastSeen.Format(time.RFC3339))
+	}
+	tw.Flush()
+	for _, u := range m.UnitList {
+		if u.Owner == "" {
+			fmt.Fprintf(w, "  unit %d (%d partitions): never started\n", u.Unit, u.Partitions)
 		}
 	}
 }

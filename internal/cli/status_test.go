@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/kmigrate/kmigrate/internal/cli"
 	"github.com/kmigrate/kmigrate/internal/kafkatest"
+	"github.com/kmigrate/kmigrate/internal/status"
 )
 
 // serveStatus starts kmigrate status --serve with args and returns the
@@ -207,5 +210,45 @@ func TestStatusServeWithoutSourceFindsTheMigration(t *testing.T) {
 	}
 	if code := stop(); code != 0 {
 		t.Errorf("status --serve exited %d: %s", code, stderr.String())
+	}
+}
+
+// TestStatusShowsUnits: a migration mirrored in 3 work units by this
+// process: status (JSON and text) names the units, the process that
+// copied each, and the member with all three; lag 0 after --until end.
+func TestStatusShowsUnits(t *testing.T) {
+	pair := kafkatest.NewPair(t, kafkatest.Brokers(1))
+	src, tgt := pair.Source.Addrs[0], pair.Target.Addrs[0]
+	pair.Source.CreateTopic(t, "orders", 6, map[string]string{"retention.ms": "-1"})
+	var recs []*kgo.Record
+	for i := range 60 {
+		recs = append(recs, &kgo.Record{Topic: "orders", Partition: int32(i % 6), Value: fmt.Appendf(nil, "r%d", i)})
+	}
+	pair.Source.Produce(t, recs...)
+	if code, _, stderr := kmigrate(t, "mirror", "--source", src, "--target", tgt, "--until", "end", "--units", "3", "-q", "--log-level", "warn"); code != 0 {
+		t.Fatalf("mirror: exit %d\n%s", code, stderr)
+	}
+	code, out, errOut := kmigrate(t, "status", "--source", src, "--target", tgt, "--sample", "0", "-o", "json")
+	var r status.Report
+	if err := json.Unmarshal([]byte(out), &r); code != 0 || err != nil {
+		t.Fatalf("status -o json: exit %d, %v\n%s\n%s", code, err, out, errOut)
+	}
+	host, _ := os.Hostname()
+	self := fmt.Sprintf("%d@%s", os.Getpid(), host)
+	if r.Mirror.Units != 3 || len(r.Mirror.UnitList) != 3 || len(r.Mirror.Members) != 1 {
+		t.Fatalf("mirror %+v, want 3 units and one member", r.Mirror)
+	}
+	for i, u := range r.Mirror.UnitList {
+		if u.Unit != i || u.Owner != self || u.Partitions != 2 || u.Lag != 0 {
+			t.Errorf("unit %+v, want unit %d of %s with 2 partitions and lag 0", u, i, self)
+		}
+	}
+	if mb := r.Mirror.Members[0]; mb.Owner != self || !slices.Equal(mb.Units, []int{0, 1, 2}) || mb.Lag != 0 {
+		t.Errorf("member %+v, want %s with units 0, 1, 2 and lag 0", mb, self)
+	}
+	_, text, _ := kmigrate(t, "status", "--source", src, "--target", tgt, "--sample", "0")
+	row := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(self) + `\s+(not running|running)\s+0 1 2\s+0\s+0\.0\s+\S+$`)
+	if !strings.Contains(text, "\nWork units: 3\n") || !row.MatchString(text) {
+		t.Errorf("status text:\n%s\nwant 'Work units: 3' and a row for %s with units 0 1 2, lag 0", text, self)
 	}
 }

@@ -115,7 +115,14 @@ func statusOf(t *testing.T, url string) status.Report {
 // called, and waits until it has copied the source up to ends.
 func startMirror(t *testing.T, h *migration.Handle, ends map[int32]int64) (stop func()) {
 	t.Helper()
-	r, err := migrate.New(t.Context(), h, migrate.Options{PromotionCheck: 100 * time.Millisecond})
+	return startMirrorUnits(t, h, ends, 0)
+}
+
+// startMirrorUnits is startMirror in n work units (0: as the migration
+// has them).
+func startMirrorUnits(t *testing.T, h *migration.Handle, ends map[int32]int64, n int) (stop func()) {
+	t.Helper()
+	r, err := migrate.New(t.Context(), h, migrate.Options{PromotionCheck: 100 * time.Millisecond, Units: n})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -139,13 +139,16 @@ var (
 	descPartRecords  = prometheus.NewDesc("kmigrate_mirror_partition_records_total", "Records copied from the partition by this process.", []string{"migration", "topic", "partition"}, nil)
 	descStopped      = prometheus.NewDesc("kmigrate_mirror_partition_stopped", "1 when copying of the partition stopped on an error.", []string{"migration", "topic", "partition"}, nil)
 	descExpiredTotal = prometheus.NewDesc("kmigrate_mirror_expired_offsets_total", "Source offsets that expired before they could be copied.", []string{"migration", "topic", "partition"}, nil)
+	descUnitRunning  = prometheus.NewDesc("kmigrate_mirror_unit_running", "1 while this process copies the work unit (migrations divided into units).", []string{"migration", "unit"}, nil)
+	descUnitLag      = prometheus.NewDesc("kmigrate_mirror_unit_lag_records", "The unit's partitions' lag, as this process last saw it.", []string{"migration", "unit"}, nil)
+	descUnitRecords  = prometheus.NewDesc("kmigrate_mirror_unit_records_total", "Records this process copied for the unit.", []string{"migration", "unit"}, nil)
 )
 
 // collector turns a Stats snapshot into metrics at scrape time.
 type collector struct{ stats StatsFunc }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descRecords, descBytes, descTxns, descErrors, descReady, descLag, descNext, descPartRecords, descStopped, descExpiredTotal} {
+	for _, d := range []*prometheus.Desc{descRecords, descBytes, descTxns, descErrors, descReady, descLag, descNext, descPartRecords, descStopped, descExpiredTotal, descUnitRunning, descUnitLag, descUnitRecords} {
 		ch <- d
 	}
 }
@@ -167,6 +170,12 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descNext, prometheus.GaugeValue, float64(p.Next), m, p.Topic, pn)
 		ch <- prometheus.MustNewConstMetric(descPartRecords, prometheus.CounterValue, float64(p.Records), m, p.Topic, pn)
 		ch <- prometheus.MustNewConstMetric(descStopped, prometheus.GaugeValue, b2f(p.Stopped != ""), m, p.Topic, pn)
+	}
+	for _, u := range s.Units {
+		un := strconv.Itoa(u.Unit)
+		ch <- prometheus.MustNewConstMetric(descUnitRunning, prometheus.GaugeValue, b2f(u.Running), m, un)
+		ch <- prometheus.MustNewConstMetric(descUnitLag, prometheus.GaugeValue, float64(u.Lag), m, un)
+		ch <- prometheus.MustNewConstMetric(descUnitRecords, prometheus.CounterValue, float64(u.Records), m, un)
 	}
 	expired := map[[2]string]int64{}
 	for _, e := range s.Expired {

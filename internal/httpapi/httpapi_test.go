@@ -66,6 +66,7 @@ func TestEndpoints(t *testing.T) {
 			{Topic: "orders", Partition: 1, Next: 600, HighWatermark: 600, Records: 600, Stopped: "too large"},
 		},
 		Expired: []mirror.ExpiredRange{{Topic: "orders", Partition: 0, From: 0, Until: 30, Count: 30}, {Topic: "orders", Partition: 0, From: 40, Until: 45, Count: 5}},
+		Units:   []mirror.UnitStats{{Unit: 0, Running: true, Lag: 50, Records: 700}, {Unit: 3, Running: false, Lag: 0, Records: 500}},
 	}
 	if code, body := get(t, srv, "/readyz"); code != 200 || body != "ready\n" {
 		t.Errorf("/readyz while copying = %d %q, want 200 ready", code, body)
@@ -83,6 +84,10 @@ func TestEndpoints(t *testing.T) {
 		`kmigrate_mirror_partition_stopped{migration="m1",partition="1",topic="orders"} 1`,
 		`kmigrate_mirror_partition_stopped{migration="m1",partition="0",topic="orders"} 0`,
 		`kmigrate_mirror_expired_offsets_total{migration="m1",partition="0",topic="orders"} 35`,
+		`kmigrate_mirror_unit_running{migration="m1",unit="0"} 1`,
+		`kmigrate_mirror_unit_running{migration="m1",unit="3"} 0`,
+		`kmigrate_mirror_unit_lag_records{migration="m1",unit="0"} 50`,
+		`kmigrate_mirror_unit_records_total{migration="m1",unit="3"} 500`,
 	} {
 		if !strings.Contains(body, want+"\n") {
 			t.Errorf("/metrics lacks %s", want)

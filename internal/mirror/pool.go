@@ -283,6 +283,11 @@ func (p *Pool) Stats() Stats {
 		out.Done = s.Done && (i == 0 || out.Done)
 		out.Partitions = append(out.Partitions, s.Partitions...)
 		out.Expired = append(out.Expired, s.Expired...)
+		u := UnitStats{Unit: us[i], Running: running[i], Records: s.Records}
+		for _, ps := range s.Partitions {
+			u.Lag += ps.Lag
+		}
+		out.Units = append(out.Units, u)
 	}
 	slices.SortFunc(out.Partitions, func(a, b PartitionStats) int {
 		if a.Topic != b.Topic {

@@ -57,6 +57,18 @@ type Stats struct {
 	Done           bool             `json:"done"`
 	Partitions     []PartitionStats `json:"partitions"`
 	Expired        []ExpiredRange   `json:"expired"`
+	// Units are this process's work units (Pool, for a migration divided
+	// into units; empty for one unit).
+	Units []UnitStats `json:"units,omitempty"`
+}
+
+// UnitStats is one work unit a Pool ran: whether it runs now, and its
+// partitions' lag and copied records (this process's runs).
+type UnitStats struct {
+	Unit    int   `json:"unit"`
+	Running bool  `json:"running"`
+	Lag     int64 `json:"lag"`
+	Records int64 `json:"records"`
 }
 
 // Remaining returns the records left to copy for a bounded copy (offsets,

@@ -98,8 +98,21 @@ func TestUnitsUpgrade(t *testing.T) {
 			t.Errorf("unit %d wrote no heartbeat", u)
 		}
 	}
-	if got := p.Stats(); got.Records != 180 || len(got.Partitions) != 6 || !got.Done {
+	got := p.Stats()
+	if got.Records != 180 || len(got.Partitions) != 6 || !got.Done {
 		t.Errorf("pool stats: %d records, %d partitions, done %v; want 180, 6, true", got.Records, len(got.Partitions), got.Done)
+	}
+	// Per unit (the /metrics unit series): every unit ran and stopped,
+	// lag 0, and the units' records add up to the pool's.
+	var sum int64
+	for i, u := range got.Units {
+		sum += u.Records
+		if u.Unit != i || u.Running || u.Lag != 0 {
+			t.Errorf("unit stats %+v, want unit %d stopped with lag 0", u, i)
+		}
+	}
+	if len(got.Units) != 4 || sum != 180 {
+		t.Errorf("unit stats %+v, want 4 units copying 180 records", got.Units)
 	}
 
 	// The count is fixed: another is refused, none keeps it, and the old

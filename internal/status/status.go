@@ -65,6 +65,12 @@ type Mirror struct {
 	// LastSeen is the newest heartbeat or checkpoint time.
 	LastSeen time.Time `json:"last_seen,omitzero"`
 	Host     string    `json:"host,omitempty"`
+	// Units is the migration's number of work units, 0 when it is not
+	// divided (one unit); UnitList and Members then show who copies
+	// what (units.go).
+	Units    int      `json:"units,omitempty"`
+	UnitList []Unit   `json:"unit_list,omitempty"`
+	Members  []Member `json:"members,omitempty"`
 }
 
 // Topic is one mirrored topic.
@@ -254,6 +260,7 @@ func MakeFrom(ctx context.Context, c Clusters, o Options) (*Report, error) {
 		}
 		r.Topics = append(r.Topics, t)
 	}
+	unitsStatus(&r.Mirror, snap, after, r.Topics, last.at.Sub(first.at), o)
 
 	if src == nil {
 		if r.Groups, err = targetGroups(ctx, tgt, after, in.Groups); err != nil {

@@ -164,6 +164,16 @@ function renderMirror(st, m) {
   const mi = st.mirror || {};
   fact(dl, "Process", mi.running ? `running${mi.host ? " on " + mi.host : ""}` : "not running");
   fact(dl, "Last seen", when(mi.last_seen));
+  if (mi.units) {
+    fact(dl, "Work units", String(mi.units));
+    for (const mb of mi.members || []) {
+      dl.append(el("dt", {}, `Member ${mb.owner}`), el("dd", { "data-member": mb.owner },
+        `${mb.running ? "running" : "not running"}; units ${mb.units.join(", ")}; ` +
+        `lag ${num(mb.lag)}; ${num(mb.copy_rate, 1)} copied/s; last seen ${when(mb.last_seen)}`));
+    }
+    const idle = (mi.unit_list || []).filter((u) => !u.owner).map((u) => u.unit);
+    if (idle.length) fact(dl, "Units never started", idle.join(", "));
+  }
   if (m) {
     fact(dl, "Copied by this process", `${num(m.records)} records in ${num(m.transactions)} transactions`);
     fact(dl, "Sessions", `${num(m.sessions)} (${num(m.errors)} ended in an error)`);
