@@ -1,8 +1,12 @@
 package lane_test
 
 import (
+	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kmigrate/kmigrate/internal/kafkatest"
+	"github.com/kmigrate/kmigrate/internal/trace"
 )
 
 // TestCompactedTopic: a compacted topic on the 3.9 source whose cleaner
@@ -99,6 +104,7 @@ func TestCompactedTopic(t *testing.T) {
 	if strings.Contains(gm, "expired") {
 		t.Errorf("groups migrate reports records as expired on a compacted topic whose log start is 0:\n%s", gm)
 	}
+	translateCompacted(t, m, src, p.Target.ConsumeAll(t, topic), topic)
 	got := consumeGroup(t, p.Target, group, topic, len(rest))
 	for _, r := range got {
 		if !rest[string(r.Key)] {
@@ -126,5 +132,69 @@ func waitCompacted(t *testing.T, c *kafkatest.Cluster, topic string, want int) [
 			t.Fatalf("%s still holds %d records after 3 minutes, want %d once compacted", topic, len(recs), want)
 		}
 		time.Sleep(time.Second)
+	}
+}
+
+// translateCompacted asks kmigrate offsets translate, as a Flink or Spark
+// user would, for every offset of partition 0 from 0 to past its end: a
+// survivor translates to its copy (exact), an offset the cleaner removed
+// to the copy of the next survivor (next-copied, including before the
+// first survivor: the mirror began at the log start, 0), and past the last
+// survivor to the target's end.
+func translateCompacted(t *testing.T, m *migration, src, tgt []*kgo.Record, topic string) {
+	t.Helper()
+	var p0 []*kgo.Record
+	for _, r := range src {
+		if r.Partition == 0 {
+			p0 = append(p0, r)
+		}
+	}
+	copyOf := map[int64]int64{}
+	lastCopy := int64(-1)
+	for _, r := range tgt {
+		if o, ok, err := trace.Find(r.Headers); err != nil || !ok {
+			t.Fatalf("target %d@%d: no tracing header (%v)", r.Partition, r.Offset, err)
+		} else if r.Partition == 0 {
+			copyOf[o.Offset] = r.Offset
+			lastCopy = r.Offset
+		}
+	}
+	last := p0[len(p0)-1].Offset
+	var lines strings.Builder
+	for c := int64(0); c <= last+1; c++ {
+		fmt.Fprintf(&lines, "%s 0 %d\n", topic, c)
+	}
+	in := filepath.Join(t.TempDir(), "positions.txt")
+	if err := os.WriteFile(in, []byte(lines.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := mustRun(t, m.args("offsets", "translate", in, "--output", "json")...)
+	var rep struct {
+		Answers []struct {
+			From struct{ Offset int64 }
+			To   int64
+			Kind string
+		}
+		Errors []string
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || len(rep.Answers) != int(last)+2 || len(rep.Errors) != 0 {
+		t.Fatalf("offsets translate: %v, %d answers, errors %q\n%s", err, len(rep.Answers), rep.Errors, out)
+	}
+	for _, a := range rep.Answers {
+		c := a.From.Offset
+		j, found := slices.BinarySearchFunc(p0, c, func(r *kgo.Record, o int64) int { return int(r.Offset - o) })
+		var to int64
+		kind := "next-copied"
+		switch {
+		case found:
+			to, kind = copyOf[c], "exact"
+		case j == len(p0):
+			to, kind = lastCopy+1, "end"
+		default:
+			to = copyOf[p0[j].Offset]
+		}
+		if a.To != to || a.Kind != kind {
+			t.Errorf("offset %d: translated to %d (%s), want %d (%s)", c, a.To, a.Kind, to, kind)
+		}
 	}
 }
