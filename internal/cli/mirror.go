@@ -24,6 +24,7 @@ func (e *env) mirrorCommand() *cobra.Command {
 		pf        progressFlags
 		groupSync bool
 		units     int
+		protect   bool
 	)
 	o := &e.overrides
 	cmd := &cobra.Command{
@@ -93,7 +94,7 @@ runs may leave --units out; another N is refused (docs/scaling.md).`,
 				return err
 			}
 			defer h.Close()
-			r, err := migrate.New(ctx, h, migrate.Options{Units: units})
+			r, err := migrate.New(ctx, h, migrate.Options{Units: units, ProtectTarget: protect})
 			if err != nil {
 				return err
 			}
@@ -149,6 +150,7 @@ runs may leave --units out; another N is refused (docs/scaling.md).`,
 	f.BoolVar(&o.AllowReuse, "allow-reuse", false, "accept existing empty target topics with the source's partition count")
 	f.IntVar(&o.ReplicationFactor, "replication-factor", 0, "replication factor of created topics (default: the target's default)")
 	f.BoolVar(&groupSync, "group-sync", true, "while mirroring continuously, keep the target offsets of the selected consumer groups in step with the source (default: the spec's groups.sync, true)")
+	f.BoolVar(&protect, "protect-target", false, "deny writes to the target topics to every principal but the migrator until each is promoted (DENY bindings kmigrate marks as its own; needs an authorizer and ALTER on the target cluster; docs/acls.md)")
 	f.IntVar(&units, "units", 0, "divide the migration into this many work units, each with its own transactional producer, fixed when first given (default: as the state records, 1 for a new migration; docs/scaling.md)")
 	f.StringVar(&httpAddr, "http", "", "serve the dashboard, /healthz, /readyz, Prometheus /metrics and /v1/status on this address, e.g. :9464 (all interfaces) or 127.0.0.1:9464")
 	pf.add(cmd)

@@ -55,6 +55,9 @@ type Options struct {
 	// SessionTimeout is the units group's session timeout (member.go),
 	// franz-go's default (45s) when 0.
 	SessionTimeout time.Duration
+	// ProtectTarget denies writes to the target topics until they are
+	// promoted (--protect-target; protect.go).
+	ProtectTarget bool
 }
 
 func (o *Options) defaults() {
@@ -159,6 +162,13 @@ func (r *Runner) Run(ctx context.Context) error {
 	if cfg.Mirror.Guarantee == config.ExactlyOnce {
 		if err := preflight.TransactionalID(ctx, r.h.Target(), state.TransactionalID(r.h.Name())); err != nil {
 			return fmt.Errorf("%w; nothing was written: %w", ErrBlocked, err)
+		}
+	}
+	if r.opts.ProtectTarget {
+		// Before anything is copied: an application writing to the
+		// target by mistake must fail from the first record on.
+		if err := r.protect(ctx); err != nil {
+			return fmt.Errorf("%w; nothing was copied: %w", ErrBlocked, err)
 		}
 	}
 	n, err := r.m.Settle(ctx, r.opts.Units)
@@ -315,6 +325,7 @@ func (r *Runner) promoted() map[string]bool {
 func (r *Runner) watchPromotions(ctx context.Context, allDone func()) {
 	t := time.NewTicker(r.opts.PromotionCheck)
 	defer t.Stop()
+	guardsStale := false // a release failed: retry every check
 	for {
 		select {
 		case <-ctx.Done():
@@ -350,6 +361,13 @@ func (r *Runner) watchPromotions(ctx context.Context, allDone func()) {
 			if !before[t] {
 				changed = true
 				r.log.Info("topic promoted: mirroring of it stops", "topic", t)
+			}
+		}
+		if r.opts.ProtectTarget && (changed || guardsStale) {
+			err := r.protect(ctx)
+			guardsStale = err != nil
+			if err != nil && ctx.Err() == nil {
+				r.log.Warn("could not release the write guards of promoted topics; retrying at the next promotion check", "err", err)
 			}
 		}
 		if !changed {

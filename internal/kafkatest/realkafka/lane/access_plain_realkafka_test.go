@@ -24,4 +24,13 @@ func TestAccessNoAuthorizer(t *testing.T) {
 	if code != 1 || !strings.Contains(errOut, "kmigrate's principal on the target is unknown") {
 		t.Errorf("access protect: exit %d, want 1 with a refusal\n%s%s", code, out, errOut)
 	}
+	// mirror --protect-target refuses the same way before it creates or
+	// copies anything.
+	out, errOut, code = run(t, m.args("mirror", "--until", "end", "--protect-target")...)
+	if code != 1 || !strings.Contains(errOut, "nothing was copied: protect the target: kmigrate's principal on the target is unknown") {
+		t.Errorf("mirror --protect-target: exit %d, want 1 with a refusal\n%s%s", code, out, errOut)
+	}
+	if ts, err := p.Target.Admin(t).ListTopics(t.Context()); err != nil || ts.Has(topic) {
+		t.Errorf("the refused mirror created the target topic (%v)", err)
+	}
 }
