@@ -1,22 +1,17 @@
 package cli_test
 
 import (
-	"context"
 	"errors"
-	"fmt"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
-	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kmigrate/kmigrate/internal/acls"
-	"github.com/kmigrate/kmigrate/internal/cluster"
 	"github.com/kmigrate/kmigrate/internal/config"
 	"github.com/kmigrate/kmigrate/internal/kafkatest"
 )
@@ -42,17 +37,7 @@ func TestAccessProtect(t *testing.T) {
 	if failed, err := acls.Create(t.Context(), pair.Source.Client(t), copied); err != nil || len(failed) > 0 {
 		t.Fatal(err, failed)
 	}
-	spec := write(t, t.TempDir(), "m.yaml", fmt.Sprintf(`name: protect
-source:
-  bootstrap: %s
-  security_protocol: SASL_PLAINTEXT
-  sasl: {mechanism: SCRAM-SHA-256, username: admin, password: admin-secret}
-target:
-  bootstrap: %s
-  security_protocol: SASL_PLAINTEXT
-  sasl: {mechanism: SCRAM-SHA-256, username: admin, password: admin-secret}
-topics: {include: [orders, payments]}
-`, pair.Source.Addrs[0], pair.Target.Addrs[0]))
+	spec := saslSpec(t, pair, "protect", "topics: {include: [orders, payments]}\n")
 	must := func(args ...string) string {
 		t.Helper()
 		code, out, errOut := kmigrate(t, append(args, "-f", spec, "--log-level", "warn")...)
@@ -61,18 +46,7 @@ topics: {include: [orders, payments]}
 		}
 		return out
 	}
-	produce := func(c *kafkatest.Cluster, topic string) error {
-		cc := c.Config
-		cc.SASL = config.SASL{Mechanism: config.ScramSHA256, Username: "app", Password: "app-pw"}
-		cl, err := cluster.NewClient(&cc, nil, kgo.DisableIdempotentWrite())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer cl.Close()
-		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-		defer cancel()
-		return cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Value: []byte("app")}).FirstErr()
-	}
+	produce := func(c *kafkatest.Cluster, topic string) error { return produceAs(t, c, topic) }
 
 	must("access", "apply")
 	must("mirror", "--until", "end", "--progress", "never")

@@ -38,6 +38,16 @@ func produceAs(t *testing.T, c *kafkatest.Cluster, topic string) error {
 	return cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Value: []byte("app")}).FirstErr()
 }
 
+// saslSpec writes a migration spec named name between pair's clusters as
+// the SCRAM user admin, with extra appended.
+func saslSpec(t *testing.T, pair *kafkatest.Pair, name, extra string) string {
+	t.Helper()
+	side := func(c *kafkatest.Cluster) string {
+		return fmt.Sprintf("  bootstrap: %s\n  security_protocol: SASL_PLAINTEXT\n  sasl: {mechanism: SCRAM-SHA-256, username: admin, password: admin-secret}\n", c.Addrs[0])
+	}
+	return write(t, t.TempDir(), "m.yaml", "name: "+name+"\nsource:\n"+side(pair.Source)+"target:\n"+side(pair.Target)+extra)
+}
+
 // TestMirrorProtectTarget: mirror --protect-target denies the
 // application's writes to the target topics from before the first copy,
 // releases each topic's guard once it is promoted, and when every topic is
@@ -57,18 +67,7 @@ func TestMirrorProtectTarget(t *testing.T) {
 	if failed, err := acls.Create(t.Context(), pair.Source.Client(t), copied); err != nil || len(failed) > 0 {
 		t.Fatal(err, failed)
 	}
-	spec := write(t, t.TempDir(), "m.yaml", fmt.Sprintf(`name: guarded
-source:
-  bootstrap: %s
-  security_protocol: SASL_PLAINTEXT
-  sasl: {mechanism: SCRAM-SHA-256, username: admin, password: admin-secret}
-target:
-  bootstrap: %s
-  security_protocol: SASL_PLAINTEXT
-  sasl: {mechanism: SCRAM-SHA-256, username: admin, password: admin-secret}
-topics: {include: [orders, payments]}
-groups: {sync: false}
-`, pair.Source.Addrs[0], pair.Target.Addrs[0]))
+	spec := saslSpec(t, pair, "guarded", "topics: {include: [orders, payments]}\ngroups: {sync: false}\n")
 	must := func(args ...string) {
 		t.Helper()
 		if code, out, errOut := kmigrate(t, append(args, "-f", spec, "--log-level", "warn")...); code != 0 {
