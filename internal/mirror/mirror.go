@@ -40,6 +40,9 @@ type Mirror struct {
 	ends map[state.TopicPartition]int64
 	// stopped are partitions that cannot continue, kept across sessions.
 	stopped map[state.TopicPartition]error
+	// base is each partition's checkpointed record count when this Run
+	// first read it (countCommitted).
+	base map[state.TopicPartition]int64
 
 	mu     sync.Mutex
 	topics []Topic
@@ -90,7 +93,7 @@ func New(opts Options) (*Mirror, error) {
 		return nil, err
 	}
 	opts.defaults()
-	return &Mirror{opts: opts, stats: newStats(opts.Name), stopped: map[state.TopicPartition]error{},
+	return &Mirror{opts: opts, stats: newStats(opts.Name), stopped: map[state.TopicPartition]error{}, base: map[state.TopicPartition]int64{},
 		topics: slices.Clone(opts.Topics), reload: make(chan struct{}, 1)}, nil
 }
 

@@ -226,6 +226,7 @@ func (s *session) resume(ctx context.Context) error {
 	if err := s.buildParts(ctx, snap); err != nil {
 		return err
 	}
+	s.m.countCommitted(s.order)
 	if err := s.recoverTail(ctx); err != nil {
 		return err
 	}
