@@ -62,7 +62,7 @@ func (s *session) commit(ctx context.Context) error {
 	}
 	if heartbeat {
 		host, _ := os.Hostname()
-		hb := state.Heartbeat{Host: host, PID: os.Getpid(), Time: now}
+		hb := state.Heartbeat{Host: host, PID: os.Getpid(), Time: now, Instance: s.m.instance}
 		if err := add(state.HeartbeatRecord(s.stateTop, hb)); err != nil {
 			return err
 		}

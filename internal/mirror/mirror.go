@@ -2,6 +2,7 @@ package mirror
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"os"
@@ -43,6 +44,8 @@ type Mirror struct {
 	// base is each partition's checkpointed record count when this Run
 	// first read it (countCommitted).
 	base map[state.TopicPartition]int64
+	// instance names this Mirror in its heartbeats (takenOver).
+	instance string
 
 	mu     sync.Mutex
 	topics []Topic
@@ -93,7 +96,7 @@ func New(opts Options) (*Mirror, error) {
 		return nil, err
 	}
 	opts.defaults()
-	return &Mirror{opts: opts, stats: newStats(opts.Name), stopped: map[state.TopicPartition]error{}, base: map[state.TopicPartition]int64{},
+	return &Mirror{opts: opts, stats: newStats(opts.Name), stopped: map[state.TopicPartition]error{}, base: map[state.TopicPartition]int64{}, instance: rand.Text(),
 		topics: slices.Clone(opts.Topics), reload: make(chan struct{}, 1)}, nil
 }
 
@@ -200,7 +203,11 @@ func (m *Mirror) takenOver(ctx context.Context, since time.Time) string {
 		return ""
 	}
 	host, _ := os.Hostname()
-	if (h.Host == host && h.PID == os.Getpid()) || !h.Time.After(since) {
+	own := h.Host == host && h.PID == os.Getpid()
+	if h.Instance != "" {
+		own = h.Instance == m.instance
+	}
+	if own || !h.Time.After(since) {
 		return ""
 	}
 	return fmt.Sprintf("process %d on %s started at %s", h.PID, h.Host, h.Time.Format(time.RFC3339))
@@ -226,7 +233,7 @@ func (m *Mirror) claim(ctx context.Context) error {
 	}
 	defer cl.Close()
 	host, _ := os.Hostname()
-	hb := state.Heartbeat{Host: host, PID: os.Getpid(), Time: time.Now().UTC()}
+	hb := state.Heartbeat{Host: host, PID: os.Getpid(), Time: time.Now().UTC(), Instance: m.instance}
 	var rec *kgo.Record
 	if m.unitMode() {
 		rec, err = state.UnitHeartbeatRecord(m.StateTopic(), o.Unit, hb)

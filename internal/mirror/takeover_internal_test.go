@@ -1,6 +1,7 @@
 package mirror
 
 import (
+	"fmt"
 	"log/slog"
 	"os"
 	"testing"
@@ -54,6 +55,17 @@ func TestTakenOver(t *testing.T) {
 	if got := m.takenOver(t.Context(), since); got != "" {
 		t.Fatalf("this process's own heartbeat: taken over by %q", got)
 	}
+	write(state.Heartbeat{Host: host, PID: os.Getpid(), Time: time.Now(), Instance: m.instance})
+	if got := m.takenOver(t.Context(), since); got != "" {
+		t.Fatalf("this mirror's own heartbeat: taken over by %q", got)
+	}
+	// Another mirror of this migration in this very process (a test, or
+	// a mistake): its instance tells it apart.
+	mine := time.Now().UTC()
+	write(state.Heartbeat{Host: host, PID: os.Getpid(), Time: mine, Instance: "other"})
+	if got, want := m.takenOver(t.Context(), since), fmt.Sprintf("process %d on %s started at %s", os.Getpid(), host, mine.Format(time.RFC3339)); got != want {
+		t.Fatalf("another mirror in this process: %q, want %q", got, want)
+	}
 	now := time.Now().UTC()
 	write(state.Heartbeat{Host: "elsewhere", PID: 7, Time: now})
 	if got, want := m.takenOver(t.Context(), since), "process 7 on elsewhere started at "+now.Format(time.RFC3339); got != want {
@@ -96,7 +108,7 @@ func TestSessionClaimsBeforeFencing(t *testing.T) {
 	}
 	host, _ := os.Hostname()
 	h := snap.Heartbeat
-	if h == nil || h.Host != host || h.PID != os.Getpid() || h.Time.Before(before) {
+	if h == nil || h.Host != host || h.PID != os.Getpid() || h.Instance != m.instance || h.Time.Before(before) {
 		t.Fatalf("heartbeat after open: %+v, want this process (%s, %d) after %s", h, host, os.Getpid(), before)
 	}
 	if snap.Meta != nil {

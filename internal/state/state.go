@@ -109,6 +109,9 @@ type Heartbeat struct {
 	Host    string    `json:"host"`
 	PID     int       `json:"pid"`
 	Time    time.Time `json:"time"`
+	// Instance tells apart two mirrors in one process (tests, a pool's
+	// units): random per mirror, "" in heartbeats of older versions.
+	Instance string `json:"instance,omitempty"`
 }
 
 // HeartbeatRecord returns the record that stores h.
