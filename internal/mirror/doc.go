@@ -26,6 +26,16 @@
 // log start (expired data) are never silently skipped: they are reported as
 // Expired ranges in the state topic and the run summary.
 //
+// The mirror's consumers do without fetch sessions (KIP-227): each fetch
+// names all its partitions instead of only the changed ones. A session is
+// closed with a fetch possibly in flight (a rebalance, a cancelled run, a
+// retry), and franz-go v1.22's Close reads a source's fetch session id
+// while a fetch answer may still be writing it, a data race the race
+// detector reports. Without sessions nothing writes it. The price is a
+// fetch request of about 32 bytes per partition of the broker (32 KiB for
+// 1,000 partitions, at most two per second when idle), and units divide it
+// between processes.
+//
 // # Records
 //
 // A copied record keeps its partition, key, value, headers and timestamp.

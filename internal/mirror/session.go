@@ -270,6 +270,8 @@ func (s *session) resume(ctx context.Context) error {
 		// slot for the whole fetch wait while others have data. A short
 		// wait keeps an idle broker's fetch from delaying a commit.
 		kgo.FetchMaxWait(500*time.Millisecond),
+		// No fetch sessions: see "Reading" in doc.go.
+		kgo.DisableFetchSessions(),
 	)...)
 	if err != nil {
 		return fmt.Errorf("source consumer: %w", err)

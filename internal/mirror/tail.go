@@ -60,7 +60,8 @@ func (s *session) recoverTail(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	cl, err := kgo.NewClient(append(append(opts, o.TargetOpts...), kgo.ConsumePartitions(from))...)
+	cl, err := kgo.NewClient(append(append(opts, o.TargetOpts...), kgo.ConsumePartitions(from),
+		kgo.DisableFetchSessions())...) // no fetch sessions: see doc.go
 	if err != nil {
 		return fmt.Errorf("target tail reader: %w", err)
 	}

@@ -233,6 +233,7 @@ func (s *session) readAhead(ctx context.Context, p *part, producer int64) (outco
 		kgo.ConsumeResetOffset(kgo.NoResetOffset()),
 		kgo.FetchMaxBytes(fetch),
 		kgo.FetchMaxPartitionBytes(fetch),
+		kgo.DisableFetchSessions(), // no fetch sessions: see doc.go
 	)...)
 	if err != nil {
 		return outcome{}, err
