@@ -33,7 +33,7 @@ func produceAs(t *testing.T, c *kafkatest.Cluster, topic string) error {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	return cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Value: []byte("app")}).FirstErr()
 }

@@ -56,7 +56,7 @@ func readGroup(t *testing.T, c *kafkatest.Cluster, group string, n int) []string
 		kgo.DisableAutoCommit(), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
 	defer cl.Close() // leave the group now, not at the end of the test
 	var got []string
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	for len(got) < n && ctx.Err() == nil {
 		fs := cl.PollRecords(ctx, n-len(got))
@@ -125,7 +125,7 @@ func TestProducersFirst(t *testing.T) {
 		if err != nil {
 			t.Errorf("mirror: %v", err)
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(2 * time.Minute):
 		t.Error("the mirror did not end after the promotion")
 	}
 }

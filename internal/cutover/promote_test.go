@@ -90,7 +90,7 @@ func TestPromote(t *testing.T) {
 	orders := produce(t, pair.Source, "orders", "src")
 	logs := produce(t, pair.Source, "logs", "log")
 	app := pair.Source.Client(t, kgo.ConsumerGroup("app"), kgo.ConsumeTopics("orders"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	app.PollFetches(ctx)
 	cancel()
 	if err := app.CommitUncommittedOffsets(t.Context()); err != nil {

@@ -72,16 +72,26 @@ func assertFaultyCopy(t *testing.T, pair *kafkatest.Pair, m *mirror.Mirror, err 
 	assertState(t, pair, "faults", "orders", "orders", true)
 }
 
-// injectFaults calls inject(i) every 50-200ms until the returned stop
-// function is called, which returns what inject reported it did ("" for
-// nothing).
-func injectFaults(ctx context.Context, seed byte, inject func(i int, rng *rand.Rand) string) (stop func() []string) {
+const (
+	// faultCount is how many faults each fault test injects.
+	faultCount = 40
+	// faultTestLimit only keeps a hung mirror from hanging the suite; it
+	// is not a speed the test expects.
+	faultTestLimit = 5 * time.Minute
+)
+
+// injectFaults calls inject(i) every 50-200ms until it has reported
+// maxFaults faults or the returned stop function is called, which returns
+// what inject reported it did ("" for nothing). The bound on the count,
+// not on time, is what lets the copy finish on a machine of any speed:
+// faults injected for as long as the copy lasts can starve a slow one.
+func injectFaults(ctx context.Context, seed byte, maxFaults int, inject func(i int, rng *rand.Rand) string) (stop func() []string) {
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	var injected []string
 	wg.Go(func() {
 		rng := rand.New(rand.NewChaCha8([32]byte{seed}))
-		for i := 0; ; i++ {
+		for i := 0; len(injected) < maxFaults; i++ {
 			select {
 			case <-ctx.Done():
 				return
@@ -102,12 +112,12 @@ func testLostResponses(t *testing.T) {
 	pair := newPair(t)
 	src, tgt := kafkatest.NewFaultDialer(), kafkatest.NewFaultDialer()
 	m := faultFixture(t, pair, src, tgt)
-	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), faultTestLimit)
 	defer cancel()
 	// Each fault fails the connection its request went on, and so every
 	// request on it: one at a time, and only while copying (a session
 	// that fails before it copies anything backs off ever longer).
-	stop := injectFaults(ctx, 6, func(i int, rng *rand.Rand) string {
+	stop := injectFaults(ctx, 6, faultCount, func(i int, rng *rand.Rand) string {
 		if !m.Stats().Ready || src.PendingLosses()+tgt.PendingLosses() > 0 {
 			return ""
 		}
@@ -144,13 +154,13 @@ func testConnectionFaults(t *testing.T) {
 	pair := newPair(t)
 	src, tgt := kafkatest.NewFaultDialer(), kafkatest.NewFaultDialer()
 	m := faultFixture(t, pair, src, tgt)
-	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), faultTestLimit)
 	defer cancel()
 	// Slow every read and write a little from the start, so that the copy
 	// lasts long enough for the faults to land however fast the build.
 	src.SetLatency(2 * time.Millisecond)
 	tgt.SetLatency(2 * time.Millisecond)
-	stop := injectFaults(ctx, 5, func(i int, rng *rand.Rand) string {
+	stop := injectFaults(ctx, 5, faultCount, func(i int, rng *rand.Rand) string {
 		d, side := src, "source"
 		if i%2 == 1 {
 			d, side = tgt, "target"

@@ -90,7 +90,7 @@ func TestPlanGolden(t *testing.T) {
 	src.CommitOffsets(t, "busy", map[string]map[int32]int64{"payments": {0: 10}})
 	src.CommitOffsets(t, "loner", map[string]map[int32]int64{"logs": {0: 1}})
 	busy := tgt.Client(t, kgo.ConsumerGroup("busy"), kgo.ConsumeTopics("payments"), kgo.DisableAutoCommit())
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	busy.PollFetches(ctx)
 	cancel()
 

@@ -127,7 +127,7 @@ func consume(t *testing.T, bootstrap []string, topic string, isolation kgo.Isola
 		})
 		recs = append(recs, fs.Records()...)
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	for len(recs) < want && ctx.Err() == nil {
 		poll(ctx)
