@@ -184,14 +184,8 @@ func (r *Runner) Run(ctx context.Context) error {
 	if err := r.claim(ctx, plan, n); err != nil {
 		return err
 	}
-	applied, err := topics.Apply(ctx, tgtAdm, plan)
-	for _, a := range applied {
-		if a.Err == nil && a.Action == topics.Create {
-			r.log.Info("created target topic", "source", a.Source, "target", a.Target, "partitions", a.Partitions)
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("prepare target topics: %w", err)
+	if plan, err = r.applyTopics(ctx, plan, n); err != nil {
+		return err
 	}
 	// A resumed topic's configs may have changed on the source since the
 	// last run; bring them over before copying. Topics Apply just created
@@ -235,6 +229,44 @@ func (r *Runner) Run(ctx context.Context) error {
 	r.startLeader(syncCtx)
 	defer r.endLeader()
 	return r.m.Run(runCtx, units.All(n))
+}
+
+// applyTopics creates or aligns the target topics of plan (topics.Apply).
+// Processes of one migration started at once (a Deployment's replicas)
+// plan at once, so one can find a topic that another has just claimed and
+// created: it reads the state again, plans again (the topic is now the
+// migration's own, to resume) and applies that plan, which it returns.
+func (r *Runner) applyTopics(ctx context.Context, plan *topics.Plan, n int) (*topics.Plan, error) {
+	for attempt := 1; ; attempt++ {
+		applied, err := topics.Apply(ctx, r.h.TargetAdmin(), plan)
+		for _, a := range applied {
+			if a.Err == nil && a.Action == topics.Create {
+				r.log.Info("created target topic", "source", a.Source, "target", a.Target, "partitions", a.Partitions)
+			}
+		}
+		if err == nil {
+			return plan, nil
+		}
+		if !errors.Is(err, topics.ErrAppeared) || attempt == 3 {
+			return nil, fmt.Errorf("prepare target topics: %w", err)
+		}
+		r.log.Info("a target topic appeared since the plan was made: reading the migration state and planning again", "err", err)
+		if err := r.h.Reload(ctx); err != nil {
+			return nil, err
+		}
+		if plan, err = r.h.PlanTopics(ctx); err != nil {
+			return nil, err
+		}
+		if p := r.h.Problems(plan); len(p) > 0 {
+			return nil, fmt.Errorf("%w:\n- %s", ErrBlocked, strings.Join(p, "\n- "))
+		}
+		r.planMu.Lock()
+		r.plan = plan
+		r.planMu.Unlock()
+		if err := r.claim(ctx, plan, n); err != nil {
+			return nil, err
+		}
+	}
 }
 
 // claim records in the migration's state the target topics the plan is

@@ -110,3 +110,37 @@ func TestRunnerMovesToUnits(t *testing.T) {
 		t.Errorf("target holds %v, source %v (want 108 records on both, equal in order per partition)", got, want)
 	}
 }
+
+// TestProcessesStartedTogether: two processes of one new migration plan at
+// once (replicas of a Deployment starting together); one creates the
+// target topics first. The other, whose plan still says "create", finds
+// them claimed in the migration's state and resumes them instead of
+// refusing them as someone else's; nothing is copied twice.
+func TestProcessesStartedTogether(t *testing.T) {
+	pair := kafkatest.NewPair(t, kafkatest.Brokers(1))
+	pair.Source.CreateTopic(t, "orders", 3, map[string]string{"retention.ms": "-1"})
+	produce(t, pair.Source, "orders", 3, 30)
+	cfg := testConfig(t, pair)
+	cfg.Mirror.Until = config.UntilEnd
+	late := runnerWith(t, cfg, migrate.Options{Units: 2})
+	if got := late.Plan().Topics[0].Action; got != "create" {
+		t.Fatalf("the second process plans %q for orders, want create", got)
+	}
+	if err := runnerWith(t, cfg, migrate.Options{Units: 2}).Run(t.Context()); err != nil {
+		t.Fatalf("first process: %v", err)
+	}
+	if err := late.Run(t.Context()); err != nil {
+		t.Fatalf("second process: %v", err)
+	}
+	if got := late.Plan().Topics[0].Action; got != "resume" {
+		t.Errorf("the second process ends with %q for orders, want resume", got)
+	}
+	got := pair.Target.ConsumeAll(t, "orders")
+	seen := map[string]bool{}
+	for _, r := range got {
+		seen[string(r.Value)] = true
+	}
+	if len(got) != 30 || len(seen) != 30 {
+		t.Errorf("target holds %d records, %d distinct; want 30 and 30", len(got), len(seen))
+	}
+}

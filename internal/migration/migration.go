@@ -229,6 +229,24 @@ func (h *Handle) LoadState(ctx context.Context) (*state.Snapshot, error) {
 	return state.Load(ctx, kadm.NewClient(fresh), h.StateTopic(), topts)
 }
 
+// Reload reads the migration's state again, for Meta and Owned: another
+// process of the migration may have claimed topics since Open.
+func (h *Handle) Reload(ctx context.Context) error {
+	snap, err := h.LoadState(ctx)
+	switch {
+	case errors.Is(err, ErrNoState):
+		return nil
+	case err != nil:
+		return fmt.Errorf("read migration state: %w", err)
+	}
+	if m := snap.Meta; m != nil && (m.SourceClusterID != h.source.ClusterID || m.TargetClusterID != h.target.ClusterID) {
+		return fmt.Errorf("%w: state topic %s belongs to migration %q from cluster %s to %s: give this migration another name",
+			ErrStateMismatch, h.StateTopic(), m.Migration, m.SourceClusterID, m.TargetClusterID)
+	}
+	h.opened = snap
+	return nil
+}
+
 // Owned reports whether target is a topic this migration may write to
 // although it exists: one it created, or one the reverse migration copied
 // from here (mirroring back into it is what rolling back after a promotion

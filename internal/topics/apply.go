@@ -127,6 +127,13 @@ func finish(ctx context.Context, tgt *kadm.Client, p *Plan, tp Topic, r Applied)
 	return r
 }
 
+// ErrAppeared is the error of a topic to create that someone else created
+// since Inspect and that the plan's rules do not let this migration use.
+// Another process of the same migration may be that someone: it claims
+// the topic in the migration's state before it creates it, so planning
+// again from a fresh read of the state resumes the topic instead.
+var ErrAppeared = errors.New("it was created by someone else since the plan was made")
+
 // reinspect decides again for a topic that appeared on the target after
 // Inspect, with Inspect's rules.
 func reinspect(ctx context.Context, tgt *kadm.Client, p *Plan, tp Topic) (Topic, error) {
@@ -142,7 +149,7 @@ func reinspect(ctx context.Context, tgt *kadm.Client, p *Plan, tp Topic) (Topic,
 		return td.Err // UnknownTopicOrPartition until the metadata catches up
 	})
 	if err != nil {
-		return tp, fmt.Errorf("it was created by someone else since the plan was made, and cannot be described: %w", err)
+		return tp, fmt.Errorf("%w, and cannot be described: %w", ErrAppeared, err)
 	}
 	owned := p.owned != nil && p.owned(tp.Target)
 	var unowned []string
@@ -156,7 +163,7 @@ func reinspect(ctx context.Context, tgt *kadm.Client, p *Plan, tp Topic) (Topic,
 	tp.Action, tp.Reason = "", ""
 	decide(&tp, td, s, p.settings, owned)
 	if tp.Action == Conflict {
-		return tp, fmt.Errorf("it was created by someone else since the plan was made: %s", tp.Reason)
+		return tp, fmt.Errorf("%w: %s", ErrAppeared, tp.Reason)
 	}
 	return tp, nil
 }
