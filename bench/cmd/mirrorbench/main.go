@@ -18,6 +18,8 @@ package main
 import (
 	"flag"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/kmigrate/kmigrate/bench/internal/runinfo"
@@ -29,6 +31,7 @@ type options struct {
 	seed                               uint64
 	keep, skipKcat                     bool
 	lowBudget                          string
+	unitRows                           []int
 	mirrorArgs                         string
 	copyTo                             string
 	workDir, resultsDir, kcat          string
@@ -60,6 +63,8 @@ func parseFlags(args []string) (options, error) {
 	fs.BoolVar(&o.skipKcat, "skip-kcat", false, "skip the kcat measurement")
 	fs.StringVar(&o.lowBudget, "low-budget", "64MiB", "--memory-budget of the second mirror run (the first uses the default); off skips that run")
 	fs.StringVar(&o.copyTo, "copy-to", "", "internal: target topic of --child copy")
+	var units string
+	fs.StringVar(&units, "units", "2,4", "extra (c) rows, one per N, with `kmigrate mirror --units N` in one process (N units copying and committing independently), comma-separated; empty skips them")
 	fs.StringVar(&o.mirrorArgs, "mirror-args", "", "extra flags for every kmigrate mirror run, space-separated (for experiments)")
 	fs.StringVar(&o.workDir, "dir", "", "parent of the temporary data directory (default: the system temp dir)")
 	fs.StringVar(&o.resultsDir, "results", "", "directory for the JSON result (default: bench/results in the module)")
@@ -86,6 +91,16 @@ func parseFlags(args []string) (options, error) {
 		if _, err := parseMiB(o.lowBudget); err != nil {
 			return o, err
 		}
+	}
+	for _, f := range strings.Split(units, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 1 {
+			return o, fmt.Errorf("--units %q: use positive numbers of units, comma-separated", units)
+		}
+		o.unitRows = append(o.unitRows, n)
 	}
 	if o.stepTimeout <= 0 {
 		return o, fmt.Errorf("--step-timeout %s: must be positive", o.stepTimeout)

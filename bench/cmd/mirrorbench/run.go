@@ -156,11 +156,19 @@ func run(ctx context.Context, o options) (err error) {
 		b.measureConsume,
 		b.measureProduce,
 		b.measureCopy,
-		func(ctx context.Context) Result { return b.measureMirror(ctx, "mirror", "") },
+		func(ctx context.Context) Result { return b.measureMirror(ctx, mirrorRun{name: "mirror"}) },
 	}
 	if o.lowBudget != "off" {
-		steps = append(steps, func(ctx context.Context) Result { return b.measureMirror(ctx, "mirror-low", o.lowBudget) })
+		steps = append(steps, func(ctx context.Context) Result {
+			return b.measureMirror(ctx, mirrorRun{name: "mirror-low", budget: o.lowBudget})
+		})
 	}
+	for _, n := range o.unitRows {
+		steps = append(steps, func(ctx context.Context) Result {
+			return b.measureMirror(ctx, mirrorRun{name: fmt.Sprintf("mirror-units%d", n), units: n})
+		})
+	}
+
 	if !o.skipKcat {
 		steps = append(steps, b.measureKcat)
 	}

@@ -115,43 +115,54 @@ func (b *bench) runChild(ctx context.Context, r *Result, mode, bootstrap, topic 
 // mirrorSummary matches the line `kmigrate mirror` prints at the end.
 var mirrorSummary = regexp.MustCompile(`copied (\d+) records .* in (\d+) transactions in (\S+)`)
 
+// mirrorRun is one (c) row: how `kmigrate mirror` runs.
+type mirrorRun struct {
+	name   string // the row's name, its target topics' prefix
+	budget string // --memory-budget; "" keeps the default
+	units  int    // --units; 0 leaves it out (one unit)
+}
+
+// label names the row the way BENCHMARKS.md shows it.
+func (m mirrorRun) label() string {
+	l := "(c) kmigrate mirror"
+	if m.units > 0 {
+		l += fmt.Sprintf(" --units %d", m.units)
+	}
+	if m.budget != "" {
+		l += " --memory-budget " + m.budget
+	}
+	return l
+}
+
 // measureMirror is (c): `kmigrate mirror --until end`, exactly-once with
 // tracing headers (the defaults), into a fresh target topic under a fresh
-// migration name. budget "" keeps the default memory budget.
-func (b *bench) measureMirror(ctx context.Context, name, budget string) Result {
-	label := "(c) kmigrate mirror"
-	prefix := name + "."
-	r := Result{Name: name, Label: label, Topic: prefix + b.sourceTopic, MemoryBudget: config.DefaultMemoryBudget}
-	migration := "bench-" + b.runID + "-" + name
+// migration name. A bounded copy runs all its units in one process: the
+// units of a continuous mirror are what several processes share.
+func (b *bench) measureMirror(ctx context.Context, run mirrorRun) Result {
+	prefix := run.name + "."
+	r := Result{Name: run.name, Label: run.label(), Topic: prefix + b.sourceTopic, MemoryBudget: config.DefaultMemoryBudget}
+	migration := "bench-" + b.runID + "-" + run.name
 	b.created = append(b.created, r.Topic)
 	b.migrations = append(b.migrations, migration)
-	if budget != "" {
-		n, err := parseMiB(budget)
+	if run.budget != "" {
+		n, err := parseMiB(run.budget)
 		if err != nil {
 			r.Err = err.Error()
 			return r
 		}
 		r.MemoryBudget = n
-		r.Label = label + " --memory-budget " + budget
 	}
-	// A spec only to name the migration: each run is a new migration,
-	// so that none resumes another's checkpoints. JSON is YAML.
-	spec := map[string]any{
-		"version": 1,
-		"name":    migration,
-		"source":  map[string]any{"bootstrap": b.src},
-		"target":  map[string]any{"bootstrap": b.tgt},
-		"topics":  map[string]any{"include": []string{regexp.QuoteMeta(b.sourceTopic)}, "prefix": prefix},
-	}
-	specFile := filepath.Join(b.dir, name+".json")
-	data, _ := json.Marshal(spec)
-	if err := os.WriteFile(specFile, data, 0o644); err != nil {
+	specFile, err := b.mirrorSpec(run.name, migration, prefix)
+	if err != nil {
 		r.Err = err.Error()
 		return r
 	}
 	args := []string{"mirror", "-f", specFile, "--until", "end", "--progress", "never", "--log-level", "warn"}
-	if budget != "" {
-		args = append(args, "--memory-budget", budget)
+	if run.budget != "" {
+		args = append(args, "--memory-budget", run.budget)
+	}
+	if run.units > 0 {
+		args = append(args, "--units", strconv.Itoa(run.units))
 	}
 	args = append(args, strings.Fields(b.o.mirrorArgs)...)
 	cmd := proc.Command(ctx, grace, b.bin, args...)
@@ -169,6 +180,21 @@ func (b *bench) measureMirror(ctx context.Context, name, budget string) Result {
 	}
 	b.check(ctx, &r)
 	return r
+}
+
+// mirrorSpec writes a spec only to name the migration: each run is a new
+// migration, so that none resumes another's checkpoints. JSON is YAML.
+func (b *bench) mirrorSpec(name, migration, prefix string) (string, error) {
+	spec := map[string]any{
+		"version": 1,
+		"name":    migration,
+		"source":  map[string]any{"bootstrap": b.src},
+		"target":  map[string]any{"bootstrap": b.tgt},
+		"topics":  map[string]any{"include": []string{regexp.QuoteMeta(b.sourceTopic)}, "prefix": prefix},
+	}
+	specFile := filepath.Join(b.dir, name+".json")
+	data, _ := json.Marshal(spec)
+	return specFile, os.WriteFile(specFile, data, 0o644)
 }
 
 // measureKcat is (d): one kcat consumer piped into one kcat producer per
