@@ -14,19 +14,29 @@ import (
 // data mirror goes on.
 //
 // With --protect-target the guards deny writes to the principals the
-// target allows to write: a bounded copy syncs the ACLs before it sets
-// them, and a continuous mirror refreshes them after each ACL sync pass
-// that created bindings (until then, a principal given WRITE by that pass
-// is not yet denied on unpromoted topics).
+// target allows to write, so they are refreshed after each ACL sync pass
+// that created bindings: a bounded copy before it copies, a continuous
+// mirror right after the pass (until then, a principal given WRITE by
+// that pass is not yet denied on unpromoted topics).
 
 // ACLSync is the runner's ACL Syncer, nil with Options.NoACLSync.
 func (r *Runner) ACLSync() *acls.Syncer { return r.acls }
 
-// syncACLsOnce runs one ACL sync pass for a bounded copy.
-func (r *Runner) syncACLsOnce(ctx context.Context) {
-	if r.acls != nil {
-		_, _ = r.acls.Sync(ctx) // reported by Sync
+// syncACLsOnce runs one ACL sync pass for a bounded copy, and refreshes
+// the guards after it; an error is a guard that could not be set (a
+// failed sync is only reported).
+func (r *Runner) syncACLsOnce(ctx context.Context) error {
+	if r.acls == nil {
+		return nil
 	}
+	res, err := r.acls.Sync(ctx) // reported by Sync
+	if err != nil && ctx.Err() != nil {
+		return err
+	}
+	if r.opts.ProtectTarget && len(res.Created) > 0 {
+		return r.protect(ctx)
+	}
+	return nil
 }
 
 // runACLSync runs the ACL sync as leader work until ctx ends.

@@ -173,11 +173,6 @@ func (r *Runner) Run(ctx context.Context) error {
 			return fmt.Errorf("%w; nothing was written: %w", ErrBlocked, err)
 		}
 	}
-	if cfg.Mirror.Until == config.UntilEnd {
-		// Before the guards, which deny writes to the principals the
-		// target allows to write.
-		r.syncACLsOnce(ctx)
-	}
 	if r.opts.ProtectTarget {
 		// Before anything is copied: an application writing to the
 		// target by mistake must fail from the first record on.
@@ -185,6 +180,7 @@ func (r *Runner) Run(ctx context.Context) error {
 			return fmt.Errorf("%w; nothing was copied: %w", ErrBlocked, err)
 		}
 	}
+
 	n, err := r.m.Settle(ctx, r.opts.Units)
 	if err != nil {
 		if errors.Is(err, mirror.ErrUnits) {
@@ -230,6 +226,9 @@ func (r *Runner) Run(ctx context.Context) error {
 		return nil
 	}
 	if cfg.Mirror.Until == config.UntilEnd {
+		if err := r.syncACLsOnce(ctx); err != nil {
+			return fmt.Errorf("%w; nothing was copied: %w", ErrBlocked, err)
+		}
 		return r.m.Run(ctx, units.All(n))
 	}
 	syncCtx, stopSync := context.WithCancel(ctx)
