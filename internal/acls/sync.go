@@ -101,6 +101,10 @@ type Syncer struct {
 	interval time.Duration
 	log      *slog.Logger
 
+	// noState: the last pass found no state topic (set and read by
+	// Sync's goroutine only).
+	noState bool
+
 	mu   sync.Mutex
 	last *SyncResult
 	said *string // what was last logged, to say each thing once
@@ -309,8 +313,9 @@ func set(bs []Binding) map[Binding]bool {
 // record reads the Syncer's record from the state (empty when none).
 func (s *Syncer) record(ctx context.Context) (*SyncRecord, error) {
 	snap, err := s.h.LoadState(ctx)
+	s.noState = errors.Is(err, state.ErrNoState)
 	switch {
-	case errors.Is(err, state.ErrNoState):
+	case s.noState:
 		return &SyncRecord{}, nil
 	case err != nil:
 		return nil, fmt.Errorf("read the ACL sync's record: %w", err)
@@ -363,7 +368,10 @@ func (s *Syncer) write(ctx context.Context, owned map[Binding]bool, last *SyncRe
 // created it writes nothing: a migration whose ACLs need nothing gets no
 // state for them.
 func (s *Syncer) writeLast(ctx context.Context, owned map[Binding]bool, r *SyncResult) error {
-	if len(owned) == 0 {
+	if owned != nil && len(owned) == 0 && s.noState {
+		return nil
+	}
+	if owned == nil {
 		snap, err := s.h.LoadState(ctx)
 		switch {
 		case errors.Is(err, state.ErrNoState):
