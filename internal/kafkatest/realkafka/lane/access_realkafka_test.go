@@ -194,8 +194,9 @@ func TestAccessRealKafka(t *testing.T) {
 			ACLs   *acls.Plan `json:"acls"`
 		} `json:"access"`
 	}
-	out = mustRun(t, m.args("verify", "-o", "json")...)
-	// (ok or not: the operations above wrote to both clusters)
+	// Exit 0 or 1: the records do not match any more, the operations
+	// above wrote to both clusters; the access section is what counts.
+	out, _, _ = run(t, m.args("verify", "-o", "json")...)
 	if err := json.Unmarshal([]byte(out), &rep); err != nil || !rep.Access.InSync || rep.Access.ACLs == nil || rep.Access.ACLs.Equal != 13 ||
 		len(rep.Access.ACLs.Create) != 0 || len(rep.Access.ACLs.Spills) != 2 || !rep.Access.ACLs.Spills[0].OnTarget {
 		t.Errorf("verify after mirror: %v, access %+v; want in sync, 13 bindings equal and both spills on the target\n%s", err, rep.Access, out)
