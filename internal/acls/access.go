@@ -20,6 +20,9 @@ type Access struct {
 	ACLs   *Plan        `json:"acls,omitempty"`
 	Quotas *quotas.Plan `json:"quotas,omitempty"`
 	Users  *users.Plan  `json:"users,omitempty"`
+	// Sync is the last result of the mirror's ACL sync (sync.go), as
+	// the migration's state records it; nil when none ran.
+	Sync *SyncResult `json:"acl_sync,omitempty"`
 	// Error is why they could not be compared ("" when they were), for
 	// example credentials that may not describe ACLs: the commands that
 	// report Access go on without it.
@@ -55,7 +58,22 @@ func Compare(ctx context.Context, h *migration.Handle) (*Access, error) {
 		}
 		return &Access{Error: err.Error()}, nil
 	}
+	a.Sync = lastSync(ctx, h)
 	return a, nil
+}
+
+// lastSync is the ACL sync's last result as the state records it, nil
+// when there is none or it cannot be read (a report goes on without it).
+func lastSync(ctx context.Context, h *migration.Handle) *SyncResult {
+	snap, err := h.LoadState(ctx)
+	if err != nil || snap.ACLs == nil {
+		return nil
+	}
+	rec, err := DecodeRecord(snap.ACLs)
+	if err != nil {
+		return nil
+	}
+	return rec.Last
 }
 
 // Summary is one line about a, for text output.
@@ -67,7 +85,12 @@ func (a *Access) Summary() string {
 	if !a.InSync {
 		verdict = "DIFFERENT (kmigrate access plan lists what kmigrate access apply would do)"
 	}
-	return fmt.Sprintf("%s: ACL bindings %d of %d on the target, %d to create, %d extra, %d conflicts; quotas %d equal, %d to set, %d extra; users %d of %d on the target",
+	s := fmt.Sprintf("%s: ACL bindings %d of %d on the target, %d to create, %d extra, %d conflicts; quotas %d equal, %d to set, %d extra; users %d of %d on the target",
 		verdict, a.ACLs.Equal, a.ACLs.Source, len(a.ACLs.Create), len(a.ACLs.Extra), len(a.ACLs.Spills),
 		a.Quotas.Equal, len(a.Quotas.Set), len(a.Quotas.Extra), a.Users.Equal, len(a.Users.Source))
+	if a.Sync != nil && a.Sync.Note == "" {
+		// A sync that had nothing to do is no news.
+		s += "; mirror's last ACL sync " + a.Sync.Summary()
+	}
+	return s
 }

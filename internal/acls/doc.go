@@ -27,4 +27,9 @@
 // so re-running after a partial failure finishes the job. Verify is Make
 // again: a plan with nothing to create or delete means both sides hold the
 // same bindings.
+//
+// Syncer (sync.go) is the mirror's ACL sync: the same plan, applied when
+// the mirror starts and every interval after, removing only the bindings
+// it created, which it records in the migration's state topic because
+// Kafka bindings carry no label.
 package acls

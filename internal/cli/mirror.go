@@ -25,6 +25,9 @@ func (e *env) mirrorCommand() *cobra.Command {
 		groupSync bool
 		units     int
 		protect   bool
+		aclMode   string
+		aclEvery  time.Duration
+		spill     bool
 	)
 	o := &e.overrides
 	cmd := &cobra.Command{
@@ -54,6 +57,17 @@ can move at any time. A group that becomes active on the target while stopped
 on the source has switched and is no longer synced; a group active on both
 clusters is reported as a warning.
 
+mirror also gives the target the migration's ACL bindings, as kmigrate access
+apply would (same principal mapping, rename rule and spill policy; a prefixed
+binding that would cover target topics outside the migration is held back and
+reported unless acls.allow_spill or --allow-spill): once at start, and, while
+mirroring continuously, every --acl-sync-interval, adding bindings added on the
+source and removing those removed there. It removes only bindings it created
+itself, which it records in the migration's state; bindings created on the
+target by anyone else are never removed. A target or migrator that cannot hold
+or change bindings is reported as a warning and the data mirror goes on.
+--acls off turns this off (docs/acls.md).
+
 The migration's state lives on the target in the topic __kmigrate-<name>,
 where <name> is the spec's name or, without one, derived from the two cluster
 ids: re-running the same command resumes.
@@ -80,12 +94,21 @@ runs may leave --units out; another N is refused (docs/scaling.md).`,
 			if units < 0 {
 				return fmt.Errorf("--units %d: use a positive number of work units (or leave it out)", units)
 			}
+			if aclMode != "sync" && aclMode != "off" {
+				return usageError{fmt.Errorf("--acls %q: use sync (the default) or off", aclMode)}
+			}
+			if aclEvery < 0 {
+				return usageError{fmt.Errorf("--acl-sync-interval %s: use a positive interval", aclEvery)}
+			}
 			if cmd.Flags().Changed("group-sync") {
 				o.GroupSync = &groupSync
 			}
 			cfg, err := e.loadConfig()
 			if err != nil {
 				return err
+			}
+			if spill {
+				cfg.ACLs.AllowSpill = true
 			}
 			migrate.LimitMemory(cfg.Mirror)
 			ctx := cmd.Context()
@@ -94,7 +117,9 @@ runs may leave --units out; another N is refused (docs/scaling.md).`,
 				return err
 			}
 			defer h.Close()
-			r, err := migrate.New(ctx, h, migrate.Options{Units: units, ProtectTarget: protect})
+			r, err := migrate.New(ctx, h, migrate.Options{
+				Units: units, ProtectTarget: protect, NoACLSync: aclMode == "off", ACLSyncInterval: aclEvery,
+			})
 			if err != nil {
 				return err
 			}
@@ -151,6 +176,9 @@ runs may leave --units out; another N is refused (docs/scaling.md).`,
 	f.IntVar(&o.ReplicationFactor, "replication-factor", 0, "replication factor of created topics (default: the target's default)")
 	f.BoolVar(&groupSync, "group-sync", true, "while mirroring continuously, keep the target offsets of the selected consumer groups in step with the source (default: the spec's groups.sync, true)")
 	f.BoolVar(&protect, "protect-target", false, "deny writes to the target topics to every principal but the migrator until each is promoted (DENY bindings kmigrate marks as its own; needs an authorizer and ALTER on the target cluster; docs/acls.md)")
+	f.StringVar(&aclMode, "acls", "sync", "sync: give the target the migration's ACL bindings at start and keep them in step with the source (continuous mirrors every --acl-sync-interval); off: leave ACLs alone (docs/acls.md)")
+	f.DurationVar(&aclEvery, "acl-sync-interval", 0, "how often a continuous mirror syncs ACL bindings (default 30s)")
+	f.BoolVar(&spill, "allow-spill", false, "with --acls sync, write prefixed and wildcard topic bindings that also cover target topics outside the migration (default: the spec's acls.allow_spill; held back and reported otherwise)")
 	f.IntVar(&units, "units", 0, "divide the migration into this many work units, each with its own transactional producer, fixed when first given (default: as the state records, 1 for a new migration; docs/scaling.md)")
 	f.StringVar(&httpAddr, "http", "", "serve the dashboard, /healthz, /readyz, Prometheus /metrics and /v1/status on this address, e.g. :9464 (all interfaces) or 127.0.0.1:9464")
 	pf.add(cmd)

@@ -84,8 +84,8 @@ func (r *Runner) runMember(runCtx, syncCtx context.Context, n int) error {
 	return err
 }
 
-// startLeader starts the once-per-migration work: the topic sync and the
-// consumer group offset sync. It does nothing when it runs already.
+// startLeader starts the once-per-migration work: the topic sync, the ACL
+// sync and the consumer group offset sync. It does nothing when it runs already.
 func (r *Runner) startLeader(ctx context.Context) {
 	r.leaderMu.Lock()
 	defer r.leaderMu.Unlock()
@@ -95,6 +95,7 @@ func (r *Runner) startLeader(ctx context.Context) {
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() { r.syncLoop(ctx) })
+	wg.Go(func() { r.runACLSync(ctx) })
 	if r.syncer != nil {
 		g := r.h.Config().Groups
 		r.log.Info("syncing consumer group offsets to the target", "interval", g.SyncInterval, "groups", g.Selection.String())

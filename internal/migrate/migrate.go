@@ -22,6 +22,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/kmigrate/kmigrate/internal/acls"
 	"github.com/kmigrate/kmigrate/internal/config"
 	"github.com/kmigrate/kmigrate/internal/groups"
 	"github.com/kmigrate/kmigrate/internal/migration"
@@ -58,6 +59,10 @@ type Options struct {
 	// ProtectTarget denies writes to the target topics until they are
 	// promoted (--protect-target; protect.go).
 	ProtectTarget bool
+	// NoACLSync turns the ACL sync off (mirror --acls off; acls.go);
+	// ACLSyncInterval is its interval (acls.DefaultSyncInterval when 0).
+	NoACLSync       bool
+	ACLSyncInterval time.Duration
 }
 
 func (o *Options) defaults() {
@@ -73,6 +78,7 @@ type Runner struct {
 	opts   Options
 	m      *mirror.Pool
 	syncer *groups.Syncer // nil unless continuous with group sync on
+	acls   *acls.Syncer   // nil with Options.NoACLSync
 
 	// planMu guards plan: the topic sync replaces it while the promotion
 	// watcher and callers read it.
@@ -117,6 +123,9 @@ func New(ctx context.Context, h *migration.Handle, opts Options) (*Runner, error
 		if r.syncer, err = groups.NewSyncer(h, g.Selection, g.SyncInterval); err != nil {
 			return nil, err
 		}
+	}
+	if !opts.NoACLSync {
+		r.acls = acls.NewSyncer(h, opts.ACLSyncInterval)
 	}
 	return r, nil
 }
@@ -171,6 +180,7 @@ func (r *Runner) Run(ctx context.Context) error {
 			return fmt.Errorf("%w; nothing was copied: %w", ErrBlocked, err)
 		}
 	}
+
 	n, err := r.m.Settle(ctx, r.opts.Units)
 	if err != nil {
 		if errors.Is(err, mirror.ErrUnits) {
@@ -210,6 +220,9 @@ func (r *Runner) Run(ctx context.Context) error {
 		return nil
 	}
 	if cfg.Mirror.Until == config.UntilEnd {
+		if err := r.syncACLsOnce(ctx); err != nil {
+			return fmt.Errorf("%w; nothing was copied: %w", ErrBlocked, err)
+		}
 		return r.m.Run(ctx, units.All(n))
 	}
 	syncCtx, stopSync := context.WithCancel(ctx)

@@ -39,6 +39,8 @@ type Snapshot struct {
 	Events   []Event
 	// Verified is the last verify run's summary (verify.go), nil if none.
 	Verified *Verified
+	// ACLs is the mirror's ACL sync record (acls.go), nil if none.
+	ACLs []byte
 }
 
 func newSnapshot() *Snapshot {
@@ -155,6 +157,9 @@ func (s *Snapshot) apply(r *kgo.Record) error {
 	}
 	if ok, err := s.applyUnit(string(r.Key), r.Value); ok {
 		return err
+	}
+	if s.applyACLs(string(r.Key), r.Value) {
+		return nil
 	}
 	k, known, err := parseKey(string(r.Key))
 	if err != nil || !known {
