@@ -184,6 +184,11 @@ func (r *Runner) Run(ctx context.Context) error {
 	if err := r.claim(ctx, plan, n); err != nil {
 		return err
 	}
+	if n > 1 {
+		if plan, err = r.replanClaimed(ctx, plan); err != nil {
+			return err
+		}
+	}
 	applied, err := topics.Apply(ctx, tgtAdm, plan)
 	for _, a := range applied {
 		if a.Err == nil && a.Action == topics.Create {
