@@ -194,6 +194,11 @@ func (r *Runner) Run(ctx context.Context) error {
 	if err := r.claim(ctx, plan, n); err != nil {
 		return err
 	}
+	if n > 1 {
+		if plan, err = r.replanClaimed(ctx, plan); err != nil {
+			return err
+		}
+	}
 	if plan, err = r.applyTopics(ctx, plan, n); err != nil {
 		return err
 	}
