@@ -24,6 +24,7 @@ func (e *env) mirrorCommand() *cobra.Command {
 		pf        progressFlags
 		groupSync bool
 		units     int
+		session   time.Duration
 		protect   bool
 		aclMode   string
 		aclEvery  time.Duration
@@ -94,6 +95,9 @@ runs may leave --units out; another N is refused (docs/scaling.md).`,
 			if units < 0 {
 				return fmt.Errorf("--units %d: use a positive number of work units (or leave it out)", units)
 			}
+			if cmd.Flags().Changed("session-timeout") && (session < time.Second || session > 30*time.Minute) {
+				return usageError{fmt.Errorf("--session-timeout %s: use 1s to 30m (the broker's group.min.session.timeout.ms and group.max.session.timeout.ms bound it too, 6s and 30m by default)", session)}
+			}
 			if aclMode != "sync" && aclMode != "off" {
 				return usageError{fmt.Errorf("--acls %q: use sync (the default) or off", aclMode)}
 			}
@@ -118,7 +122,7 @@ runs may leave --units out; another N is refused (docs/scaling.md).`,
 			}
 			defer h.Close()
 			r, err := migrate.New(ctx, h, migrate.Options{
-				Units: units, ProtectTarget: protect, NoACLSync: aclMode == "off", ACLSyncInterval: aclEvery,
+				Units: units, SessionTimeout: session, ProtectTarget: protect, NoACLSync: aclMode == "off", ACLSyncInterval: aclEvery,
 			})
 			if err != nil {
 				return err
@@ -180,6 +184,7 @@ runs may leave --units out; another N is refused (docs/scaling.md).`,
 	f.DurationVar(&aclEvery, "acl-sync-interval", 0, "how often a continuous mirror syncs ACL bindings (default 30s)")
 	f.BoolVar(&spill, "allow-spill", false, "with --acls sync, write prefixed and wildcard topic bindings that also cover target topics outside the migration (default: the spec's acls.allow_spill; held back and reported otherwise)")
 	f.IntVar(&units, "units", 0, "divide the migration into this many work units, each with its own transactional producer, fixed when first given (default: as the state records, 1 for a new migration; docs/scaling.md)")
+	f.DurationVar(&session, "session-timeout", 0, "with --units, how long the units group waits for a silent process before its units move to the others (default 45s; docs/scaling.md)")
 	f.StringVar(&httpAddr, "http", "", "serve the dashboard, /healthz, /readyz, Prometheus /metrics and /v1/status on this address, e.g. :9464 (all interfaces) or 127.0.0.1:9464")
 	pf.add(cmd)
 	return cmd

@@ -333,10 +333,16 @@ func kcatProducer(t *testing.T, c *kafkatest.Cluster, topic string, partitions i
 	return stop
 }
 
+// laneSessionTimeout is the units group's session timeout in the lane's
+// scale tests: a killed or paused process's units move after it, so a
+// shorter one than the default 45s keeps the tests short. It is not a
+// speed the tests expect: they wait for the moves, however long.
+const laneSessionTimeout = "15s"
+
 // unitsArgs is a mirror command line with info logs (the timeline needs
 // them): the last --log-level given wins.
 func unitsArgs(m *migration, units int) []string {
-	return append(m.args("mirror", "--units", strconv.Itoa(units)), "--log-level", "info")
+	return append(m.args("mirror", "--units", strconv.Itoa(units)), "--log-level", "info", "--session-timeout", laneSessionTimeout)
 }
 
 // noDuplicateKeys fails the test unless every key on the target appears

@@ -27,7 +27,7 @@ func TestScaleUnitsTwoProcesses(t *testing.T) {
 	seedOrders(t, p.Source, topic, 6, 6000)
 	m := newMigration(t, p, fmt.Sprintf("topics:\n  include: [%s]\nmirror:\n  transaction_interval: 100ms\n", topic))
 	deleteAtCleanup(t, p.Target, topic)
-	args := m.args("mirror", "--units", "4")
+	args := m.args("mirror", "--units", "4", "--session-timeout", laneSessionTimeout)
 	adm := kadm.NewClient(p.Target.Client(t, kgo.MetadataMinAge(20*time.Millisecond)))
 
 	cmdA, outA, doneA := startMirror(t, args)
