@@ -118,21 +118,42 @@ type Protection struct {
 // guards against the writers the target allows) and after each promotion.
 // Idempotent.
 func Protect(ctx context.Context, h *migration.Handle) (*Protection, error) {
-	return guardTopics(ctx, h, false)
+	return guardTopics(ctx, h, protectAndRelease)
 }
 
 // Release removes every guard of the migration's target topics (a
 // rollback, or a migration given up). Idempotent.
 func Release(ctx context.Context, h *migration.Handle) (*Protection, error) {
-	return guardTopics(ctx, h, true)
+	return guardTopics(ctx, h, releaseAll)
 }
 
-func guardTopics(ctx context.Context, h *migration.Handle, releaseAll bool) (*Protection, error) {
+// ReleasePromoted removes the guards of the migration's promoted target
+// topics and adds none: what `promote` does after it records a promotion,
+// for a migration protected or not. A target without an authorizer holds
+// no guards: it returns an empty Protection.
+func ReleasePromoted(ctx context.Context, h *migration.Handle) (*Protection, error) {
+	p, err := guardTopics(ctx, h, releasePromoted)
+	if errors.Is(err, ErrNoAuthorizer) {
+		return &Protection{Protected: []string{}, Released: []string{}, Added: []Binding{}, Removed: []Binding{}, Unprot: []Unprotectable{}, Failed: []Failed{}}, nil
+	}
+	return p, err
+}
+
+// guardMode is what guardTopics does.
+type guardMode int
+
+const (
+	protectAndRelease guardMode = iota // guard the topics not promoted, release the promoted
+	releaseAll                         // release every topic
+	releasePromoted                    // release the promoted, guard none
+)
+
+func guardTopics(ctx context.Context, h *migration.Handle, mode guardMode) (*Protection, error) {
 	sc, err := ScopeOf(ctx, h)
 	if err != nil {
 		return nil, err
 	}
-	if sc.Migrator == "" && !releaseAll {
+	if sc.Migrator == "" && mode == protectAndRelease {
 		return nil, ErrUnknownMigrator
 	}
 	targets := map[string]string{} // source -> target
@@ -157,21 +178,24 @@ func guardTopics(ctx context.Context, h *migration.Handle, releaseAll bool) (*Pr
 	}
 	p := &Protection{Protected: []string{}, Released: []string{}, Added: []Binding{}, Removed: []Binding{}, Unprot: []Unprotectable{}, Failed: []Failed{}}
 	for s, t := range targets {
-		if releaseAll || promoted[s] {
+		switch {
+		case mode == releaseAll || promoted[s]:
 			p.Released = append(p.Released, t)
-		} else {
+		case mode == protectAndRelease:
 			p.Protected = append(p.Protected, t)
 		}
 	}
 	slices.Sort(p.Protected)
 	slices.Sort(p.Released)
-	src, err := Read(ctx, h.Source())
-	if err != nil {
-		return nil, fmt.Errorf("source: %w", err)
-	}
 	tgt, err := Read(ctx, h.Target())
 	if err != nil {
 		return nil, fmt.Errorf("target: %w", err)
+	}
+	// A source without an authorizer has no bindings for a guard to
+	// coincide with.
+	src, err := Read(ctx, h.Source())
+	if err != nil && !errors.Is(err, ErrNoAuthorizer) {
+		return nil, fmt.Errorf("source: %w", err)
 	}
 	wanted := map[Binding]bool{}
 	for _, b := range src {

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/kmigrate/kmigrate/internal/acls"
 	"github.com/kmigrate/kmigrate/internal/cluster"
 	"github.com/kmigrate/kmigrate/internal/cutover"
 	"github.com/kmigrate/kmigrate/internal/groups"
@@ -208,6 +210,13 @@ tracing headers naming it and are never copied back.`,
 			if err != nil {
 				return err
 			}
+			// Promoted topics take writes now: their write guards go
+			// (mirror --protect-target, access protect).
+			if rel, err := acls.ReleasePromoted(ctx, h); err != nil {
+				e.logger.Warn("promoted, but could not remove the write guards of the promoted topics: run kmigrate access protect", "err", err)
+			} else if len(rel.Removed) > 0 {
+				res.Released = guardedTopics(rel.Removed)
+			}
 			if res.Forced {
 				e.logger.Warn("promoted with unmet preconditions (--force)", "unmet", strings.Join(res.Unmet, "; "))
 			}
@@ -226,6 +235,18 @@ tracing headers naming it and are never copied back.`,
 	return cmd
 }
 
+// guardedTopics lists the target topics of removed guards, once each.
+func guardedTopics(removed []acls.Binding) []string {
+	var out []string
+	for _, b := range removed {
+		if !slices.Contains(out, b.Name) {
+			out = append(out, b.Name)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 func printPromote(w io.Writer, r *cutover.PromoteResult) {
 	if len(r.Promoted) > 0 {
 		fmt.Fprintf(w, "Promoted: %s\n", strings.Join(r.Promoted, ", "))
@@ -238,6 +259,9 @@ func printPromote(w io.Writer, r *cutover.PromoteResult) {
 		for _, t := range r.Promoted {
 			fmt.Fprintf(w, "- %s: writes paused %dms\n", t, r.PauseMillis[t])
 		}
+	}
+	if len(r.Released) > 0 {
+		fmt.Fprintf(w, "Write guards removed: %s\n", strings.Join(r.Released, ", "))
 	}
 	if r.Forced {
 		fmt.Fprintln(w, "WARNING: promoted with unmet preconditions (--force):")

@@ -38,6 +38,9 @@ type PromoteResult struct {
 	// gateways.
 	Gateways    []string         `json:"gateways,omitempty"`
 	PauseMillis map[string]int64 `json:"pause_ms,omitempty"`
+	// Released are the promoted target topics whose write guards (mirror
+	// --protect-target, access protect) the promote command removed.
+	Released []string `json:"released_guards,omitempty"`
 }
 
 // Promote promotes topics (source names; none means every topic of the
