@@ -132,11 +132,27 @@ func Release(ctx context.Context, h *migration.Handle) (*Protection, error) {
 // for a migration protected or not. A target without an authorizer holds
 // no guards: it returns an empty Protection.
 func ReleasePromoted(ctx context.Context, h *migration.Handle) (*Protection, error) {
-	p, err := guardTopics(ctx, h, releasePromoted)
-	if errors.Is(err, ErrNoAuthorizer) {
-		return &Protection{Protected: []string{}, Released: []string{}, Added: []Binding{}, Removed: []Binding{}, Unprot: []Unprotectable{}, Failed: []Failed{}}, nil
+	none := &Protection{Protected: []string{}, Released: []string{}, Added: []Binding{}, Removed: []Binding{}, Unprot: []Unprotectable{}, Failed: []Failed{}}
+	// Most targets hold no guard: find out from the target alone, without
+	// planning (which reads the source too).
+	tgt, err := Read(ctx, h.Target())
+	switch {
+	case errors.Is(err, ErrNoAuthorizer):
+		return none, nil
+	case err != nil:
+		return nil, fmt.Errorf("target: %w", err)
 	}
-	return p, err
+	if !slices.ContainsFunc(tgt, guardShaped) {
+		return none, nil
+	}
+	return guardTopics(ctx, h, releasePromoted)
+}
+
+// guardShaped reports whether b has the shape of a guard (see Guards):
+// DENY WRITE on a literal topic, any host.
+func guardShaped(b Binding) bool {
+	return b.Permission == kmsg.ACLPermissionTypeDeny && b.Operation == kmsg.ACLOperationWrite &&
+		b.Resource == kmsg.ACLResourceTypeTopic && b.Pattern == kmsg.ACLResourcePatternTypeLiteral && b.Host == "*"
 }
 
 // guardMode is what guardTopics does.
