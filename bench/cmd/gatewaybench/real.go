@@ -238,7 +238,14 @@ func prepareMigration(ctx context.Context, src, tgt []string, topic string, part
 	if err != nil {
 		return err
 	}
-	return state.Write(ctx, cl, rec)
+	// A topic just created may not be served yet.
+	for try := 0; ; try++ {
+		err := state.Write(ctx, cl, rec)
+		if err == nil || try == 30 {
+			return err
+		}
+		time.Sleep(time.Second)
+	}
 }
 
 // gatewayProcess is `kmigrate gateway` running as its own process.
