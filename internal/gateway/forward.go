@@ -145,13 +145,17 @@ func (s *Server) send(key senderKey, ps *partitionSender, w *upWrite) {
 	base, code := int64(-1), int16(0)
 	mark, marked := ps.failedAt[w.pp]
 	switch {
-	case w.idem && marked && mark == [2]int32{int32(w.batch.epoch), w.batch.firstSeq}:
-		delete(ps.failedAt, w.pp) // the client's retry of the failed batch
-		base, code = s.writeUpstream(key, ps, w.batch)
-	case w.idem && marked && int16(mark[0]) == w.batch.epoch:
+	case w.idem && marked && int16(mark[0]) == w.batch.epoch && mark[1] != w.batch.firstSeq:
 		code = kerr.NotLeaderForPartition.Code // queued behind a failed batch
+	case key.side == Source && !s.leaseValid():
+		// The lease ran out while the batch was queued: another
+		// gateway may be switching the topic unseen.
+		s.stats.leaseRefusals.Add(1)
+		code = kerr.NotLeaderForPartition.Code
 	default:
-		delete(ps.failedAt, w.pp) // a new epoch starts afresh
+		// A new batch, the client's retry of the failed one, or a
+		// new epoch, which starts afresh.
+		delete(ps.failedAt, w.pp)
 		base, code = s.writeUpstream(key, ps, w.batch)
 	}
 	if code == 0 {

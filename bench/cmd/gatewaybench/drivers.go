@@ -7,6 +7,7 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"strconv"
@@ -20,15 +21,22 @@ import (
 //go:embed latency.py
 var latencyPy []byte
 
-// writeRecordsFile writes n lines "k<i>:<value>" for kcat -K: -l.
+// writeRecordsFile writes n lines "k<i>:<value>" for kcat -K: -l. The
+// values are random letters and digits, so that compression anywhere on
+// the path (the client's, or a gateway re-compressing) gains little, as
+// with most real payloads.
 func writeRecordsFile(path string, n, size int) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
 	w := bufio.NewWriterSize(f, 1<<20)
-	value := strings.Repeat("v", size)
+	const alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+	value := make([]byte, size)
 	for i := range n {
+		for j := range value {
+			value[j] = alphabet[rand.IntN(len(alphabet))]
+		}
 		fmt.Fprintf(w, "k%d:%s\n", i, value)
 	}
 	if err := w.Flush(); err != nil {
