@@ -365,7 +365,18 @@ func reportReal(o options, runs []realRun, rss string) {
 		r := meds["kcat"+via]
 		fmt.Printf("    %-7s %9.0f rec/s %7.1f MB/s\n", via, float64(r.records)/r.elapsed.Seconds(), float64(r.records*o.size)/1e6/r.elapsed.Seconds())
 	}
-	fmt.Printf("    ratio gateway/direct %.2f (goal >= 0.8)\n", meds["kcatdirect"].elapsed.Seconds()/meds["kcatgateway"].elapsed.Seconds())
+	fmt.Printf("    ratio gateway/direct %.2f (goal >= 0.8); per round:", meds["kcatdirect"].elapsed.Seconds()/meds["kcatgateway"].elapsed.Seconds())
+	var direct time.Duration
+	for _, r := range runs {
+		switch {
+		case r.driver != "kcat":
+		case r.via == "direct":
+			direct = r.elapsed
+		default:
+			fmt.Printf(" %.2f", direct.Seconds()/r.elapsed.Seconds())
+		}
+	}
+	fmt.Println()
 	fmt.Printf("  latency, confluent-kafka writing %d records of %d B at %d rec/s (librdkafka's own per-record latency):\n", o.latencyRecords, o.size, o.latencyRate)
 	for _, via := range []string{"direct", "gateway"} {
 		r := meds["confluent-kafka"+via]
