@@ -254,8 +254,8 @@ func (s *Server) writeUpstream(key senderKey, ps *partitionSender, b clientBatch
 	}
 }
 
-// produceOnce sends one batch to the partition's leader and returns the
-// partition's answer.
+// produceOnce sends one batch to the partition's leader, in the next
+// request to it (batcher.go), and returns the partition's answer.
 func (s *Server) produceOnce(ctx context.Context, up upstream, key senderKey, ps *partitionSender, raw []byte) (*kmsg.ProduceResponseTopicPartition, error) {
 	if ps.leader < 0 {
 		leader, err := leaderOf(ctx, up.cl, key.topic, key.partition)
@@ -264,19 +264,7 @@ func (s *Server) produceOnce(ctx context.Context, up upstream, key senderKey, ps
 		}
 		ps.leader = leader
 	}
-	req := kmsg.NewPtrProduceRequest()
-	req.Acks = -1
-	req.TimeoutMillis = 30_000
-	req.Topics = []kmsg.ProduceRequestTopic{{Topic: key.topic, Partitions: []kmsg.ProduceRequestTopicPartition{{Partition: key.partition, Records: raw}}}}
-	kresp, err := up.cl.Broker(int(ps.leader)).Request(ctx, req)
-	if err != nil {
-		return nil, err
-	}
-	resp := kresp.(*kmsg.ProduceResponse)
-	if len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
-		return nil, fmt.Errorf("produce answer names %d topics, want 1", len(resp.Topics))
-	}
-	return &resp.Topics[0].Partitions[0], nil
+	return up.batch.produce(ctx, ps.leader, key.topic, key.partition, raw)
 }
 
 // leaderOf returns the leader of a partition from fresh metadata.

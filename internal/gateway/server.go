@@ -25,10 +25,11 @@ import (
 // own credentials. cl produces idempotently (acks=all) and partitions as
 // told, so a client's partition is kept.
 type upstream struct {
-	side Side
-	cl   *kgo.Client
-	adm  *kadm.Client
-	prod *upstreamProducer // the gateway's producer id there (forward.go)
+	side  Side
+	cl    *kgo.Client
+	adm   *kadm.Client
+	prod  *upstreamProducer // the gateway's producer id there (forward.go)
+	batch *batcher          // gathers the partitions' writes into requests (batcher.go)
 }
 
 // Server is a gateway: it speaks the Kafka protocol to clients and routes
@@ -97,6 +98,7 @@ func New(opts Options) (*Server, error) {
 		s.src.cl.Close()
 		return nil, err
 	}
+	s.src.batch, s.tgt.batch = newBatcher(s.src.cl, &s.wg), newBatcher(s.tgt.cl, &s.wg)
 	s.store = opts.Store
 	if s.store == nil {
 		ropts, err := cluster.Opts(opts.Target, nil)
