@@ -5,11 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"time"
-
-	"github.com/twmb/franz-go/pkg/kbin"
-	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Sentinels for batches the gateway refuses.
@@ -18,91 +13,85 @@ var (
 	ErrTransactionalBatch = errors.New("transactional record batch")
 )
 
-// batch attributes (Kafka's DefaultRecordBatch).
+// Record batch v2 layout (Kafka's DefaultRecordBatch): the byte offsets of
+// the header fields the gateway reads or rewrites. The CRC-32C covers
+// everything from the attributes to the end of the batch.
 const (
-	attrCodec         = 0x07
+	offLength        = 8  // int32: bytes after this field
+	offMagic         = 16 // int8
+	offCRC           = 17 // uint32
+	offAttributes    = 21 // int16
+	offProducerID    = 43 // int64
+	offProducerEpoch = 51 // int16
+	offBaseSequence  = 53 // int32
+	offNumRecords    = 57 // int32
+	batchHeaderBytes = 61 // baseOffset through numRecords
+)
+
+// batch attributes.
+const (
 	attrTransactional = 0x10
 	attrControl       = 0x20
-	batchHeaderBytes  = 61 // FirstOffset through NumRecords
 )
 
 var crc32c = crc32.MakeTable(crc32.Castagnoli)
 
+// clientBatch is one record batch of a client's produce request: its bytes
+// (forwarded as they are but for the producer fields of the header) and
+// the header fields the gateway's sequence bookkeeping needs.
+type clientBatch struct {
+	raw        []byte
+	producerID int64
+	epoch      int16
+	firstSeq   int32
+	numRecords int32
+}
+
 // decodeBatches splits a produce request's records into record batches,
-// checking each one's CRC, magic and attributes.
-func decodeBatches(raw []byte) ([]kmsg.RecordBatch, error) {
-	var out []kmsg.RecordBatch
+// checking each one's length, CRC, magic and attributes. The records
+// themselves are not decoded: the upstream broker validates them, and the
+// gateway forwards them unchanged.
+func decodeBatches(raw []byte) ([]clientBatch, error) {
+	var out []clientBatch
 	for len(raw) > 0 {
 		if len(raw) < batchHeaderBytes {
 			return nil, fmt.Errorf("%w: %d trailing bytes", ErrCorruptBatch, len(raw))
 		}
-		n := 12 + int(int32(binary.BigEndian.Uint32(raw[8:12])))
+		n := 12 + int(int32(binary.BigEndian.Uint32(raw[offLength:])))
 		if n < batchHeaderBytes || n > len(raw) {
 			return nil, fmt.Errorf("%w: length %d of %d bytes", ErrCorruptBatch, n, len(raw))
 		}
-		var b kmsg.RecordBatch
-		if err := b.ReadFrom(raw[:n]); err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrCorruptBatch, err)
-		}
+		b := raw[:n:n]
+		attrs := binary.BigEndian.Uint16(b[offAttributes:])
+		count := int32(binary.BigEndian.Uint32(b[offNumRecords:]))
 		switch {
-		case b.Magic != 2:
-			return nil, fmt.Errorf("%w: magic %d (only record batches v2)", ErrCorruptBatch, b.Magic)
-		case uint32(b.CRC) != crc32.Checksum(raw[21:n], crc32c):
+		case b[offMagic] != 2:
+			return nil, fmt.Errorf("%w: magic %d (only record batches v2)", ErrCorruptBatch, b[offMagic])
+		case binary.BigEndian.Uint32(b[offCRC:]) != crc32.Checksum(b[offAttributes:], crc32c):
 			return nil, fmt.Errorf("%w: CRC mismatch", ErrCorruptBatch)
-		case b.Attributes&(attrTransactional|attrControl) != 0:
+		case attrs&(attrTransactional|attrControl) != 0:
 			return nil, ErrTransactionalBatch
+		case count <= 0 || int(count) > n-batchHeaderBytes && attrs&0x07 == 0:
+			// An uncompressed record takes at least one byte.
+			return nil, fmt.Errorf("%w: %d records in %d bytes", ErrCorruptBatch, count, n-batchHeaderBytes)
 		}
-		out = append(out, b)
+		out = append(out, clientBatch{
+			raw:        b,
+			producerID: int64(binary.BigEndian.Uint64(b[offProducerID:])),
+			epoch:      int16(binary.BigEndian.Uint16(b[offProducerEpoch:])),
+			firstSeq:   int32(binary.BigEndian.Uint32(b[offBaseSequence:])),
+			numRecords: count,
+		})
 		raw = raw[n:]
 	}
 	return out, nil
 }
 
-// decompressor decompresses batches as franz-go's consumer does.
-var decompressor = kgo.DefaultDecompressor()
-
-// records returns the records of b as franz-go records for topic and
-// partition, keeping keys, values, headers and timestamps.
-func records(b *kmsg.RecordBatch, topic string, partition int32) ([]*kgo.Record, error) {
-	raw := b.Records
-	if codec := kgo.CompressionCodecType(b.Attributes & attrCodec); codec != kgo.CodecNone {
-		var err error
-		if raw, err = decompressor.Decompress(raw, codec); err != nil {
-			return nil, fmt.Errorf("%w: decompress: %w", ErrCorruptBatch, err)
-		}
-	}
-	if b.NumRecords < 0 || int(b.NumRecords) > len(raw) {
-		// A record takes at least one byte: a client cannot make the
-		// gateway allocate for records it did not send.
-		return nil, fmt.Errorf("%w: %d records in %d bytes", ErrCorruptBatch, b.NumRecords, len(raw))
-	}
-	out := make([]*kgo.Record, 0, b.NumRecords)
-	for range b.NumRecords {
-		length, used := kbin.Varint(raw)
-		end := used + int(length)
-		if used <= 0 || length < 0 || len(raw) < end {
-			return nil, fmt.Errorf("%w: record %d truncated", ErrCorruptBatch, len(out))
-		}
-		r := kbin.Reader{Src: raw[used:end]}
-		r.Int8() // attributes, unused
-		tsDelta := r.Varlong()
-		r.Varint() // offset delta: records are consecutive
-		rec := &kgo.Record{Topic: topic, Partition: partition, Key: r.VarintBytes(), Value: r.VarintBytes()}
-		if nh := int(r.VarintArrayLen()); nh > 0 {
-			rec.Headers = make([]kgo.RecordHeader, nh)
-			for i := range rec.Headers {
-				rec.Headers[i] = kgo.RecordHeader{Key: r.VarintString(), Value: r.VarintBytes()}
-			}
-		}
-		if !r.Ok() {
-			return nil, fmt.Errorf("%w: record %d malformed", ErrCorruptBatch, len(out))
-		}
-		rec.Timestamp = time.UnixMilli(b.FirstTimestamp + tsDelta)
-		out = append(out, rec)
-		raw = raw[end:]
-	}
-	if len(raw) != 0 {
-		return nil, fmt.Errorf("%w: %d bytes after %d records", ErrCorruptBatch, len(raw), b.NumRecords)
-	}
-	return out, nil
+// rewriteProducer sets a batch's producer id, epoch and base sequence to
+// the gateway's own for the upstream cluster and recomputes its CRC.
+func rewriteProducer(b []byte, id int64, epoch int16, seq int32) {
+	binary.BigEndian.PutUint64(b[offProducerID:], uint64(id))
+	binary.BigEndian.PutUint16(b[offProducerEpoch:], uint16(epoch))
+	binary.BigEndian.PutUint32(b[offBaseSequence:], uint32(seq))
+	binary.BigEndian.PutUint32(b[offCRC:], crc32.Checksum(b[offAttributes:], crc32c))
 }

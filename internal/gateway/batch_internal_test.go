@@ -54,23 +54,27 @@ func TestDecodeBatches(t *testing.T) {
 	if err != nil || len(bs) != 2 {
 		t.Fatalf("decodeBatches: %d batches, %v", len(bs), err)
 	}
-	if bs[0].ProducerID != 9 || bs[0].ProducerEpoch != 1 || bs[0].FirstSequence != 4 || bs[0].NumRecords != 3 {
-		t.Fatalf("batch header %+v", bs[0])
+	if b := bs[0]; b.producerID != 9 || b.epoch != 1 || b.firstSeq != 4 || b.numRecords != 3 || len(b.raw) != len(raw)-len(bs[1].raw) {
+		t.Fatalf("batch header %+v", b)
 	}
-	got, err := records(&bs[0], "t2", 3)
-	if err != nil || len(got) != 3 {
-		t.Fatalf("records: %d, %v", len(got), err)
+	if bs[1].numRecords != 1 || &bs[1].raw[0] != &raw[len(bs[0].raw)] {
+		t.Fatalf("second batch %+v does not alias the request", bs[1])
 	}
-	for i, g := range got {
-		w := in[i]
-		if g.Topic != "t2" || g.Partition != 3 || string(g.Key) != string(w.Key) || (g.Key == nil) != (w.Key == nil) ||
-			string(g.Value) != string(w.Value) || (g.Value == nil) != (w.Value == nil) || !g.Timestamp.Equal(w.Timestamp) ||
-			len(g.Headers) != len(w.Headers) {
-			t.Errorf("record %d: %+v, want %+v", i, g, w)
-		}
+
+	// The rewritten batch keeps its records, names the gateway's
+	// producer and has a correct CRC.
+	rewriteProducer(bs[0].raw, 77, 3, 1000)
+	var rb kmsg.RecordBatch
+	if err := rb.ReadFrom(bs[0].raw); err != nil {
+		t.Fatal(err)
 	}
-	if h := got[0].Headers[0]; h.Key != "h" || string(h.Value) != "v" {
-		t.Errorf("header %+v", h)
+	if rb.ProducerID != 77 || rb.ProducerEpoch != 3 || rb.FirstSequence != 1000 || rb.NumRecords != 3 ||
+		uint32(rb.CRC) != crc32.Checksum(bs[0].raw[21:], crc32c) {
+		t.Fatalf("rewritten batch %+v", rb)
+	}
+	again, err := decodeBatches(raw)
+	if err != nil || again[0].producerID != 77 || again[0].firstSeq != 1000 || string(rb.Records) != string(encodeBatch(0, ts, in)[batchHeaderBytes:]) {
+		t.Fatalf("rewritten batches decode as %+v, %v", again, err)
 	}
 
 	bad := encodeBatch(0, ts, in)
@@ -84,10 +88,18 @@ func TestDecodeBatches(t *testing.T) {
 		"transactional": {encodeBatch(attrTransactional, ts, in), ErrTransactionalBatch},
 		"control":       {encodeBatch(attrControl, ts, in), ErrTransactionalBatch},
 	}
-	lying := kmsg.RecordBatch{Magic: 2, NumRecords: 1 << 30, Records: []byte{0}}
-	if _, err := records(&lying, "t", 0); !errors.Is(err, ErrCorruptBatch) {
-		t.Errorf("a batch claiming 2^30 records in 1 byte: %v, want ErrCorruptBatch", err)
-	}
+	lying := encodeBatch(0, ts, in[:1])
+	binary.BigEndian.PutUint32(lying[offNumRecords:], 1<<30)
+	binary.BigEndian.PutUint32(lying[offCRC:], crc32.Checksum(lying[offAttributes:], crc32c))
+	empty := encodeBatch(0, ts, nil)
+	cases["records count"] = struct {
+		raw  []byte
+		want error
+	}{lying, ErrCorruptBatch}
+	cases["no records"] = struct {
+		raw  []byte
+		want error
+	}{empty, ErrCorruptBatch}
 	for name, c := range cases {
 		if _, err := decodeBatches(c.raw); !errors.Is(err, c.want) {
 			t.Errorf("%s: %v, want %v", name, err, c.want)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 
 	"github.com/twmb/franz-go/pkg/kbin"
@@ -24,13 +25,38 @@ type request struct {
 	kreq         kmsg.Request
 }
 
-// serve handles one client connection. Requests are handled one at a time
-// in arrival order, as a broker does, which keeps a client's pipelined
-// batches in order.
+// maxPipelined bounds the requests of one connection read ahead of their
+// answers (clients keep at most five in flight by default).
+const maxPipelined = 16
+
+// pending is one answer owed to a client, in request order.
+type pending struct {
+	corr   int32
+	answer func() kmsg.Response // waits for it; nil: no answer (acks=0)
+	close  error                // close the connection once answered
+	done   chan struct{}        // closed once answered
+}
+
+// serve handles one client connection. Produce requests are pipelined:
+// the reader queues each one's batches upstream in arrival order (which
+// keeps a client's pipelined batches in order) and reads the next while a
+// writer answers them strictly in order, as the protocol requires. Any
+// other request waits until every earlier one is answered and is handled
+// alone, as a broker does.
 func (s *Server) serve(ctx context.Context, c net.Conn) {
 	log := s.log.With("client", c.RemoteAddr().String())
 	cs := &connState{authed: s.opts.Users == nil}
-	var out []byte
+	answers := make(chan *pending, maxPipelined)
+	written := make(chan struct{})
+	go func() {
+		defer close(written)
+		writeAnswers(c, log, answers)
+	}()
+	defer func() {
+		close(answers)
+		<-written
+	}()
+	var prev *pending
 	for {
 		req, err := readRequest(c)
 		if err != nil {
@@ -39,22 +65,50 @@ func (s *Server) serve(ctx context.Context, c net.Conn) {
 			}
 			return
 		}
-		resp, err := s.handle(ctx, cs, req)
-		if err != nil {
-			log.Warn("refused request; closing the connection", "api_key", req.key, "version", req.version, "client_id", req.clientID, "err", err)
+		p := &pending{corr: req.corr, done: make(chan struct{})}
+		if pr, ok := req.kreq.(*kmsg.ProduceRequest); ok && cs.authed {
+			s.stats.request(req.key)
+			p.answer = s.produce(ctx, pr)
+		} else {
+			if prev != nil {
+				<-prev.done
+			}
+			resp, err := s.handle(ctx, cs, req)
+			if err != nil {
+				log.Warn("refused request; closing the connection", "api_key", req.key, "version", req.version, "client_id", req.clientID, "err", err)
+				return
+			}
+			p.answer = func() kmsg.Response { return resp }
+			p.close = cs.closeNext
+		}
+		answers <- p
+		prev = p
+		if p.close != nil {
 			return
 		}
-		if resp == nil { // acks=0 produce
-			continue
+	}
+}
+
+// writeAnswers writes the answers in order until answers is closed. It
+// waits for every one, even after the connection broke, so that each
+// produce request's writes are waited for (and their routes released).
+func writeAnswers(c net.Conn, log *slog.Logger, answers <-chan *pending) {
+	var out []byte
+	broken := false
+	for p := range answers {
+		if resp := p.answer(); resp != nil && !broken {
+			out = appendResponse(out[:0], p.corr, resp)
+			if _, err := c.Write(out); err != nil {
+				broken = true
+				c.Close()
+			}
 		}
-		out = appendResponse(out[:0], req.corr, resp)
-		if _, err := c.Write(out); err != nil {
-			return
+		if p.close != nil && !broken {
+			log.Warn("closing the connection", "err", p.close)
+			broken = true
+			c.Close()
 		}
-		if cs.closeNext != nil {
-			log.Warn("closing the connection", "err", cs.closeNext)
-			return
-		}
+		close(p.done)
 	}
 }
 
@@ -142,7 +196,7 @@ func (s *Server) handle(ctx context.Context, cs *connState, req *request) (kmsg.
 	case *kmsg.InitProducerIDRequest:
 		return s.initProducerID(r), nil
 	case *kmsg.ProduceRequest:
-		return s.produce(ctx, r), nil
+		return s.produce(ctx, r)(), nil
 	case *kmsg.FetchRequest:
 		return s.fetch(ctx, r), nil
 	case *kmsg.ListOffsetsRequest:

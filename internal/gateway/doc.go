@@ -11,6 +11,10 @@
 // gateway, which deduplicates their batches by the client's own sequence
 // numbers and writes upstream with its own idempotent producer, so the
 // client's sequence stream never meets a cluster that does not know it.
+// Batches are forwarded as they came, only their producer fields and CRC
+// rewritten, one sender per upstream partition, while each connection
+// keeps reading pipelined requests and answers them in order (forward.go,
+// conn.go).
 //
 // Promote switches a topic: it holds new writes, asks every other gateway
 // of the migration to hold them too, waits for the writes in flight

@@ -42,11 +42,10 @@ type topicRoute struct {
 	changed  chan struct{} // closed and replaced when side changes
 	inflight int
 	drained  []chan struct{} // closed when inflight drops to 0 while Holding
-	lanes    map[int32]*sync.Mutex
 }
 
 func newTopicRoute(side Side) *topicRoute {
-	return &topicRoute{side: side, changed: make(chan struct{}), lanes: map[int32]*sync.Mutex{}}
+	return &topicRoute{side: side, changed: make(chan struct{})}
 }
 
 // current returns the side reads and metadata use now.
@@ -90,19 +89,6 @@ func (r *topicRoute) release() {
 		}
 		r.drained = nil
 	}
-}
-
-// lane returns the lock that serializes writes to one partition, so that
-// a client batch stays contiguous and in order upstream.
-func (r *topicRoute) lane(p int32) *sync.Mutex {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	l := r.lanes[p]
-	if l == nil {
-		l = new(sync.Mutex)
-		r.lanes[p] = l
-	}
-	return l
 }
 
 // hold moves a Source topic to Holding (a Holding one stays) and returns

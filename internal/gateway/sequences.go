@@ -98,14 +98,18 @@ func (s *sequences) admit(pp producerPartition, epoch int16, seq, count int32) (
 
 // settle records the outcome of a batch admit returned as new. A failed
 // batch is forgotten and the stream rewinds to it, so that the client's
-// retry (same sequence) is admitted again.
+// retry (same sequence) is admitted again; the client's batches admitted
+// after it are forgotten too (the sender fails them, and the client
+// retries them after the failed one, in order). A batch already forgotten
+// that way does not rewind the stream again.
 func (s *sequences) settle(pp producerPartition, res *batchResult, base int64, code int16) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if st := s.streams[pp]; st != nil && code != 0 {
 		for i, b := range st.recent {
 			if b == res {
-				st.recent = append(st.recent[:i:i], st.recent[i+1:]...)
+				clear(st.recent[i:])
+				st.recent = st.recent[:i:i]
 				st.next = res.seq
 				break
 			}

@@ -83,3 +83,41 @@ func TestSequencesPendingRetry(t *testing.T) {
 		t.Fatal("a forgotten producer's batch was a duplicate")
 	}
 }
+
+// TestSequencesPipelinedFailure: a client pipelines three batches; the
+// first fails upstream, so the sender fails the two behind it. The stream
+// rewinds to the first one only, and the client's retries of all three
+// are new writes, in order.
+func TestSequencesPipelinedFailure(t *testing.T) {
+	s := newSequences()
+	pp := producerPartition{producerID: 3, topic: "t"}
+	var inflight []*batchResult
+	for _, seq := range []int32{0, 4, 8} {
+		res, dup, code := s.admit(pp, 0, seq, 4)
+		if dup || code != 0 {
+			t.Fatalf("seq %d: dup %v code %d", seq, dup, code)
+		}
+		inflight = append(inflight, res)
+	}
+	s.settle(pp, inflight[0], -1, kerr.NotEnoughReplicas.Code)
+	if _, _, code := s.admit(pp, 0, 12, 4); code != kerr.NotLeaderForPartition.Code {
+		t.Fatalf("a batch after the failed one: code %d, want NOT_LEADER_OR_FOLLOWER", code)
+	}
+	retry, dup, code := s.admit(pp, 0, 0, 4) // before the sender failed the others
+	if dup || code != 0 {
+		t.Fatalf("retry of the failed batch: dup %v code %d", dup, code)
+	}
+	s.settle(pp, inflight[1], -1, kerr.NotLeaderForPartition.Code)
+	s.settle(pp, inflight[2], -1, kerr.NotLeaderForPartition.Code)
+	s.settle(pp, retry, 100, 0)
+	for i, seq := range []int32{4, 8} {
+		res, dup, code := s.admit(pp, 0, seq, 4)
+		if dup || code != 0 {
+			t.Fatalf("retry of seq %d: dup %v code %d, want a new write", seq, dup, code)
+		}
+		s.settle(pp, res, int64(104+4*i), 0)
+	}
+	if res, dup, _ := s.admit(pp, 0, 8, 4); !dup || res.base != 108 {
+		t.Fatalf("a second retry of seq 8: dup %v, want the answer of the first", dup)
+	}
+}

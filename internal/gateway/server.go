@@ -25,9 +25,11 @@ import (
 // own credentials. cl produces idempotently (acks=all) and partitions as
 // told, so a client's partition is kept.
 type upstream struct {
-	side Side
-	cl   *kgo.Client
-	adm  *kadm.Client
+	side  Side
+	cl    *kgo.Client
+	adm   *kadm.Client
+	prod  *upstreamProducer // the gateway's producer id there (forward.go)
+	batch *batcher          // gathers the partitions' writes into requests (batcher.go)
 }
 
 // Server is a gateway: it speaks the Kafka protocol to clients and routes
@@ -57,6 +59,11 @@ type Server struct {
 
 	groupClients pinnedClients // groups.go
 
+	life      context.Context // ends when the server closes: upstream writes stop
+	endLife   context.CancelFunc
+	sendersMu sync.Mutex
+	senders   map[senderKey]*partitionSender // forward.go
+
 	closeOnce sync.Once
 	connsMu   sync.Mutex
 	conns     map[net.Conn]struct{}
@@ -73,7 +80,9 @@ func New(opts Options) (*Server, error) {
 		opts: opts, log: opts.Logger, routes: map[string]*topicRoute{}, names: map[string]string{},
 		seqs: newSequences(), pids: newProducerIDs(), stats: newStats(), conns: map[net.Conn]struct{}{},
 		id: opts.ID, ownHolds: map[string]string{}, remoteHolds: map[string]string{}, bases: map[string]*Base{},
+		senders: map[senderKey]*partitionSender{},
 	}
+	s.life, s.endLife = context.WithCancel(context.Background())
 	if s.id == "" {
 		s.id = nonce()
 	}
@@ -89,6 +98,7 @@ func New(opts Options) (*Server, error) {
 		s.src.cl.Close()
 		return nil, err
 	}
+	s.src.batch, s.tgt.batch = newBatcher(s.src.cl, &s.wg), newBatcher(s.tgt.cl, &s.wg)
 	s.store = opts.Store
 	if s.store == nil {
 		ropts, err := cluster.Opts(opts.Target, nil)
@@ -111,10 +121,11 @@ func New(opts Options) (*Server, error) {
 }
 
 func connect(side Side, c *config.Cluster, extra []kgo.Opt, log *slog.Logger) (upstream, error) {
-	// Fetch v13+ names topics by id; the gateway forwards fetches by
-	// name.
+	// Fetch and Produce v13+ name topics by id; the gateway forwards
+	// them by name.
 	versions := kversion.Stable()
 	versions.SetMaxKeyVersion(kmsg.Fetch.Int16(), 12)
+	versions.SetMaxKeyVersion(kmsg.Produce.Int16(), 12)
 	opts := append([]kgo.Opt{
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
@@ -125,7 +136,7 @@ func connect(side Side, c *config.Cluster, extra []kgo.Opt, log *slog.Logger) (u
 	if err != nil {
 		return upstream{}, fmt.Errorf("gateway: %s client: %w", side, err)
 	}
-	return upstream{side: side, cl: cl, adm: kadm.NewClient(cl)}, nil
+	return upstream{side: side, cl: cl, adm: kadm.NewClient(cl), prod: new(upstreamProducer)}, nil
 }
 
 func (s *Server) listen() error {
@@ -236,6 +247,7 @@ func (s *Server) closeConns() {
 // calls it.
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {
+		s.endLife()
 		s.ln.Close()
 		s.closeConns()
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -248,6 +260,7 @@ func (s *Server) Close() {
 }
 
 func (s *Server) closeClients() {
+	s.endLife()
 	s.groupClients.close()
 	if s.ownStore != nil {
 		s.ownStore.Close()

@@ -1,16 +1,22 @@
-// Command gatewaybench measures what `kmigrate gateway` costs a producer:
-// the same idempotent franz-go producer (acks=all) writes N records
-// directly to the source cluster and then through a gateway in front of
-// it, alternating, in one run, so the numbers share the machine's noise
-// and are read as a ratio (issue 15's goal: through the gateway >= 0.8 of
-// direct). It reports records/s, p50/p99 produce latency of each, and the
-// process's peak RSS.
+// Command gatewaybench measures what `kmigrate gateway` costs a producer,
+// directly to the source and through a gateway in front of it, alternating
+// in one run, so the numbers share the machine's noise and are read as a
+// ratio (issue 15's goal: through the gateway >= 0.8 of direct).
 //
-// By default everything runs in this process on kfake clusters (the
-// producer, the gateway and the brokers share the CPU, so the ratio is
-// pessimistic); --source and --target measure existing clusters instead
-// (the gateway still runs in process). It is not the librdkafka producer
-// the issue names: that needs a client driver this harness does not have.
+// --real is the issue's measurement: librdkafka producers (kcat for
+// throughput, confluent-kafka for librdkafka's own per-record latencies;
+// enable.idempotence=true, acks=all) against a real Kafka source started
+// from the kafka/fetch cache, and `kmigrate gateway` as its own process
+// (built from this repository unless --kmigrate names a binary). It
+// reports records/s, MB/s, the ratio, the added p99 produce latency, the
+// gateway process's peak RSS, and checks after every run that the source
+// took exactly the records sent.
+//
+// Without --real everything runs in this process on kfake clusters with
+// an idempotent franz-go producer (the producer, the gateway and the
+// brokers share the CPU, so the ratio is pessimistic); --source and
+// --target measure existing clusters instead (the gateway still runs in
+// process).
 package main
 
 import (
@@ -19,6 +25,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -30,6 +37,7 @@ import (
 
 	"github.com/kmigrate/kmigrate/internal/config"
 	"github.com/kmigrate/kmigrate/internal/gateway"
+	"github.com/kmigrate/kmigrate/internal/kafkatest/realkafka"
 	"github.com/kmigrate/kmigrate/internal/state"
 )
 
@@ -37,6 +45,11 @@ type options struct {
 	records, size, rounds int
 	partitions            int32
 	source, target        string
+
+	real                             bool
+	kafka, kmigrate, python, profile string
+	linger                           int
+	latencyRecords, latencyRate      int
 }
 
 func main() {
@@ -47,8 +60,20 @@ func main() {
 	p := flag.Int("partitions", 6, "partitions of the topic")
 	flag.StringVar(&o.source, "source", "", "bootstrap servers of an existing source (with --target; default: kfake in process)")
 	flag.StringVar(&o.target, "target", "", "bootstrap servers of an existing target")
+	flag.BoolVar(&o.real, "real", false, "librdkafka producers against a real Kafka source, through `kmigrate gateway` as its own process")
+	flag.StringVar(&o.kafka, "kafka", realkafka.KRaftVersion, "Kafka version of the real clusters (fetched by kafka/fetch)")
+	flag.StringVar(&o.kmigrate, "kmigrate", "", "kmigrate binary for --real (default: go build ./cmd/kmigrate)")
+	flag.StringVar(&o.python, "python", filepath.Join(os.Getenv("HOME"), ".cache/kmigrate/venv/bin/python3"), "Python with confluent-kafka, for --real")
+	flag.StringVar(&o.profile, "profile", "", "with --real, write a 15 s CPU profile of the gateway process (first gateway kcat run) here")
+	flag.IntVar(&o.linger, "linger-ms", 5, "linger.ms of the librdkafka producers")
+	flag.IntVar(&o.latencyRecords, "latency-records", 100_000, "records of each --real latency run (confluent-kafka)")
+	flag.IntVar(&o.latencyRate, "latency-rate", 10_000, "records/s of each --real latency run")
 	flag.Parse()
 	o.partitions = int32(*p)
+	run := runInProcess
+	if o.real {
+		run = runReal
+	}
 	if err := run(context.Background(), o); err != nil {
 		fmt.Fprintln(os.Stderr, "gatewaybench:", err)
 		os.Exit(1)
@@ -65,7 +90,7 @@ type result struct {
 
 func (r result) rate() float64 { return float64(r.records) / r.elapsed.Seconds() }
 
-func run(ctx context.Context, o options) error {
+func runInProcess(ctx context.Context, o options) error {
 	src, tgt, stop, err := clusters(o)
 	if err != nil {
 		return err
@@ -234,4 +259,9 @@ func peakRSS() string {
 		}
 	}
 	return "unknown"
+}
+
+// logf prints progress to stderr.
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
 }

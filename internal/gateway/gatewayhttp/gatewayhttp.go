@@ -2,7 +2,8 @@
 // GET /v1/gateway (routes and counters), GET /metrics (the same, for
 // Prometheus), POST /v1/gateway/promote/{topic}
 // (a switch through this gateway, answered when it finished or was
-// undone) and GET /healthz. It is an adapter: package gateway knows
+// undone), GET /healthz and the Go profiles under /debug/pprof/ (for a
+// slow gateway in production, and the benchmark's profile). It is an adapter: package gateway knows
 // nothing of HTTP. Handlers go on an explicit *http.ServeMux.
 package gatewayhttp
 
@@ -10,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -59,6 +61,9 @@ func Register(mux *http.ServeMux, gw *gateway.Server) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusOK)
 	})
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	mux.HandleFunc("GET /v1/gateway", func(w http.ResponseWriter, _ *http.Request) {
 		write(w, http.StatusOK, status(gw))
 	})

@@ -81,6 +81,10 @@ func TestHandlers(t *testing.T) {
 			t.Errorf("metrics (%d) lack %s:\n%s", code, want, body)
 		}
 	}
+	code, body = call(t, http.MethodGet, srv.URL+"/debug/pprof/")
+	if code != http.StatusOK || !strings.Contains(body, "goroutine") {
+		t.Errorf("pprof index: %d %.200s", code, body)
+	}
 }
 
 func call(t *testing.T, method, url string) (int, string) {
