@@ -48,11 +48,12 @@ func saslSpec(t *testing.T, pair *kafkatest.Pair, name, extra string) string {
 	return write(t, t.TempDir(), "m.yaml", "name: "+name+"\nsource:\n"+side(pair.Source)+"target:\n"+side(pair.Target)+extra)
 }
 
-// TestMirrorProtectTarget: mirror --protect-target denies the
-// application's writes to the target topics from before the first copy,
-// releases each topic's guard once it is promoted, and when every topic is
-// promoted (the mirror then stops by itself) leaves none of its bindings.
-func TestMirrorProtectTarget(t *testing.T) {
+// protectFixture is a pair of kfake clusters enforcing ACLs, with the
+// topics orders and payments (one record each) on the source, the SCRAM
+// user app allowed to write and describe both there (copied, the bindings
+// the target should end with), and a spec for migration name.
+func protectFixture(t *testing.T, name string) (*kafkatest.Pair, []acls.Binding, string) {
+	t.Helper()
 	pair := kafkatest.NewPair(t, kafkatest.Brokers(1), kafkatest.SASL(config.ScramSHA256, "admin", "admin-secret"),
 		kafkatest.Kfake(kfake.EnableACLs(), kfake.User("SCRAM-SHA-256", "app", "app-pw")))
 	var copied []acls.Binding
@@ -67,7 +68,31 @@ func TestMirrorProtectTarget(t *testing.T) {
 	if failed, err := acls.Create(t.Context(), pair.Source.Client(t), copied); err != nil || len(failed) > 0 {
 		t.Fatal(err, failed)
 	}
-	spec := saslSpec(t, pair, "guarded", "topics: {include: [orders, payments]}\ngroups: {sync: false}\n")
+	return pair, copied, saslSpec(t, pair, name, "topics: {include: [orders, payments]}\ngroups: {sync: false}\n")
+}
+
+// assertOnlyCopied fails unless the target's bindings are exactly copied:
+// none of kmigrate's guards left.
+func assertOnlyCopied(t *testing.T, pair *kafkatest.Pair, copied []acls.Binding) {
+	t.Helper()
+	got, err := acls.Read(t.Context(), pair.Target.Client(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmp := func(a, b acls.Binding) int { return strings.Compare(a.String(), b.String()) }
+	slices.SortFunc(got, cmp)
+	slices.SortFunc(copied, cmp)
+	if !reflect.DeepEqual(got, copied) {
+		t.Errorf("target bindings:\n%v\nwant only the copied ones:\n%v", got, copied)
+	}
+}
+
+// TestMirrorProtectTarget: mirror --protect-target denies the
+// application's writes to the target topics from before the first copy,
+// releases each topic's guard once it is promoted, and when every topic is
+// promoted (the mirror then stops by itself) leaves none of its bindings.
+func TestMirrorProtectTarget(t *testing.T) {
+	pair, copied, spec := protectFixture(t, "guarded")
 	must := func(args ...string) {
 		t.Helper()
 		if code, out, errOut := kmigrate(t, append(args, "-f", spec, "--log-level", "warn")...); code != 0 {
@@ -109,16 +134,7 @@ func TestMirrorProtectTarget(t *testing.T) {
 	case <-time.After(2 * time.Minute): // hang guard: every topic promoted ends the mirror
 		t.Fatalf("the mirror did not stop once every topic was promoted\n%s%s", out.String(), errOut.String())
 	}
-	got, err := acls.Read(t.Context(), pair.Target.Client(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmp := func(a, b acls.Binding) int { return strings.Compare(a.String(), b.String()) }
-	slices.SortFunc(got, cmp)
-	slices.SortFunc(copied, cmp)
-	if !reflect.DeepEqual(got, copied) {
-		t.Errorf("target bindings after every promotion:\n%v\nwant only the copied ones:\n%v", got, copied)
-	}
+	assertOnlyCopied(t, pair, copied)
 }
 
 // TestMirrorProtectTargetUnknownPrincipal: guards exempt the migrator by

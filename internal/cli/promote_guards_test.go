@@ -2,19 +2,10 @@ package cli_test
 
 import (
 	"errors"
-	"reflect"
-	"slices"
 	"strings"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kfake"
-	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
-
-	"github.com/kmigrate/kmigrate/internal/acls"
-	"github.com/kmigrate/kmigrate/internal/config"
-	"github.com/kmigrate/kmigrate/internal/kafkatest"
 )
 
 // TestPromoteReleasesGuards: a bounded copy with --protect-target leaves
@@ -23,21 +14,7 @@ import (
 // the other topic's guard; once both are promoted none of kmigrate's
 // bindings remains.
 func TestPromoteReleasesGuards(t *testing.T) {
-	pair := kafkatest.NewPair(t, kafkatest.Brokers(1), kafkatest.SASL(config.ScramSHA256, "admin", "admin-secret"),
-		kafkatest.Kfake(kfake.EnableACLs(), kfake.User("SCRAM-SHA-256", "app", "app-pw")))
-	var copied []acls.Binding
-	for _, topic := range []string{"orders", "payments"} {
-		pair.Source.CreateTopic(t, topic, 1, nil)
-		pair.Source.Produce(t, &kgo.Record{Topic: topic, Value: []byte("first")})
-		for _, op := range []kmsg.ACLOperation{kmsg.ACLOperationWrite, kmsg.ACLOperationDescribe} {
-			copied = append(copied, acls.Binding{Resource: kmsg.ACLResourceTypeTopic, Name: topic, Pattern: kmsg.ACLResourcePatternTypeLiteral,
-				Principal: "User:app", Host: "*", Operation: op, Permission: kmsg.ACLPermissionTypeAllow})
-		}
-	}
-	if failed, err := acls.Create(t.Context(), pair.Source.Client(t), copied); err != nil || len(failed) > 0 {
-		t.Fatal(err, failed)
-	}
-	spec := saslSpec(t, pair, "guarded-bounded", "topics: {include: [orders, payments]}\ngroups: {sync: false}\n")
+	pair, copied, spec := protectFixture(t, "guarded-bounded")
 	run := func(args ...string) string {
 		t.Helper()
 		code, out, errOut := kmigrate(t, append(args, "-f", spec, "--log-level", "warn")...)
@@ -66,14 +43,5 @@ func TestPromoteReleasesGuards(t *testing.T) {
 	if out := run("promote", "--topic", "payments", "--force"); !strings.Contains(out, "Write guards removed: payments\n") {
 		t.Errorf("promote payments says:\n%s\nwant the guard of payments removed", out)
 	}
-	got, err := acls.Read(t.Context(), pair.Target.Client(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmp := func(a, b acls.Binding) int { return strings.Compare(a.String(), b.String()) }
-	slices.SortFunc(got, cmp)
-	slices.SortFunc(copied, cmp)
-	if !reflect.DeepEqual(got, copied) {
-		t.Errorf("target bindings after both promotions:\n%v\nwant only the copied ones:\n%v", got, copied)
-	}
+	assertOnlyCopied(t, pair, copied)
 }
