@@ -44,6 +44,7 @@ type options struct {
 	workDir, resultsDir string
 	stepTimeout         time.Duration
 	profileSeconds      int
+	mirrorArgs          string
 	// child is "cluster" in a cluster child process (cluster.go).
 	child string
 }
@@ -74,6 +75,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.resultsDir, "results", "", "directory for the JSON result (default: bench/results in the module)")
 	fs.DurationVar(&o.stepTimeout, "step-timeout", 15*time.Minute, "limit for each measured step")
 	fs.IntVar(&o.profileSeconds, "profile", 0, "if > 0, save a CPU profile of this many seconds from the first mirror process, taken from its start (--http /debug/pprof), for each size and process count")
+	fs.StringVar(&o.mirrorArgs, "mirror-args", "", "extra flags for every kmigrate mirror process, space-separated (for experiments, e.g. --log-level debug)")
 	fs.StringVar(&o.child, "child", "", "internal: run one in-memory kfake cluster of --brokers brokers (cluster)")
 	if err := fs.Parse(args); err != nil {
 		return o, err

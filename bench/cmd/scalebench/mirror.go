@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -74,6 +75,7 @@ func (b *bench) startMirror(ctx context.Context, spec, logPath string) (*mirrorP
 	args := []string{"mirror", "-f", spec, "--units", strconv.Itoa(b.o.units),
 		"--session-timeout", b.o.sessionTimeout.String(), "--log-format", "json", "--progress", "never",
 		"--http", addr}
+	args = append(args, strings.Fields(b.o.mirrorArgs)...)
 	// Not stopped by ctx: every step stops its mirrors itself (SIGINT,
 	// or SIGKILL for the rebalance).
 	cmd := proc.Command(context.WithoutCancel(ctx), grace, b.bin, args...)

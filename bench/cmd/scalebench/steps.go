@@ -227,6 +227,21 @@ func (b *bench) rebalance(ctx context.Context, r *Row, procs []*mirrorProc, tadm
 	if err != nil {
 		return fmt.Errorf("kill: %w", err)
 	}
+	profiled := make(chan struct{})
+	if b.o.profileSeconds == 0 {
+		close(profiled)
+	} else {
+		go func() {
+			defer close(profiled)
+			path := filepath.Join(b.o.resultsDir, fmt.Sprintf("scalebench-%s-P%d-n2-rebalance.cpu.pprof", b.runID, r.Partitions))
+			if err := survivor.profile(ctx, b.o.profileSeconds, path); err != nil {
+				logf("warning: profile: %v", err)
+			} else {
+				logf("CPU profile of the survivor's first %ds after the kill saved in %s", b.o.profileSeconds, path)
+			}
+		}()
+	}
+	defer func() { <-profiled }()
 	if err := produceMarkers(ctx, b.src, topics, b.o.perTopic); err != nil {
 		return fmt.Errorf("markers: %w", err)
 	}
