@@ -41,6 +41,9 @@ func run(ctx context.Context, o options) (err error) {
 	if o.resultsDir == "" {
 		o.resultsDir = filepath.Join(root, "bench", "results")
 	}
+	if err := os.MkdirAll(o.resultsDir, 0o755); err != nil { // profiles go there during the run
+		return err
+	}
 	dir, err := os.MkdirTemp(o.workDir, "scalebench-")
 	if err != nil {
 		return err

@@ -17,14 +17,63 @@ import (
 	"github.com/kmigrate/kmigrate/internal/state"
 )
 
+// seedRow creates P/per-topic source topics and fills every partition; it
+// returns the topics and the records each partition holds.
+func (b *bench) seedRow(ctx context.Context, partitions int) ([]string, counts, error) {
+	o := b.o
+	var topics []string
+	for i := range partitions / o.perTopic {
+		topics = append(topics, fmt.Sprintf("scale.t%03d", i))
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.stepTimeout)
+	defer cancel()
+	start := time.Now()
+	err := createTopics(ctx, b.src, topics, o.perTopic)
+	if err == nil {
+		err = seed(ctx, b.src, topics, o.perTopic, o.records, o.size)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("seed: %w", err)
+	}
+	logf("P=%d: seeded %d topics x %d partitions x %d records in %.1fs", partitions, len(topics), o.perTopic, o.records, time.Since(start).Seconds())
+	want := counts{}
+	for _, t := range topics {
+		want[t] = make([]int64, o.perTopic)
+		for p := range want[t] {
+			want[t][p] = int64(o.records)
+		}
+	}
+	return topics, want, nil
+}
+
+// profile saves, with --profile, a CPU profile of m's next seconds into
+// the results directory (name in the file name, what in the log line);
+// the returned channel is closed when it is done (at once without it).
+func (b *bench) profile(ctx context.Context, m *mirrorProc, name, what string) <-chan struct{} {
+	done := make(chan struct{})
+	if b.o.profileSeconds == 0 {
+		close(done)
+		return done
+	}
+	go func() {
+		defer close(done)
+		path := filepath.Join(b.o.resultsDir, fmt.Sprintf("scalebench-%s-%s.cpu.pprof", b.runID, name))
+		if err := m.profile(ctx, b.o.profileSeconds, path); err != nil {
+			logf("warning: profile: %v", err)
+			return
+		}
+		logf("CPU profile of "+what+" saved in %s", b.o.profileSeconds, path)
+	}()
+	return done
+}
+
 // measure seeds the row's source and runs its steps in order; the first
 // failed step ends the row.
 func (b *bench) measure(ctx context.Context, r *Row) error {
 	o := b.o
-	nTopics := r.Partitions / o.perTopic
-	var topics []string
-	for i := range nTopics {
-		topics = append(topics, fmt.Sprintf("scale.t%03d", i))
+	topics, want, err := b.seedRow(ctx, r.Partitions)
+	if err != nil {
+		return err
 	}
 	prefix := "m."
 	rename := func(t string) string { return prefix + t }
@@ -33,25 +82,6 @@ func (b *bench) measure(ctx context.Context, r *Row) error {
 		targets = append(targets, rename(t))
 	}
 	step := func() (context.Context, context.CancelFunc) { return context.WithTimeout(ctx, o.stepTimeout) }
-
-	sctx, cancel := step()
-	seedStart := time.Now()
-	err := createTopics(sctx, b.src, topics, o.perTopic)
-	if err == nil {
-		err = seed(sctx, b.src, topics, o.perTopic, o.records, o.size)
-	}
-	cancel()
-	if err != nil {
-		return fmt.Errorf("seed: %w", err)
-	}
-	logf("P=%d: seeded %d topics x %d partitions x %d records in %.1fs", r.Partitions, nTopics, o.perTopic, o.records, time.Since(seedStart).Seconds())
-	want := counts{}
-	for _, t := range topics {
-		want[t] = make([]int64, o.perTopic)
-		for p := range want[t] {
-			want[t][p] = int64(o.records)
-		}
-	}
 
 	migration := fmt.Sprintf("scale-%d-%d", r.Partitions, r.Procs)
 	groupRe := "scale-g-.*"
@@ -83,21 +113,8 @@ func (b *bench) measure(ctx context.Context, r *Row) error {
 		procs = append(procs, m)
 	}
 	start := procs[0].start
-	profiled := make(chan struct{})
-	if o.profileSeconds == 0 {
-		close(profiled)
-	} else {
-		go func() {
-			defer close(profiled)
-			path := filepath.Join(o.resultsDir, fmt.Sprintf("scalebench-%s-P%d-n%d.cpu.pprof", b.runID, r.Partitions, r.Procs))
-			if err := procs[0].profile(ctx, o.profileSeconds, path); err != nil {
-				logf("warning: profile: %v", err)
-			} else {
-				logf("CPU profile of the first %ds of process 0 saved in %s", o.profileSeconds, path)
-			}
-		}()
-	}
-	sctx, cancel = step()
+	profiled := b.profile(ctx, procs[0], fmt.Sprintf("P%d-n%d", r.Partitions, r.Procs), "the first %ds of process 0")
+	sctx, cancel := step()
 	defer cancel()
 	sctx, unwatch := watchExits(sctx, procs)
 	defer unwatch()
@@ -227,20 +244,7 @@ func (b *bench) rebalance(ctx context.Context, r *Row, procs []*mirrorProc, tadm
 	if err != nil {
 		return fmt.Errorf("kill: %w", err)
 	}
-	profiled := make(chan struct{})
-	if b.o.profileSeconds == 0 {
-		close(profiled)
-	} else {
-		go func() {
-			defer close(profiled)
-			path := filepath.Join(b.o.resultsDir, fmt.Sprintf("scalebench-%s-P%d-n2-rebalance.cpu.pprof", b.runID, r.Partitions))
-			if err := survivor.profile(ctx, b.o.profileSeconds, path); err != nil {
-				logf("warning: profile: %v", err)
-			} else {
-				logf("CPU profile of the survivor's first %ds after the kill saved in %s", b.o.profileSeconds, path)
-			}
-		}()
-	}
+	profiled := b.profile(ctx, survivor, fmt.Sprintf("P%d-n2-rebalance", r.Partitions), "the survivor's first %ds after the kill")
 	defer func() { <-profiled }()
 	if err := produceMarkers(ctx, b.src, topics, b.o.perTopic); err != nil {
 		return fmt.Errorf("markers: %w", err)
