@@ -1,6 +1,7 @@
 package acls
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -104,6 +105,11 @@ type Syncer struct {
 	// noState: the last pass found no state topic (set and read by
 	// Sync's goroutine only).
 	noState bool
+	// wrote is the last record written with its result's time zeroed,
+	// and wroteAt when (Sync's goroutine only): an unchanged record is
+	// written again only after RecordRefresh.
+	wrote   []byte
+	wroteAt time.Time
 
 	mu   sync.Mutex
 	last *SyncResult
@@ -339,7 +345,14 @@ func DecodeRecord(b []byte) (*SyncRecord, error) {
 	return rec, nil
 }
 
-// write stores the set of created bindings and last.
+// RecordRefresh is how long the ACL sync goes without writing its record
+// when nothing but the time of its last pass changed: status shows a
+// pass at most this old while passes find nothing new, instead of one
+// state record every interval.
+const RecordRefresh = 10 * time.Minute
+
+// write stores the set of created bindings and last, unless the same
+// record (but for last's time) was written less than RecordRefresh ago.
 func (s *Syncer) write(ctx context.Context, owned map[Binding]bool, last *SyncResult) error {
 	created := make([]Binding, 0, len(owned))
 	for b := range owned {
@@ -349,6 +362,13 @@ func (s *Syncer) write(ctx context.Context, owned map[Binding]bool, last *SyncRe
 	b, err := json.Marshal(SyncRecord{Version: syncVersion, Created: created, Last: last})
 	if err != nil {
 		return err
+	}
+	same, err := json.Marshal(SyncRecord{Version: syncVersion, Created: created, Last: untimed(last)})
+	if err != nil {
+		return err
+	}
+	if bytes.Equal(same, s.wrote) && time.Since(s.wroteAt) < RecordRefresh {
+		return nil
 	}
 	rf := s.h.Config().Topics.ReplicationFactor
 	if rf <= 0 {
@@ -360,7 +380,18 @@ func (s *Syncer) write(ctx context.Context, owned map[Binding]bool, last *SyncRe
 	if err := state.Write(ctx, s.h.Target(), state.ACLsRecord(s.h.StateTopic(), b)); err != nil {
 		return fmt.Errorf("record the bindings kmigrate created: %w", err)
 	}
+	s.wrote, s.wroteAt = same, time.Now()
 	return nil
+}
+
+// untimed is r without its time (nil for nil).
+func untimed(r *SyncResult) *SyncResult {
+	if r == nil {
+		return nil
+	}
+	c := *r
+	c.Time = time.Time{}
+	return &c
 }
 
 // writeLast stores r as the record's last result with owned (nil: the

@@ -17,6 +17,7 @@ import (
 	"github.com/kmigrate/kmigrate/internal/acls"
 	"github.com/kmigrate/kmigrate/internal/config"
 	"github.com/kmigrate/kmigrate/internal/kafkatest"
+	"github.com/kmigrate/kmigrate/internal/migration"
 )
 
 func mustDelete(t *testing.T, cl *kgo.Client, bs ...acls.Binding) {
@@ -99,6 +100,12 @@ func TestSync(t *testing.T) {
 		t.Fatalf("target after the first sync:\ngot  %v\nwant %v", got, want)
 	}
 	syncOnce(t, s, nil, nil) // idempotent
+	// ... and a pass that changes nothing writes no state record.
+	before := stateEnd(t, h)
+	syncOnce(t, s, nil, nil)
+	if after := stateEnd(t, h); after != before {
+		t.Errorf("state topic end %d after a pass with nothing new, want %d (unchanged)", after, before)
+	}
 
 	denyPayments := bind(deny, "User:app", write, topic, "payments", literal)
 	mustCreate(t, src, denyPayments)
@@ -176,4 +183,18 @@ func TestSyncNotAllowed(t *testing.T) {
 	if after := readSorted(t, p.Target.Client(t)); !reflect.DeepEqual(after, before) {
 		t.Errorf("target bindings changed: %v, were %v", after, before)
 	}
+}
+
+// stateEnd is the end offset of h's state topic.
+func stateEnd(t *testing.T, h *migration.Handle) int64 {
+	t.Helper()
+	ends, err := h.TargetAdmin().ListEndOffsets(t.Context(), h.StateTopic())
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, ok := ends.Lookup(h.StateTopic(), 0)
+	if !ok || o.Err != nil {
+		t.Fatalf("end offset of %s: %v", h.StateTopic(), o.Err)
+	}
+	return o.Offset
 }
