@@ -301,15 +301,13 @@ func TestParseSpecAliasBomb(t *testing.T) {
 	b.WriteString("topics:\n  include:\n")
 	b.WriteString(defs.String())
 	b.WriteString("groups:\n  include: [a]\n  <<: [*n9, *n9]\n")
-	start := time.Now()
+	// Without the node limit this expands to 10^9 nodes and never ends
+	// (the suite's -timeout fails it); no wall-clock bound is asserted.
 	_, err := config.ParseSpec([]byte(b.String()), "bomb.yaml", noEnv)
 	if err == nil {
 		t.Fatal("want an error")
 	}
 	if want := "bomb.yaml: the spec has more than 100000 nodes: are aliases or merge keys expanding?"; err.Error() != want {
 		t.Errorf("error = %.500s\nwant %s", err, want)
-	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("took %v", d)
 	}
 }
