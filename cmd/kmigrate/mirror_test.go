@@ -137,15 +137,18 @@ func firstLines(s string, n int) string {
 }
 
 // TestMirrorFencesASecondProcess runs two continuous mirrors of one
-// migration; the earlier one is fenced and exits, and the target holds no
-// duplicate. The second starts once the first has committed copies (its
-// transactional producer holds the migration), not after a head start
-// that a slow machine may not give it.
+// migration of one unit (--units 1: one transactional id, no units group);
+// the earlier one is fenced and exits, and the target holds no duplicate.
+// (Mirrors of a migration in several units share them instead:
+// TestProcessesStartedTogether.) The second starts once the first has
+// committed copies (its transactional producer holds the migration), not
+// after a head start that a slow machine may not give it.
 func TestMirrorFencesASecondProcess(t *testing.T) {
 	pair := kafkatest.NewPair(t, kafkatest.Brokers(1))
 	seed(t, pair.Source, "fence", 3, 20000)
 	adm := kadm.NewClient(pair.Target.Client(t))
-	first := startMirror(t, mirrorArgs(pair))
+	args := mirrorArgs(pair, "--units", "1")
+	first := startMirror(t, args)
 	waitFor(t, "the first mirror to commit copies", 30*time.Second, func() bool {
 		select {
 		case <-first.done:
@@ -154,7 +157,7 @@ func TestMirrorFencesASecondProcess(t *testing.T) {
 		}
 		return endOffsets(t, adm, "fence") > 0
 	})
-	second := startMirror(t, mirrorArgs(pair))
+	second := startMirror(t, args)
 	if code := first.wait(t, 30*time.Second); code != 1 || !strings.Contains(first.out.String(), "fenced: another kmigrate process is running this migration") {
 		t.Fatalf("first process: exit %d, want 1 with the fenced message:\n%s\nsecond:\n%s", code, first.out.String(), second.out.String())
 	}

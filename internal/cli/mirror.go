@@ -73,12 +73,15 @@ The migration's state lives on the target in the topic __kmigrate-<name>,
 where <name> is the spec's name or, without one, derived from the two cluster
 ids: re-running the same command resumes.
 
---units N divides the migration's partitions into N work units, each copied
-by its own transactional producer (kmigrate-<name>-unit-<k>), all at once in
-this process: a commit in one unit never stalls the others. N is fixed when
-it is first given and recorded in the state; a migration mirrored before as
-one unit moves to N units by fencing its old transactional id once. Later
-runs may leave --units out; another N is refused (docs/scaling.md).`,
+A migration is divided into work units, each copied by its own transactional
+producer (kmigrate-<name>-unit-<k>), all at once in this process: a commit in
+one unit never stalls the others. A new migration gets one unit per core (2
+to 4, fewer when --memory-budget cannot give each 48 MiB); --units N asks for
+N. The count is fixed when the state is first written; a migration mirrored
+before as one unit stays one unit, or moves to N units with --units N by
+fencing its old transactional id once. Another N is refused. Continuous
+mirrors of the same migration on several hosts share the units through a
+consumer group on the target (docs/scaling.md).`,
 		Example: `  # copy everything once, for a stopped source
   kmigrate mirror --source old:9092 --target new:9092 --until end
 
@@ -183,8 +186,8 @@ runs may leave --units out; another N is refused (docs/scaling.md).`,
 	f.StringVar(&aclMode, "acls", "sync", "sync: give the target the migration's ACL bindings at start and keep them in step with the source (continuous mirrors every --acl-sync-interval); off: leave ACLs alone (docs/acls.md)")
 	f.DurationVar(&aclEvery, "acl-sync-interval", 0, "how often a continuous mirror syncs ACL bindings (default 30s)")
 	f.BoolVar(&spill, "allow-spill", false, "with --acls sync, write prefixed and wildcard topic bindings that also cover target topics outside the migration (default: the spec's acls.allow_spill; held back and reported otherwise)")
-	f.IntVar(&units, "units", 0, "divide the migration into this many work units, each with its own transactional producer, fixed when first given (default: as the state records, 1 for a new migration; docs/scaling.md)")
-	f.DurationVar(&session, "session-timeout", 0, "with --units, how long the units group waits for a silent process before its units move to the others (default 45s; docs/scaling.md)")
+	f.IntVar(&units, "units", 0, "divide the migration into this many work units, each with its own transactional producer, fixed when first given (default: as the state records; for a new migration one per core, 2 to 4, within the memory budget; docs/scaling.md)")
+	f.DurationVar(&session, "session-timeout", 0, "with more than one unit, how long the units group waits for a silent process before its units move to the others (default 45s; docs/scaling.md)")
 	f.StringVar(&httpAddr, "http", "", "serve the dashboard, /healthz, /readyz, Prometheus /metrics and /v1/status on this address, e.g. :9464 (all interfaces) or 127.0.0.1:9464")
 	pf.add(cmd)
 	return cmd

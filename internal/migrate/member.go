@@ -9,12 +9,10 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/kmigrate/kmigrate/internal/membership"
 	"github.com/kmigrate/kmigrate/internal/mirror"
 	"github.com/kmigrate/kmigrate/internal/state"
-	"github.com/kmigrate/kmigrate/internal/topics"
 )
 
 // A continuous mirror of more than one work unit is a member of the
@@ -85,50 +83,6 @@ func (r *Runner) runMember(runCtx, syncCtx context.Context, n int) error {
 	r.endLeader()
 	r.m.StopAll()
 	return err
-}
-
-// replanClaimed plans the target topics again, once claim has recorded
-// plan's new topics in the state, counting them as the migration's own.
-// Members of a new migration started together race to create its topics:
-// each planned them as new and claimed them, and the first creates them;
-// without this the others would refuse the topic as created by someone
-// else since their plan (seen with three processes started at once).
-func (r *Runner) replanClaimed(ctx context.Context, plan *topics.Plan) (*topics.Plan, error) {
-	claimed := map[string]bool{}
-	for _, t := range plan.Topics {
-		if t.Action == topics.Create || t.Action == topics.Reuse {
-			claimed[t.Target] = true
-		}
-	}
-	if len(claimed) == 0 {
-		return plan, nil
-	}
-	owned := func(target string) bool { return claimed[target] || r.h.Owned(target) }
-	// A topic another member creates while this one inspects can look
-	// both absent and impossible to create (TOPIC_ALREADY_EXISTS from the
-	// validating create): inspect again a few times before giving up.
-	var problems []string
-	for attempt := 1; ; attempt++ {
-		var err error
-		if plan, err = topics.Inspect(ctx, r.h.SourceAdmin(), r.h.TargetAdmin(), r.h.Config().Topics, owned); err != nil {
-			return nil, fmt.Errorf("plan topics: %w", err)
-		}
-		if problems = r.h.Problems(plan); len(problems) == 0 {
-			break
-		}
-		if attempt == 5 {
-			return nil, fmt.Errorf("%w; nothing was copied:\n- %s", ErrBlocked, strings.Join(problems, "\n- "))
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(time.Duration(attempt) * 200 * time.Millisecond):
-		}
-	}
-	r.planMu.Lock()
-	r.plan = plan
-	r.planMu.Unlock()
-	return plan, nil
 }
 
 // startLeader starts the once-per-migration work: the topic sync, the ACL

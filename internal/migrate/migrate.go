@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"runtime"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -48,11 +49,16 @@ type Options struct {
 	PromotionCheck time.Duration
 	// Units is the number of work units to divide a new migration into
 	// (--units; mirror.Pool.Settle): 0 keeps the count the state records,
-	// or 1 for a new migration; a migration of one unit asked for more
-	// moves to units. A bounded copy runs every unit in this process; a
-	// continuous mirror of more than one unit shares them with the
+	// or NewUnits for a new migration; a migration of one unit asked for
+	// more moves to units. A bounded copy runs every unit in this process;
+	// a continuous mirror of more than one unit shares them with the
 	// migration's other processes (member.go).
 	Units int
+	// NewUnits is the unit count of a new migration when Units is 0:
+	// units.Default for this machine's cores and the memory budget when 0.
+	// A migration whose state exists keeps its count (an existing
+	// one-unit migration stays one unit).
+	NewUnits int
 	// SessionTimeout is the units group's session timeout (member.go),
 	// franz-go's default (45s) when 0.
 	SessionTimeout time.Duration
@@ -104,6 +110,9 @@ type Runner struct {
 func New(ctx context.Context, h *migration.Handle, opts Options) (*Runner, error) {
 	opts.defaults()
 	cfg := h.Config()
+	if opts.NewUnits == 0 {
+		opts.NewUnits = units.Default(runtime.GOMAXPROCS(0), cfg.Mirror.MemoryBudget-config.RuntimeOverhead)
+	}
 	plan, err := h.PlanTopics(ctx)
 	if err != nil {
 		return nil, err
@@ -159,8 +168,15 @@ func (r *Runner) GroupSync() *groups.Syncer { return r.syncer }
 // Run creates the target topics and mirrors until the copy is done (a
 // bounded copy), every topic is promoted, or ctx ends.
 func (r *Runner) Run(ctx context.Context) error {
-	if p := r.Problems(); len(p) > 0 {
-		return fmt.Errorf("%w; nothing was written:\n- %s", ErrBlocked, strings.Join(p, "\n- "))
+	if len(r.Problems()) > 0 {
+		// Another process of this migration may have claimed and created
+		// a topic since this one planned: read the state and plan again
+		// once before refusing (reads only).
+		if _, p, err := r.planAgain(ctx); err != nil {
+			return err
+		} else if len(p) > 0 {
+			return fmt.Errorf("%w; nothing was written:\n- %s", ErrBlocked, strings.Join(p, "\n- "))
+		}
 	}
 	cfg := r.h.Config()
 	plan := r.Plan()
@@ -169,8 +185,10 @@ func (r *Runner) Run(ctx context.Context) error {
 	// anything is written (the mirror would fail only after creating the
 	// topics).
 	if cfg.Mirror.Guarantee == config.ExactlyOnce {
-		if err := preflight.TransactionalID(ctx, r.h.Target(), state.TransactionalID(r.h.Name())); err != nil {
-			return fmt.Errorf("%w; nothing was written: %w", ErrBlocked, err)
+		for _, id := range r.transactionalIDs() {
+			if err := preflight.TransactionalID(ctx, r.h.Target(), id); err != nil {
+				return fmt.Errorf("%w; nothing was written: %w", ErrBlocked, err)
+			}
 		}
 	}
 	if r.opts.ProtectTarget {
@@ -181,7 +199,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		}
 	}
 
-	n, err := r.m.Settle(ctx, r.opts.Units)
+	n, err := r.m.Settle(ctx, r.opts.Units, r.opts.NewUnits)
 	if err != nil {
 		if errors.Is(err, mirror.ErrUnits) {
 			return fmt.Errorf("%w; nothing was written: %w", ErrBlocked, err)
@@ -190,14 +208,6 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 	if n > 1 {
 		r.log.Info("mirroring in work units", "units", n)
-	}
-	if err := r.claim(ctx, plan, n); err != nil {
-		return err
-	}
-	if n > 1 {
-		if plan, err = r.replanClaimed(ctx, plan); err != nil {
-			return err
-		}
 	}
 	if plan, err = r.applyTopics(ctx, plan, n); err != nil {
 		return err
@@ -249,13 +259,21 @@ func (r *Runner) Run(ctx context.Context) error {
 	return r.m.Run(runCtx, units.All(n))
 }
 
-// applyTopics creates or aligns the target topics of plan (topics.Apply).
-// Processes of one migration started at once (a Deployment's replicas)
-// plan at once, so one can find a topic that another has just claimed and
-// created: it reads the state again, plans again (the topic is now the
-// migration's own, to resume) and applies that plan, which it returns.
+// applyTopics claims plan's new target topics in the migration's state,
+// then creates or aligns them (topics.Apply), and returns the plan it
+// applied. Processes of one migration started at once (a Deployment's
+// replicas) plan at once, so one can find a topic that another has just
+// claimed and created (topics.ErrAppeared), or see it both absent and
+// impossible to create while the other creates it: it reads the state
+// again, where the other's claim now is, plans again (the topic is the
+// migration's own, to resume) and applies that plan. A conflict that is
+// not such a race stays after the retries and blocks the run.
 func (r *Runner) applyTopics(ctx context.Context, plan *topics.Plan, n int) (*topics.Plan, error) {
+	const attempts = 5
 	for attempt := 1; ; attempt++ {
+		if err := r.claim(ctx, plan, n); err != nil {
+			return nil, err
+		}
 		applied, err := topics.Apply(ctx, r.h.TargetAdmin(), plan)
 		for _, a := range applied {
 			if a.Err == nil && a.Action == topics.Create {
@@ -265,26 +283,45 @@ func (r *Runner) applyTopics(ctx context.Context, plan *topics.Plan, n int) (*to
 		if err == nil {
 			return plan, nil
 		}
-		if !errors.Is(err, topics.ErrAppeared) || attempt == 3 {
+		if !errors.Is(err, topics.ErrAppeared) || attempt == attempts {
 			return nil, fmt.Errorf("prepare target topics: %w", err)
 		}
 		r.log.Info("a target topic appeared since the plan was made: reading the migration state and planning again", "err", err)
-		if err := r.h.Reload(ctx); err != nil {
-			return nil, err
-		}
-		if plan, err = r.h.PlanTopics(ctx); err != nil {
-			return nil, err
-		}
-		if p := r.h.Problems(plan); len(p) > 0 {
-			return nil, fmt.Errorf("%w:\n- %s", ErrBlocked, strings.Join(p, "\n- "))
-		}
-		r.planMu.Lock()
-		r.plan = plan
-		r.planMu.Unlock()
-		if err := r.claim(ctx, plan, n); err != nil {
-			return nil, err
+		for ; ; attempt++ {
+			var problems []string
+			if plan, problems, err = r.planAgain(ctx); err != nil {
+				return nil, err
+			}
+			if len(problems) == 0 {
+				break
+			}
+			if attempt == attempts {
+				return nil, fmt.Errorf("%w; nothing was copied:\n- %s", ErrBlocked, strings.Join(problems, "\n- "))
+			}
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(time.Duration(attempt) * 200 * time.Millisecond):
+			}
 		}
 	}
+}
+
+// planAgain reads the migration's state again and plans its topics from
+// it (reading both clusters, writing neither); the new plan replaces the
+// Runner's and is returned with what blocks it.
+func (r *Runner) planAgain(ctx context.Context) (*topics.Plan, []string, error) {
+	if err := r.h.Reload(ctx); err != nil {
+		return nil, nil, err
+	}
+	plan, err := r.h.PlanTopics(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	r.planMu.Lock()
+	r.plan = plan
+	r.planMu.Unlock()
+	return plan, r.h.Problems(plan), nil
 }
 
 // claim records in the migration's state the target topics the plan is
@@ -329,6 +366,27 @@ func (r *Runner) claim(ctx context.Context, plan *topics.Plan, n int) error {
 		return fmt.Errorf("claim the target topics in the migration state: %w", err)
 	}
 	return nil
+}
+
+// transactionalIDs are the transactional ids the run will use, as far as
+// can be told before Settle: the migration's own (which Settle initialises
+// when it moves a one-unit migration to units) and, when the run will be
+// in units, unit 0's (the others differ only in the number, which a
+// PREFIXED grant covers and a LITERAL one for unit 0 alone would not; the
+// unit's session then fails with the same advice).
+func (r *Runner) transactionalIDs() []string {
+	ids := []string{state.TransactionalID(r.h.Name())}
+	n := r.opts.Units
+	if n == 0 {
+		n = r.opts.NewUnits
+		if m := r.h.Meta(); m != nil {
+			n = m.Units
+		}
+	}
+	if n > 1 {
+		ids = append(ids, state.UnitTransactionalID(r.h.Name(), 0, n))
+	}
+	return ids
 }
 
 func stateRF(rf int16) int16 {

@@ -41,7 +41,7 @@ func TestRunnerMovesToUnits(t *testing.T) {
 	produce(t, pair.Source, "orders", 3, 30)
 	cfg := testConfig(t, pair)
 	cfg.Mirror.Until = config.UntilEnd
-	if err := runnerWith(t, cfg, migrate.Options{}).Run(t.Context()); err != nil {
+	if err := runnerWith(t, cfg, migrate.Options{Units: 1}).Run(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 

@@ -314,10 +314,10 @@ var ErrUnits = errors.New("work unit count")
 
 // Settle fixes the migration's unit count in its state, before any unit
 // runs, and returns it. want is the count asked for (--units), 0 for "as
-// the state says, or 1 for a new migration".
+// the state says, or fresh for a new migration" (fresh below 1 means 1).
 //
-//   - A new migration gets want units (at least 1), recorded in its meta
-//     when above 1.
+//   - A new migration gets want units (fresh when want is 0; at least 1),
+//     recorded in its meta when above 1.
 //   - A migration whose state records a count keeps it; asking for another
 //     is refused (ErrUnits): partitions would change owners.
 //   - A migration of one unit (state written before units, or with 1)
@@ -328,11 +328,11 @@ var ErrUnits = errors.New("work unit count")
 //     heartbeat naming this process (so an older process whose session
 //     fails stops, Mirror.takenOver). Only then do the units read the
 //     state, whose checkpoints they resume from.
-func (p *Pool) Settle(ctx context.Context, want int) (int, error) {
+func (p *Pool) Settle(ctx context.Context, want, fresh int) (int, error) {
 	if want < 0 {
 		return 0, fmt.Errorf("%w: %d units: use a positive number", ErrUnits, want)
 	}
-	n, err := p.settle(ctx, want)
+	n, err := p.settle(ctx, want, fresh)
 	if err != nil {
 		return 0, err
 	}
@@ -342,7 +342,7 @@ func (p *Pool) Settle(ctx context.Context, want int) (int, error) {
 	return n, nil
 }
 
-func (p *Pool) settle(ctx context.Context, want int) (int, error) {
+func (p *Pool) settle(ctx context.Context, want, fresh int) (int, error) {
 	o := &p.opts
 	cl, err := cluster.Connect(ctx, o.Target, o.Logger, o.TargetOpts...)
 	if err != nil {
@@ -367,6 +367,9 @@ func (p *Pool) settle(ctx context.Context, want int) (int, error) {
 	if meta != nil && (meta.SourceClusterID != o.SourceID || meta.TargetClusterID != o.TargetID) {
 		return 0, fmt.Errorf("%w: state topic %s on the target records migration %q from cluster %s to %s, but the source is %s and the target %s: use another migration name",
 			ErrStateMismatch, topic, meta.Migration, meta.SourceClusterID, meta.TargetClusterID, o.SourceID, o.TargetID)
+	}
+	if meta == nil && want == 0 {
+		want = fresh
 	}
 	switch {
 	case meta == nil && want <= 1:

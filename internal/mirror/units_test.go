@@ -26,9 +26,15 @@ func newPool(t *testing.T, opts mirror.Options) *mirror.Pool {
 
 func settle(t *testing.T, p *mirror.Pool, want int) int {
 	t.Helper()
-	n, err := p.Settle(t.Context(), want)
+	return settleFresh(t, p, want, 1)
+}
+
+// settleFresh settles p asking for want units, fresh for a new migration.
+func settleFresh(t *testing.T, p *mirror.Pool, want, fresh int) int {
+	t.Helper()
+	n, err := p.Settle(t.Context(), want, fresh)
 	if err != nil {
-		t.Fatalf("Settle(%d): %v", want, err)
+		t.Fatalf("Settle(%d, %d): %v", want, fresh, err)
 	}
 	return n
 }
@@ -76,6 +82,12 @@ func TestUnitsUpgrade(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// A migration of one unit keeps it when no count is asked for,
+	// whatever a new migration would get (and nothing is written: the
+	// zombie's transaction stays open until the move below).
+	if n := settleFresh(t, newPool(t, options(t, pair, "up", bounded(), "orders")), 0, 3); n != 1 {
+		t.Fatalf("Settle(0, 3) of a one-unit migration = %d, want 1", n)
+	}
 	p := newPool(t, options(t, pair, "up", bounded(), "orders"))
 	if n := settle(t, p, 4); n != 4 {
 		t.Fatalf("Settle(4) = %d", n)
@@ -117,11 +129,11 @@ func TestUnitsUpgrade(t *testing.T) {
 
 	// The count is fixed: another is refused, none keeps it, and the old
 	// single-id mirror refuses the migration.
-	if _, err := newPool(t, options(t, pair, "up", bounded(), "orders")).Settle(t.Context(), 2); !errors.Is(err, mirror.ErrUnits) || !strings.Contains(err.Error(), "pass --units 4") {
+	if _, err := newPool(t, options(t, pair, "up", bounded(), "orders")).Settle(t.Context(), 2, 1); !errors.Is(err, mirror.ErrUnits) || !strings.Contains(err.Error(), "pass --units 4") {
 		t.Errorf("Settle(2) after 4: %v, want ErrUnits naming 4", err)
 	}
-	if n := settle(t, newPool(t, options(t, pair, "up", bounded(), "orders")), 0); n != 4 {
-		t.Errorf("Settle(0) = %d, want 4", n)
+	if n := settleFresh(t, newPool(t, options(t, pair, "up", bounded(), "orders")), 0, 2); n != 4 {
+		t.Errorf("Settle(0, 2) = %d, want 4", n)
 	}
 	if err := runErr(t, newMirror(t, pair, "up", bounded(), "orders"), 60*time.Second); err == nil || !strings.Contains(err.Error(), "records 4 work units") {
 		t.Errorf("single-id mirror after the move: %v, want a refusal naming 4 units", err)
@@ -155,8 +167,8 @@ func TestUnitsContinuous(t *testing.T) {
 	continuous := bounded()
 	continuous.Until = config.UntilNever
 	p := newPool(t, options(t, pair, "cont", continuous, "orders", "payments"))
-	if n := settle(t, p, 3); n != 3 {
-		t.Fatalf("Settle(3) = %d", n)
+	if n := settleFresh(t, p, 0, 3); n != 3 { // a new migration's default count
+		t.Fatalf("Settle(0, 3) = %d", n)
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 120*time.Second)
 	defer cancel()

@@ -47,3 +47,26 @@ func TestAll(t *testing.T) {
 		t.Errorf("All(3) = %v", got)
 	}
 }
+
+func TestDefault(t *testing.T) {
+	const mib = 1 << 20
+	for _, c := range []struct {
+		cores  int
+		usable int64
+		want   int
+	}{
+		{1, 228 * mib, 2},  // the default 256 MiB budget on one core
+		{2, 228 * mib, 2},  // ... on this machine
+		{4, 228 * mib, 4},  // ... with four cores
+		{64, 228 * mib, 4}, // never more than MaxDefault
+		{4, 100 * mib, 2},  // 100/4 and 100/3 are below MinShare
+		{2, 96 * mib, 2},   // exactly MinShare each
+		{2, 95 * mib, 1},
+		{8, 36 * mib, 1}, // --memory-budget 64MiB
+		{0, 0, 1},
+	} {
+		if got := units.Default(c.cores, c.usable); got != c.want {
+			t.Errorf("Default(%d, %d MiB) = %d, want %d", c.cores, c.usable/mib, got, c.want)
+		}
+	}
+}
