@@ -148,6 +148,8 @@ otherwise, 2 for a wrong command line.`,
 			if cmd.Flags().Changed("mirror-wait") {
 				opts.MirrorWait = mirrorWait
 			}
+			// One read of the state for all the groups (--all).
+			opts.Cache = &groups.StateCache{}
 			return e.move(cmd.Context(), cfg, f, "source-to-target", func(ctx context.Context, h *migration.Handle, g string) (*groups.GroupResult, error) {
 				return groups.Migrate(ctx, h, g, opts)
 			})

@@ -479,3 +479,31 @@ func TestMigrateTransactional(t *testing.T) {
 		t.Errorf("resumed with %v", got[0])
 	}
 }
+
+// TestMigrateSharedState: groups migrated with one StateCache (groups
+// migrate --all) share a read of the state, and a group whose offsets are
+// past that read is translated from a fresh one, without --mirror-wait.
+func TestMigrateSharedState(t *testing.T) {
+	pair := newPair(t)
+	createTopic(t, pair, "orders", 1, nil)
+	produceN(t, pair.Source, "orders", 0, 10, 10, "s")
+	mirrorOnce(t, pair, "m1", "orders")
+	c := clusters(t, pair, "m1")
+	cache := &groups.StateCache{}
+
+	pair.Source.CommitOffsets(t, "a", map[string]map[int32]int64{"orders": {0: 5}})
+	res, err := groups.Migrate(t.Context(), c, "a", groups.MigrateOptions{Cache: cache})
+	if err != nil || res.Partitions[0].Kind != groups.Exact || res.Partitions[0].Record.Origin != 5 {
+		t.Fatalf("group a: %+v, %v", res, err)
+	}
+	produceN(t, pair.Source, "orders", 0, 5, 5, "t")
+	mirrorOnce(t, pair, "m1", "orders")
+	pair.Source.CommitOffsets(t, "b", map[string]map[int32]int64{"orders": {0: 13}})
+	res, err = groups.Migrate(t.Context(), c, "b", groups.MigrateOptions{Cache: cache})
+	if err != nil || res.Partitions[0].Kind != groups.Exact || res.Partitions[0].Record.Origin != 13 {
+		t.Fatalf("group b, past the shared read: %+v, %v", res, err)
+	}
+	if got := resume(t, pair.Target, "b", "orders"); !slices.Equal(got[0], values("t", 3, 5)) {
+		t.Errorf("group b resumed with %v", got[0])
+	}
+}
