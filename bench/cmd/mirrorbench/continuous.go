@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -55,17 +57,25 @@ func (b *bench) measureContinuous(ctx context.Context, run continuousRun) Result
 		r.Err = err.Error()
 		return r
 	}
-	args := []string{"mirror", "-f", specFile, "--units", strconv.Itoa(run.units), "--progress", "never", "--log-level", "warn"}
+	// Info logs say when each process got which units; they go to a
+	// file per process in the data directory.
+	args := []string{"mirror", "-f", specFile, "--units", strconv.Itoa(run.units), "--progress", "never", "--log-level", "info"}
 	args = append(args, strings.Fields(b.o.mirrorArgs)...)
 	var (
-		cmds    []*exec.Cmd
-		stderrs []*proc.Tail
+		cmds []*exec.Cmd
+		logs []string
 	)
-	for range run.processes {
+	for i := range run.processes {
 		cmd := proc.Command(ctx, grace, b.bin, args...)
-		t := proc.NewTail(16 << 10)
-		cmd.Stdout, cmd.Stderr = t, t
-		cmds, stderrs = append(cmds, cmd), append(stderrs, t)
+		path := filepath.Join(b.dir, fmt.Sprintf("%s-%d.log", run.name(), i+1))
+		f, err := os.Create(path)
+		if err != nil {
+			r.Err = err.Error()
+			return r
+		}
+		defer f.Close()
+		cmd.Stdout, cmd.Stderr = f, f
+		cmds, logs = append(cmds, cmd), append(logs, path)
 	}
 	var clusterCPU time.Duration
 	if b.sb != nil {
@@ -106,17 +116,25 @@ func (b *bench) measureContinuous(ctx context.Context, run continuousRun) Result
 	r.setUsage(g)
 	r.WallSeconds, r.CPUSeconds = wall.Seconds(), cpu.Seconds()
 	if err := errors.Join(watchErr, waitErr); err != nil {
-		for _, t := range stderrs {
-			if s := strings.TrimSpace(t.String()); s != "" {
-				err = fmt.Errorf("%w; a mirror's output ends with:\n%s", err, s)
-				break
+		for i, c := range cmds {
+			if c.ProcessState == nil || !c.ProcessState.Success() {
+				err = fmt.Errorf("%w\nprocess %d (%s) ended with:\n%s", err, i+1, c.ProcessState, logTail(logs[i], 3<<10))
 			}
 		}
 		r.Err = err.Error()
 		return r
 	}
-	r.Detail = fmt.Sprintf("wall and CPU up to the checkpoints covering the source (polled every %s); first record on the target after %.2fs; then SIGTERM: all exited in %.2fs, CPU %.1fs over their whole life",
-		pollEvery, firstCopy.Seconds(), stopped.Seconds(), g.CPU().Seconds())
+	var copied []string
+	for _, path := range logs {
+		out, _ := os.ReadFile(path)
+		if m := mirrorSummary.FindSubmatch(out); m != nil {
+			copied = append(copied, string(m[1]))
+		} else {
+			copied = append(copied, "?")
+		}
+	}
+	r.Detail = fmt.Sprintf("wall and CPU up to the checkpoints covering the source (polled every %s); first record on the target after %.2fs; then SIGTERM: all exited in %.2fs, CPU %.1fs over their whole life; records copied by each process: %s",
+		pollEvery, firstCopy.Seconds(), stopped.Seconds(), g.CPU().Seconds(), strings.Join(copied, ", "))
 	b.check(ctx, &r)
 	return r
 }
@@ -192,4 +210,13 @@ func (b *bench) checkpointsCover(snap *state.Snapshot) bool {
 		}
 	}
 	return true
+}
+
+// logTail returns the last n bytes of the file at path.
+func logTail(path string, n int64) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	return strings.TrimSpace(string(b[max(int64(len(b))-n, 0):]))
 }
