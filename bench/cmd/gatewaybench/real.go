@@ -12,22 +12,14 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/kmigrate/kmigrate/internal/kafkatest/realkafka"
+	"github.com/kmigrate/kmigrate/bench/internal/realpair"
 	"github.com/kmigrate/kmigrate/internal/state"
 )
-
-// sourceJVMOpts size the measured broker like a small production one (the
-// harness's defaults are for quick test clusters).
-var sourceJVMOpts = []string{
-	"-Xms1g", "-Xmx1g", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
-	"-Djava.awt.headless=true", "-Djava.net.preferIPv4Stack=true",
-}
 
 // realRun is one measurement of the real mode.
 type realRun struct {
@@ -166,33 +158,11 @@ func admin(addrs []string) (*kadm.Client, func(), error) {
 // (it holds only the migration's state), one broker each.
 func startReal(ctx context.Context, o options, dir string) ([]string, []string, func(), error) {
 	logf("starting Kafka %s source and target in %s", o.kafka, dir)
-	var (
-		wg   sync.WaitGroup
-		cls  [2]*realkafka.Cluster
-		errs [2]error
-	)
-	for i, name := range []string{"source", "target"} {
-		wg.Go(func() {
-			cfg := realkafka.Config{Version: o.kafka, Name: name, Dir: filepath.Join(dir, name), StartTimeout: 5 * time.Minute}
-			if name == "source" {
-				cfg.JVMOpts = sourceJVMOpts
-			}
-			cls[i], errs[i] = realkafka.Start(ctx, cfg)
-		})
-	}
-	wg.Wait()
-	stop := func() {
-		for _, c := range cls {
-			if c != nil {
-				c.Stop()
-			}
-		}
-	}
-	if err := errors.Join(errs[:]...); err != nil {
-		stop()
+	p, err := realpair.Start(ctx, realpair.Config{Version: o.kafka, Dir: dir, SourceJVMOpts: realpair.BenchJVMOpts})
+	if err != nil {
 		return nil, nil, nil, err
 	}
-	return cls[0].Addrs(), cls[1].Addrs(), stop, nil
+	return p.Source, p.Target, p.Stop, nil
 }
 
 // prepareMigration creates the topic on both clusters and records the

@@ -3,8 +3,9 @@
 // bare franz-go consumer reading the source, a bare franz-go producer
 // writing the same records to the target, and kcat consume | produce pipes.
 // Everything runs in one go against one `kmigrate sandbox` (its own
-// process), or against two existing clusters given by --source and --target,
-// so the numbers share the machine's noise and are read as ratios.
+// process), against a pair of real Apache Kafka clusters it starts (--real),
+// or against two existing clusters given by --source and --target, so the
+// numbers share the machine's noise and are read as ratios.
 //
 // Each contender runs as a child process (the franz-go baselines are this
 // binary re-executed with --child), so that wall time, CPU time and peak RSS
@@ -23,6 +24,7 @@ import (
 	"time"
 
 	"github.com/kmigrate/kmigrate/bench/internal/runinfo"
+	"github.com/kmigrate/kmigrate/internal/kafkatest/realkafka"
 )
 
 // options are the command-line flags.
@@ -39,6 +41,14 @@ type options struct {
 	// source and target are the bootstrap servers of existing clusters,
 	// comma-separated; both or neither (then a sandbox is started).
 	source, target string
+	// real starts a pair of real Apache Kafka clusters (version kafka,
+	// brokers each) instead of a sandbox.
+	real  bool
+	kafka string
+	// processes continuous `kmigrate mirror --units processUnits` share
+	// one migration in a (c) row (0 skips it), next to one continuous
+	// process with as many units.
+	processes, processUnits int
 
 	// Child mode: run one franz-go baseline and print its result.
 	child, bootstrap, topic string
@@ -65,6 +75,10 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.copyTo, "copy-to", "", "internal: target topic of --child copy")
 	var units string
 	fs.StringVar(&units, "units", "2,4", "extra (c) rows, one per N, with `kmigrate mirror --units N` in one process (N units copying and committing independently), comma-separated; empty skips them")
+	fs.IntVar(&o.processes, "processes", 2, "a (c) row with this many continuous `kmigrate mirror --units N` processes on one migration (N is --process-units), and one with a single such process; 0 skips both")
+	fs.IntVar(&o.processUnits, "process-units", 4, "--units of the continuous mirrors of --processes")
+	fs.BoolVar(&o.real, "real", false, "start two real Apache Kafka clusters (--brokers each, version --kafka, jars from kafka/fetch) instead of a sandbox")
+	fs.StringVar(&o.kafka, "kafka", realkafka.KRaftVersion, "Kafka version of --real")
 	fs.StringVar(&o.mirrorArgs, "mirror-args", "", "extra flags for every kmigrate mirror run, space-separated (for experiments)")
 	fs.StringVar(&o.workDir, "dir", "", "parent of the temporary data directory (default: the system temp dir)")
 	fs.StringVar(&o.resultsDir, "results", "", "directory for the JSON result (default: bench/results in the module)")
@@ -83,6 +97,12 @@ func parseFlags(args []string) (options, error) {
 	}
 	if (o.source == "") != (o.target == "") && o.child == "" {
 		return o, fmt.Errorf("--source and --target go together")
+	}
+	if o.real && o.source != "" {
+		return o, fmt.Errorf("--real starts its own clusters: leave out --source and --target")
+	}
+	if o.processes < 0 || o.processUnits < 1 {
+		return o, fmt.Errorf("--processes %d, --process-units %d: use 0 or more processes of 1 or more units", o.processes, o.processUnits)
 	}
 	if o.brokers < 1 || o.brokers > 16 {
 		return o, fmt.Errorf("--brokers %d: use 1 to 16", o.brokers)

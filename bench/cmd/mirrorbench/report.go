@@ -91,10 +91,12 @@ type Report struct {
 	Started  time.Time      `json:"started"`
 	Host     Host           `json:"host"`
 	Workload *workload.Spec `json:"workload"`
-	// Clusters says where the run happened: "kmigrate sandbox", or the
-	// bootstrap servers of existing clusters (--source, --target).
+	// Clusters says where the run happened: "kmigrate sandbox", the real
+	// Kafka pair of --real, or the bootstrap servers of existing clusters
+	// (--source, --target).
 	Clusters string `json:"clusters"`
-	// Brokers is the sandbox's brokers per cluster (0 on existing clusters).
+	// Brokers is the brokers per cluster of the sandbox or of --real (0 on
+	// existing clusters).
 	Brokers int `json:"brokers_per_cluster"`
 	// SourceDigest identifies the kmigrate sources measured (see
 	// sourceDigest): the tree may change between runs.
@@ -112,6 +114,12 @@ type Report struct {
 	SandboxWall       float64 `json:"sandbox_wall_seconds"`
 	TotalSeconds      float64 `json:"total_seconds"`
 }
+
+// sandboxClusters is Report.Clusters of a run on a `kmigrate sandbox`.
+const sandboxClusters = "kmigrate sandbox"
+
+// sandbox says whether the run used a sandbox, whose CPU it measures.
+func (rep *Report) sandbox() bool { return rep.Clusters == sandboxClusters }
 
 // Host describes where the run happened.
 type Host = runinfo.Host
@@ -141,8 +149,11 @@ func mib(n int64) string { return fmt.Sprintf("%.0f", float64(n)/(1<<20)) }
 // printTable writes the human summary.
 func (rep *Report) printTable(w io.Writer) {
 	where := fmt.Sprintf("sandbox with %d broker(s) per cluster", rep.Brokers)
-	if rep.Brokers == 0 {
+	switch {
+	case rep.Brokers == 0:
 		where = "existing clusters: " + rep.Clusters
+	case !rep.sandbox():
+		where = rep.Clusters
 	}
 	fmt.Fprintf(w, "\nmirrorbench: %d records x %d B values (%.1f MB key+value) over %d partitions; %s; %d CPUs; kmigrate sources %s\n\n",
 		rep.Workload.Records, rep.Workload.Size, float64(rep.Workload.Bytes())/1e6, rep.Workload.Partitions, where, rep.Host.CPUs, rep.SourceDigest)
@@ -154,7 +165,7 @@ func (rep *Report) printTable(w io.Writer) {
 			check = "ERROR (see below)"
 		}
 		clusterCPU := "-"
-		if rep.Brokers > 0 {
+		if rep.sandbox() {
 			clusterCPU = fmt.Sprintf("%.1f", r.ClusterCPUSeconds)
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%.2f\t%.0f\t%.1f\t%s\t%.1f\t%s\t%s\t\n",
@@ -182,13 +193,19 @@ func (rep *Report) printTable(w io.Writer) {
 		if r.MemoryBudget == 0 || r.Err != "" {
 			continue
 		}
-		verdict := "within the budget"
-		if r.MaxRSS > r.MemoryBudget {
-			verdict = fmt.Sprintf("EXCEEDS the budget by %s MiB (%.2fx)", mib(r.MaxRSS-r.MemoryBudget), float64(r.MaxRSS)/float64(r.MemoryBudget))
+		// Each process has the budget: compare the sum of their peaks
+		// with the sum of their budgets.
+		budget, procs := r.MemoryBudget*int64(max(r.Processes, 1)), ""
+		if r.Processes > 1 {
+			procs = fmt.Sprintf(" x %d processes", r.Processes)
 		}
-		fmt.Fprintf(w, "memory budget %s MiB: peak RSS %s MiB, %s, for %.0f MB copied\n", mib(r.MemoryBudget), mib(r.MaxRSS), verdict, float64(r.Bytes)/1e6)
+		verdict := "within the budget"
+		if r.MaxRSS > budget {
+			verdict = fmt.Sprintf("EXCEEDS the budget by %s MiB (%.2fx)", mib(r.MaxRSS-budget), float64(r.MaxRSS)/float64(budget))
+		}
+		fmt.Fprintf(w, "memory budget %s MiB%s: peak RSS %s MiB, %s, for %.0f MB copied (%s)\n", mib(r.MemoryBudget), procs, mib(r.MaxRSS), verdict, float64(r.Bytes)/1e6, r.Name)
 	}
-	if rep.Brokers > 0 {
+	if rep.sandbox() {
 		fmt.Fprintf(w, "sandbox (both clusters, one process): peak RSS %s MiB, CPU %.0f s over %.0f s; ",
 			mib(rep.SandboxMaxRSS), rep.SandboxCPUSeconds, rep.SandboxWall)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kmigrate/kmigrate/bench/internal/proc"
+	"github.com/kmigrate/kmigrate/bench/internal/realpair"
 	"github.com/kmigrate/kmigrate/bench/internal/runinfo"
 	"github.com/kmigrate/kmigrate/bench/internal/workload"
 	"github.com/kmigrate/kmigrate/internal/state"
@@ -48,11 +49,15 @@ func (b *bench) topic(name string) string { return b.prefix + name }
 
 func run(ctx context.Context, o options) (err error) {
 	begin := time.Now()
-	rep := &Report{Started: begin, Brokers: o.brokers, Host: runinfo.ThisHost(), Clusters: "kmigrate sandbox"}
+	rep := &Report{Started: begin, Brokers: o.brokers, Host: runinfo.ThisHost(), Clusters: sandboxClusters}
 	external := o.source != ""
-	if external {
+	switch {
+	case external:
 		rep.Brokers = 0
 		rep.Clusters = "source " + o.source + ", target " + o.target
+	case o.real:
+		rep.Clusters = fmt.Sprintf("Kafka %s, %d broker(s) per cluster (KRaft combined nodes), JVM %v, started by internal/kafkatest/realkafka",
+			o.kafka, o.brokers, realpair.BenchJVMOpts)
 	}
 	root, err := runinfo.ModuleRoot()
 	if err != nil {
@@ -91,8 +96,14 @@ func run(ctx context.Context, o options) (err error) {
 	// The source, the target copy being checked, and the next one; kfake
 	// stores a little more than the record bytes. Existing clusters keep
 	// their data elsewhere.
+	// Real Kafka keeps a copy per replica, and a deleted topic's files
+	// for a minute.
+	need := 3 * spec.Bytes()
+	if o.real {
+		need *= int64(min(o.brokers, 3))
+	}
 	if !external {
-		if err := runinfo.CheckDisk(dir, 3*spec.Bytes()+(1<<30), "use fewer --records"); err != nil {
+		if err := runinfo.CheckDisk(dir, need+(1<<30), "use fewer --records"); err != nil {
 			return err
 		}
 	}
@@ -133,6 +144,18 @@ func run(ctx context.Context, o options) (err error) {
 			defer cancel()
 			err = errors.Join(err, b.cleanup(cctx))
 		}()
+	} else if o.real {
+		logf("starting two Kafka %s clusters (%d broker(s) each) in %s", o.kafka, o.brokers, dir)
+		pair, err := realpair.Start(ctx, realpair.Config{
+			Version: o.kafka, Dir: filepath.Join(dir, "kafka"), SourceBrokers: o.brokers, TargetBrokers: o.brokers,
+			SourceJVMOpts: realpair.BenchJVMOpts, TargetJVMOpts: realpair.BenchJVMOpts,
+		})
+		if err != nil {
+			return err
+		}
+		defer pair.Stop()
+		b.src, b.tgt = pair.Source, pair.Target
+		logf("source %s, target %s", strings.Join(b.src, ","), strings.Join(b.tgt, ","))
 	} else {
 		logf("starting kmigrate sandbox (%d broker(s) per cluster) in %s", o.brokers, dir)
 		b.sb, err = proc.StartSandbox(ctx, b.bin, filepath.Join(dir, "sandbox"), o.brokers)
@@ -168,7 +191,13 @@ func run(ctx context.Context, o options) (err error) {
 			return b.measureMirror(ctx, mirrorRun{name: fmt.Sprintf("mirror-units%d", n), units: n})
 		})
 	}
-
+	if o.processes > 0 {
+		for _, n := range []int{1, o.processes} {
+			steps = append(steps, func(ctx context.Context) Result {
+				return b.measureContinuous(ctx, continuousRun{processes: n, units: o.processUnits})
+			})
+		}
+	}
 	if !o.skipKcat {
 		steps = append(steps, b.measureKcat)
 	}

@@ -139,20 +139,7 @@ func (m mirrorRun) label() string {
 // migration name. A bounded copy runs all its units in one process: the
 // units of a continuous mirror are what several processes share.
 func (b *bench) measureMirror(ctx context.Context, run mirrorRun) Result {
-	prefix := run.name + "."
-	r := Result{Name: run.name, Label: run.label(), Topic: prefix + b.sourceTopic, MemoryBudget: config.DefaultMemoryBudget}
-	migration := "bench-" + b.runID + "-" + run.name
-	b.created = append(b.created, r.Topic)
-	b.migrations = append(b.migrations, migration)
-	if run.budget != "" {
-		n, err := parseMiB(run.budget)
-		if err != nil {
-			r.Err = err.Error()
-			return r
-		}
-		r.MemoryBudget = n
-	}
-	specFile, err := b.mirrorSpec(run.name, migration, prefix)
+	r, specFile, err := b.mirrorRow(run.name, run.label(), run.budget)
 	if err != nil {
 		r.Err = err.Error()
 		return r
@@ -181,6 +168,29 @@ func (b *bench) measureMirror(ctx context.Context, run mirrorRun) Result {
 	b.check(ctx, &r)
 	return r
 }
+
+// mirrorRow starts the Result of a (c) row called name, under a fresh
+// migration of its own (recorded for clean-up) whose spec it writes; budget
+// is the --memory-budget ("" for the default).
+func (b *bench) mirrorRow(name, label, budget string) (Result, string, error) {
+	prefix := name + "."
+	r := Result{Name: name, Label: label, Topic: prefix + b.sourceTopic, MemoryBudget: config.DefaultMemoryBudget}
+	migration := b.migration(name)
+	b.created = append(b.created, r.Topic)
+	b.migrations = append(b.migrations, migration)
+	if budget != "" {
+		n, err := parseMiB(budget)
+		if err != nil {
+			return r, "", err
+		}
+		r.MemoryBudget = n
+	}
+	specFile, err := b.mirrorSpec(name, migration, prefix)
+	return r, specFile, err
+}
+
+// migration is the name of the migration of the (c) row called name.
+func (b *bench) migration(name string) string { return "bench-" + b.runID + "-" + name }
 
 // mirrorSpec writes a spec only to name the migration: each run is a new
 // migration, so that none resumes another's checkpoints. JSON is YAML.

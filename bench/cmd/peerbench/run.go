@@ -13,18 +13,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/kmigrate/kmigrate/bench/internal/realpair"
 	"github.com/kmigrate/kmigrate/bench/internal/runinfo"
 	"github.com/kmigrate/kmigrate/bench/internal/workload"
-	"github.com/kmigrate/kmigrate/internal/kafkatest/realkafka"
 )
-
-// brokerJVMOpts size the benchmark's brokers like a small production node
-// (the lane's defaults are for quick start-up): a fixed 1 GiB heap, G1, the
-// C2 compiler.
-var brokerJVMOpts = []string{
-	"-Xms1g", "-Xmx1g", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
-	"-Djava.awt.headless=true", "-Djava.net.preferIPv4Stack=true",
-}
 
 // bench is one run's shared state.
 type bench struct {
@@ -123,35 +115,16 @@ func (b *bench) workloads() []*workload.Spec {
 // a function that stops both.
 func (b *bench) startClusters(ctx context.Context) (func(), error) {
 	logf("starting two Kafka %s clusters in %s", b.o.kafka, b.dir)
-	var (
-		wg   sync.WaitGroup
-		cls  [2]*realkafka.Cluster
-		errs [2]error
-	)
-	for i, name := range []string{"source", "target"} {
-		wg.Go(func() {
-			cls[i], errs[i] = realkafka.Start(ctx, realkafka.Config{
-				Version: b.o.kafka, Name: name, Dir: filepath.Join(b.dir, name), JVMOpts: brokerJVMOpts,
-				StartTimeout: 5 * time.Minute,
-			})
-		})
-	}
-	wg.Wait()
-	stop := func() {
-		for _, c := range cls {
-			if c != nil {
-				c.Stop()
-			}
-		}
-	}
-	if err := errors.Join(errs[:]...); err != nil {
-		stop()
+	p, err := realpair.Start(ctx, realpair.Config{
+		Version: b.o.kafka, Dir: b.dir, SourceJVMOpts: realpair.BenchJVMOpts, TargetJVMOpts: realpair.BenchJVMOpts,
+	})
+	if err != nil {
 		return nil, err
 	}
-	b.src, b.tgt = cls[0].Addrs(), cls[1].Addrs()
-	b.rep.Clusters = fmt.Sprintf("Kafka %s, 1 broker each (KRaft combined node), JVM %v, started by internal/kafkatest/realkafka", b.o.kafka, brokerJVMOpts)
+	b.src, b.tgt = p.Source, p.Target
+	b.rep.Clusters = fmt.Sprintf("Kafka %s, 1 broker each (KRaft combined node), JVM %v, started by internal/kafkatest/realkafka", b.o.kafka, realpair.BenchJVMOpts)
 	logf("source %v, target %v", b.src, b.tgt)
-	return stop, nil
+	return p.Stop, nil
 }
 
 // seed creates topic on the source and writes the workload's records with

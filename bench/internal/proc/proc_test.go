@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -58,5 +59,56 @@ func TestRunMeasuresEachProcess(t *testing.T) {
 	}
 	if g.MaxRSSSum() != g.Procs[0].MaxRSS+g.Procs[1].MaxRSS {
 		t.Fatal("MaxRSSSum is not the sum")
+	}
+}
+
+// Start leaves the processes running until the caller signals them; Wait
+// then reports each one's exit and usage.
+func TestStartSignalWait(t *testing.T) {
+	if _, err := exec.LookPath("sh"); err != nil {
+		t.Skip("no sh")
+	}
+	var (
+		cmds             []*exec.Cmd
+		stdouts, writers []*os.File
+	)
+	for range 2 {
+		// The shell prints once it has set its trap, then waits.
+		c := exec.Command("sh", "-c", `trap 'echo term; exit 0' TERM; echo up; while :; do sleep 1; done`)
+		pr, pw, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pr.Close()
+		c.Stdout = pw
+		cmds, stdouts, writers = append(cmds, c), append(stdouts, pr), append(writers, pw)
+	}
+	r, err := Start(cmds, writers...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Wait until both have set their traps: each prints "up".
+	for _, f := range stdouts {
+		buf := make([]byte, 3)
+		if _, err := f.Read(buf); err != nil || string(buf) != "up\n" {
+			t.Fatalf("read %q, %v", buf, err)
+		}
+	}
+	if err := r.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	g, err := r.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, f := range stdouts {
+		rest := make([]byte, 16)
+		n, _ := f.Read(rest)
+		if string(rest[:n]) != "term\n" {
+			t.Fatalf("process %d printed %q after up", i, rest[:n])
+		}
+	}
+	if len(g.Procs) != 2 || g.Wall <= 0 || g.Procs[0].MaxRSS <= 0 || g.Procs[1].MaxRSS <= 0 {
+		t.Fatalf("usage %+v", g)
 	}
 }

@@ -66,13 +66,32 @@ func (g Group) MaxRSSSum() int64 {
 // for (ctx cancellation kills them, through exec.CommandContext), and the
 // first failure is returned.
 func Run(cmds []*exec.Cmd, closeAfterStart ...*os.File) (Group, error) {
-	g := Group{Procs: make([]Usage, len(cmds))}
-	starts := make([]time.Time, len(cmds))
-	begin := time.Now()
+	r, err := Start(cmds, closeAfterStart...)
+	if err != nil {
+		return Group{Procs: make([]Usage, len(cmds))}, err
+	}
+	return r.Wait()
+}
+
+// Running is a group of processes started together, for a caller that
+// decides itself when they should stop (a continuous mirror runs until it
+// is signalled).
+type Running struct {
+	// Begin is when the first process was started.
+	Begin  time.Time
+	cmds   []*exec.Cmd
+	starts []time.Time
+	hwms   []func() int64
+}
+
+// Start starts cmds together and begins sampling their peak RSS; on error
+// the processes already started are killed. closeAfterStart is as for Run.
+func Start(cmds []*exec.Cmd, closeAfterStart ...*os.File) (*Running, error) {
+	r := &Running{Begin: time.Now(), cmds: cmds, starts: make([]time.Time, len(cmds))}
 	var startErr error
 	started := 0
 	for i, c := range cmds {
-		starts[i] = time.Now()
+		r.starts[i] = time.Now()
 		if err := c.Start(); err != nil {
 			startErr = fmt.Errorf("start %s: %w", c.Path, err)
 			break
@@ -87,26 +106,56 @@ func Run(cmds []*exec.Cmd, closeAfterStart ...*os.File) (Group, error) {
 			_ = c.Process.Kill()
 			_ = c.Wait()
 		}
-		return g, startErr
+		return nil, startErr
 	}
+	for _, c := range cmds {
+		r.hwms = append(r.hwms, watchHWM(c.Process.Pid))
+	}
+	return r, nil
+}
+
+// CPU is the CPU time the processes have used so far, from
+// /proc/<pid>/stat (0 where there is no /proc).
+func (r *Running) CPU() time.Duration {
+	var d time.Duration
+	for _, c := range r.cmds {
+		d += PidCPU(c.Process.Pid)
+	}
+	return d
+}
+
+// Signal sends sig to every process.
+func (r *Running) Signal(sig os.Signal) error {
+	var first error
+	for _, c := range r.cmds {
+		if err := c.Process.Signal(sig); err != nil && first == nil {
+			first = fmt.Errorf("signal %s: %w", c.Path, err)
+		}
+	}
+	return first
+}
+
+// Wait waits for every process and returns their usage: wall time from
+// Begin to the last exit, each one's CPU time and peak RSS.
+func (r *Running) Wait() (Group, error) {
+	g := Group{Procs: make([]Usage, len(r.cmds))}
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex
-		errs = make([]error, len(cmds))
+		errs = make([]error, len(r.cmds))
 		end  time.Time
 	)
-	for i, c := range cmds {
-		hwm := watchHWM(c.Process.Pid)
+	for i, c := range r.cmds {
 		wg.Go(func() {
 			err := c.Wait()
 			now := time.Now()
-			peak := hwm()
+			peak := r.hwms[i]()
 			mu.Lock()
 			if now.After(end) {
 				end = now
 			}
 			mu.Unlock()
-			g.Procs[i] = usage(c.ProcessState, now.Sub(starts[i]))
+			g.Procs[i] = usage(c.ProcessState, now.Sub(r.starts[i]))
 			if peak > 0 {
 				g.Procs[i].MaxRSS = peak
 			}
@@ -116,7 +165,7 @@ func Run(cmds []*exec.Cmd, closeAfterStart ...*os.File) (Group, error) {
 		})
 	}
 	wg.Wait()
-	g.Wall = end.Sub(begin)
+	g.Wall = end.Sub(r.Begin)
 	for _, err := range errs {
 		if err != nil {
 			return g, err

@@ -163,11 +163,14 @@ func free(first, n int) bool {
 	return true
 }
 
-// CPU is the CPU time the sandbox has used so far, read from
-// /proc/<pid>/stat; 0 where there is no /proc. The difference over a
-// measurement says how busy the clusters were during it.
-func (sb *Sandbox) CPU() time.Duration {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(sb.cmd.Process.Pid) + "/stat")
+// CPU is the CPU time the sandbox has used so far (see PidCPU). The
+// difference over a measurement says how busy the clusters were during it.
+func (sb *Sandbox) CPU() time.Duration { return PidCPU(sb.cmd.Process.Pid) }
+
+// PidCPU is the CPU time (user and system) process pid has used so far,
+// read from /proc/<pid>/stat; 0 where there is no /proc.
+func PidCPU(pid int) time.Duration {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
 		return 0
 	}
