@@ -19,8 +19,7 @@ const heartbeatInterval = 5 * time.Second
 
 // commit flushes the transaction's records, writes the state they imply
 // (checkpoints, offset map segments, expired ranges, meta) and commits it
-// all together. While it waits for the target it reads the source ahead
-// for the next transaction (ahead.go).
+// all together.
 func (s *session) commit(ctx context.Context) error {
 	var dirty []*part
 	for _, p := range s.order {
@@ -41,7 +40,7 @@ func (s *session) commit(ctx context.Context) error {
 		// to copy.
 		heartbeat = true
 	}
-	if err := s.whileReading(ctx, s.prod.Flush); err != nil {
+	if err := s.prod.Flush(ctx); err != nil {
 		return fmt.Errorf("flush records: %w", err)
 	}
 	if err := s.checkProduced(); err != nil {
@@ -103,13 +102,13 @@ func (s *session) commit(ctx context.Context) error {
 	for _, r := range stateRecs {
 		s.prod.Produce(ctx, r, s.promise)
 	}
-	if err := s.whileReading(ctx, s.prod.Flush); err != nil {
+	if err := s.prod.Flush(ctx); err != nil {
 		return fmt.Errorf("flush state: %w", err)
 	}
 	if err := s.checkProduced(); err != nil {
 		return err
 	}
-	if err := s.whileReading(ctx, func(ctx context.Context) error { return s.end(ctx, true) }); err != nil {
+	if err := s.end(ctx, true); err != nil {
 		return err
 	}
 	s.lastWrite = time.Now()

@@ -83,30 +83,43 @@ func (s *session) transaction(ctx context.Context, fill func(context.Context) (b
 func (s *session) fill(ctx context.Context) (stop bool, err error) {
 	deadline := time.Now().Add(s.settings.TransactionInterval)
 	s.txnBytes = 0
-	s.ahead.acked.Store(0)
 	s.releaseAll()
 	if !s.drainCarry() {
-		return ctx.Err() != nil, nil
+		return false, nil
 	}
 	if len(s.order) == 0 {
 		// A unit without partitions (yet): the transaction only
 		// heartbeats; a reload brings partitions added since.
 		return s.idle(ctx, deadline), nil
 	}
-	// What the last commit read ahead (ahead.go) comes first. It can
-	// fill the transaction without a poll, so a stop is checked here too.
-	if err := s.takeAhead(ctx); err != nil {
-		return false, err
-	}
-	if !s.drainCarry() {
-		return ctx.Err() != nil, nil
-	}
 	for {
 		pctx, cancel := context.WithDeadline(ctx, deadline)
 		fs := s.src.PollFetches(pctx)
 		cancel()
-		if err := s.take(ctx, fs); err != nil {
+		if err := s.fetchErrors(ctx, fs); err != nil {
 			return false, err
+		}
+		var n int
+		var bytes int64
+		fs.EachPartition(func(fp kgo.FetchTopicPartition) {
+			p := s.parts[state.TopicPartition{Topic: fp.Topic, Partition: fp.Partition}]
+			if p == nil {
+				return
+			}
+			p.hwm = max(p.hwm, fp.HighWatermark)
+			if len(fp.Records) > 0 {
+				s.carry = append(s.carry, carried{p: p, recs: fp.Records})
+			}
+			for _, r := range fp.Records {
+				n++
+				bytes += int64(len(r.Key) + len(r.Value))
+				for _, h := range r.Headers {
+					bytes += int64(len(h.Key) + len(h.Value))
+				}
+			}
+		})
+		if size, changed := s.fetchSize.observe(n, bytes); changed {
+			s.src.UpdateFetchMaxBytes(size, partitionFetchBytes(size))
 		}
 		room := s.drainCarry()
 		switch {
@@ -118,37 +131,6 @@ func (s *session) fill(ctx context.Context) (stop bool, err error) {
 			return false, nil
 		}
 	}
-}
-
-// take looks at one poll's fetches: fetch errors, high watermarks, and
-// the records, which are carried to drainCarry in order.
-func (s *session) take(ctx context.Context, fs kgo.Fetches) error {
-	if err := s.fetchErrors(ctx, fs); err != nil {
-		return err
-	}
-	var n int
-	var bytes int64
-	fs.EachPartition(func(fp kgo.FetchTopicPartition) {
-		p := s.parts[state.TopicPartition{Topic: fp.Topic, Partition: fp.Partition}]
-		if p == nil {
-			return
-		}
-		p.hwm = max(p.hwm, fp.HighWatermark)
-		if len(fp.Records) > 0 {
-			s.carry = append(s.carry, carried{p: p, recs: fp.Records})
-		}
-		for _, r := range fp.Records {
-			n++
-			bytes += int64(len(r.Key) + len(r.Value))
-			for _, h := range r.Headers {
-				bytes += int64(len(h.Key) + len(h.Value))
-			}
-		}
-	})
-	if size, changed := s.fetchSize.observe(n, bytes); changed {
-		s.src.UpdateFetchMaxBytes(size, partitionFetchBytes(size))
-	}
-	return nil
 }
 
 // carried are polled records of one partition not yet routed.
@@ -303,7 +285,6 @@ func batchBytes(key, value []byte, headers []kgo.RecordHeader) int {
 
 func (s *session) promise(r *kgo.Record, err error) {
 	if err == nil {
-		s.ahead.ack(r)
 		return
 	}
 	s.produceMu.Lock()

@@ -93,8 +93,6 @@ type session struct {
 	fetchSize *fetchSizer
 	// carry holds polled records that did not fit in the last transaction.
 	carry []carried
-	// ahead holds what commits read ahead (ahead.go).
-	ahead aheadState
 	// announced is set once a commit named this process (commit.go).
 	announced bool
 	// heldBytes is what the parts' held records count (txn.go);
@@ -124,7 +122,6 @@ func (m *Mirror) session(ctx context.Context) (err error) {
 		stateTop: m.StateTopic(),
 		topics:   m.currentTopics(),
 	}
-	s.ahead.ackSignal = make(chan struct{}, 1)
 	defer s.close()
 	if err := s.open(ctx); err != nil {
 		return err
