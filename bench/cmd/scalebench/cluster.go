@@ -107,25 +107,5 @@ func (c *cluster) stop() procResult {
 	return r
 }
 
-// cpu is the CPU time the process has used so far, from /proc/PID/stat
-// (utime and stime, fields 14 and 15, in ticks of 1/100 s); 0 without /proc.
-func (c *cluster) cpu() time.Duration {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(c.cmd.Process.Pid) + "/stat")
-	if err != nil {
-		return 0
-	}
-	i := strings.LastIndexByte(string(b), ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		return 0
-	}
-	ut, err1 := strconv.ParseInt(f[11], 10, 64)
-	st, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0
-	}
-	return time.Duration(ut+st) * (time.Second / 100)
-}
+// cpu is the CPU time the process has used so far (proc.PidCPU).
+func (c *cluster) cpu() time.Duration { return proc.PidCPU(c.cmd.Process.Pid) }

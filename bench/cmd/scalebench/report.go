@@ -1,11 +1,8 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -222,13 +219,5 @@ func (rep *Report) printGrowth(w io.Writer) {
 
 // writeJSON writes the report to dir/scalebench-<timestamp>.json.
 func (rep *Report) writeJSON(dir string) (string, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", err
-	}
-	b, err := json.MarshalIndent(rep, "", "  ")
-	if err != nil {
-		return "", err
-	}
-	path := filepath.Join(dir, "scalebench-"+rep.Started.UTC().Format("20060102T150405Z")+".json")
-	return path, os.WriteFile(path, append(b, '\n'), 0o644)
+	return runinfo.WriteJSON(dir, rep.Started, "-scalebench.json", rep)
 }

@@ -1,11 +1,8 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -145,13 +142,5 @@ func (rep *Report) printTable(w io.Writer) {
 
 // writeJSON writes the report to dir/<timestamp>.json and returns the path.
 func (rep *Report) writeJSON(dir string) (string, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", err
-	}
-	b, err := json.MarshalIndent(rep, "", "  ")
-	if err != nil {
-		return "", err
-	}
-	path := filepath.Join(dir, rep.Started.UTC().Format("20060102T150405Z")+"-verify.json")
-	return path, os.WriteFile(path, append(b, '\n'), 0o644)
+	return runinfo.WriteJSON(dir, rep.Started, "-verify.json", rep)
 }

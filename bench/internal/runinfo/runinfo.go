@@ -10,6 +10,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -144,4 +145,19 @@ func BuildKmigrate(ctx context.Context, root, dir string) (bin, version string, 
 		version = strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0])
 	}
 	return bin, version, nil
+}
+
+// WriteJSON writes v, indented, to dir/<started as 20060102T150405Z><suffix>
+// (dir created if missing) and returns the path: every benchmark's result
+// file.
+func WriteJSON(dir string, started time.Time, suffix string, v any) (string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, started.UTC().Format("20060102T150405Z")+suffix)
+	return path, os.WriteFile(path, append(b, '\n'), 0o644)
 }
