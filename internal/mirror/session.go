@@ -186,6 +186,14 @@ func (s *session) open(ctx context.Context) error {
 		// timestamps, so any timeout would fail them at once. Retries and
 		// the transaction timeout bound a stuck produce instead.
 		kgo.RecordRetries(20),
+		// A transaction's first produce to a partition can meet
+		// CONCURRENT_TRANSACTIONS while the last commit's markers are
+		// still being written (transactions v2, Kafka 4): franz-go
+		// retries those batches only after a metadata refresh, and
+		// refreshes at most once per MetadataMinAge (5 s by default),
+		// so each such commit stalled the copy loop's Flush for
+		// seconds (issue 13, bench/cmd/flushprobe).
+		kgo.MetadataMinAge(250 * time.Millisecond),
 	}
 	if s.exactly {
 		popts = append(popts, kgo.TransactionalID(s.m.TransactionalID()), kgo.TransactionTimeout(time.Minute))
