@@ -74,7 +74,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.lowBudget, "low-budget", "64MiB", "--memory-budget of the second mirror run (the first uses the default); off skips that run")
 	fs.StringVar(&o.copyTo, "copy-to", "", "internal: target topic of --child copy")
 	var units string
-	fs.StringVar(&units, "units", "2,4", "extra (c) rows, one per N, with `kmigrate mirror --units N` in one process (N units copying and committing independently), comma-separated; empty skips them")
+	fs.StringVar(&units, "units", "1,2,4", "extra (c) rows, one per N, with `kmigrate mirror --units N` in one process (N units copying and committing independently), comma-separated; empty skips them")
 	fs.IntVar(&o.processes, "processes", 2, "a (c) row with this many continuous `kmigrate mirror --units N` processes on one migration (N is --process-units), and one with a single such process; 0 skips both")
 	fs.IntVar(&o.processUnits, "process-units", 4, "--units of the continuous mirrors of --processes")
 	fs.BoolVar(&o.real, "real", false, "start two real Apache Kafka clusters (--brokers each, version --kafka, jars from kafka/fetch) instead of a sandbox")

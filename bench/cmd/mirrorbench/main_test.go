@@ -10,7 +10,7 @@ func TestParseFlagsDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.real || o.brokers != 3 || o.processes != 2 || o.processUnits != 4 || !slices.Equal(o.unitRows, []int{2, 4}) {
+	if o.real || o.brokers != 3 || o.processes != 2 || o.processUnits != 4 || !slices.Equal(o.unitRows, []int{1, 2, 4}) {
 		t.Fatalf("defaults %+v", o)
 	}
 }

@@ -125,6 +125,9 @@ type mirrorRun struct {
 // label names the row the way BENCHMARKS.md shows it.
 func (m mirrorRun) label() string {
 	l := "(c) kmigrate mirror"
+	if m.units == 0 && m.budget == "" {
+		l += " (defaults)"
+	}
 	if m.units > 0 {
 		l += fmt.Sprintf(" --units %d", m.units)
 	}
