@@ -47,19 +47,11 @@ func run(ctx context.Context, o options) (err error) {
 	if err != nil {
 		return err
 	}
-	dir, err := os.MkdirTemp(o.workDir, "groupbench-")
+	dir, dropDir, err := runinfo.WorkDir(o.workDir, "groupbench-", o.keep)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if o.keep {
-			logf("data kept in %s", dir)
-			return
-		}
-		if rmErr := os.RemoveAll(dir); rmErr != nil {
-			err = errors.Join(err, fmt.Errorf("remove %s: %w", dir, rmErr))
-		}
-	}()
+	defer dropDir(&err)
 	external := o.source != ""
 	if !external {
 		if err := runinfo.CheckDisk(dir, diskNeed(o.shape), "use fewer --partitions or --records"); err != nil {

@@ -80,19 +80,11 @@ func run(ctx context.Context, o options) (err error) {
 	if err != nil {
 		return err
 	}
-	dir, err := os.MkdirTemp(o.workDir, "mirrorbench-")
+	dir, dropDir, err := runinfo.WorkDir(o.workDir, "mirrorbench-", o.keep)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if o.keep {
-			logf("data kept in %s", dir)
-			return
-		}
-		if rmErr := os.RemoveAll(dir); rmErr != nil {
-			err = errors.Join(err, fmt.Errorf("remove %s: %w", dir, rmErr))
-		}
-	}()
+	defer dropDir(&err)
 	// The source, the target copy being checked, and the next one; kfake
 	// stores a little more than the record bytes. Existing clusters keep
 	// their data elsewhere.

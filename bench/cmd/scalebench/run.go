@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -44,19 +43,11 @@ func run(ctx context.Context, o options) (err error) {
 	if err := os.MkdirAll(o.resultsDir, 0o755); err != nil { // profiles go there during the run
 		return err
 	}
-	dir, err := os.MkdirTemp(o.workDir, "scalebench-")
+	dir, dropDir, err := runinfo.WorkDir(o.workDir, "scalebench-", o.keep)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if o.keep {
-			logf("data kept in %s", dir)
-			return
-		}
-		if rmErr := os.RemoveAll(dir); rmErr != nil {
-			err = errors.Join(err, fmt.Errorf("remove %s: %w", dir, rmErr))
-		}
-	}()
+	defer dropDir(&err)
 	self, err := os.Executable()
 	if err != nil {
 		return err

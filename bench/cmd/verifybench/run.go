@@ -66,19 +66,11 @@ func run(ctx context.Context, o options) (err error) {
 	if err != nil {
 		return err
 	}
-	dir, err := os.MkdirTemp(o.workDir, "verifybench-")
+	dir, dropDir, err := runinfo.WorkDir(o.workDir, "verifybench-", o.keep)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if o.keep {
-			logf("data kept in %s", dir)
-			return
-		}
-		if rmErr := os.RemoveAll(dir); rmErr != nil {
-			err = errors.Join(err, fmt.Errorf("remove %s: %w", dir, rmErr))
-		}
-	}()
+	defer dropDir(&err)
 	// The source and one copy; kfake stores a little more than the
 	// record bytes.
 	if !external {

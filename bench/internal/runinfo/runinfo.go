@@ -161,3 +161,23 @@ func WriteJSON(dir string, started time.Time, suffix string, v any) (string, err
 	path := filepath.Join(dir, started.UTC().Format("20060102T150405Z")+suffix)
 	return path, os.WriteFile(path, append(b, '\n'), 0o644)
 }
+
+// WorkDir makes a temporary data directory for a benchmark under parent
+// (the system temp dir when ""), and returns it with a function for the
+// benchmark's deferred cleanup: it removes the directory, or with keep
+// logs where it is, and joins a removal failure to *err.
+func WorkDir(parent, prefix string, keep bool) (string, func(err *error), error) {
+	dir, err := os.MkdirTemp(parent, prefix)
+	if err != nil {
+		return "", nil, err
+	}
+	return dir, func(err *error) {
+		if keep {
+			Logf("data kept in %s", dir)
+			return
+		}
+		if rmErr := os.RemoveAll(dir); rmErr != nil {
+			*err = errors.Join(*err, fmt.Errorf("remove %s: %w", dir, rmErr))
+		}
+	}, nil
+}
