@@ -270,7 +270,28 @@ func (r *Runner) Run(ctx context.Context) error {
 // not such a race stays after the retries and blocks the run.
 func (r *Runner) applyTopics(ctx context.Context, plan *topics.Plan, n int) (*topics.Plan, error) {
 	const attempts = 5
+	// Every path of the last attempt returns.
 	for attempt := 1; ; attempt++ {
+		if attempt > 1 {
+			if attempt > 2 { // a re-plan that still saw the race: give the other member time
+				select {
+				case <-ctx.Done():
+					return nil, ctx.Err()
+				case <-time.After(time.Duration(attempt-2) * 200 * time.Millisecond):
+				}
+			}
+			again, problems, err := r.planAgain(ctx)
+			if err != nil {
+				return nil, err
+			}
+			if len(problems) > 0 {
+				if attempt == attempts {
+					return nil, fmt.Errorf("%w; nothing was copied:\n- %s", ErrBlocked, strings.Join(problems, "\n- "))
+				}
+				continue
+			}
+			plan = again
+		}
 		if err := r.claim(ctx, plan, n); err != nil {
 			return nil, err
 		}
@@ -287,23 +308,6 @@ func (r *Runner) applyTopics(ctx context.Context, plan *topics.Plan, n int) (*to
 			return nil, fmt.Errorf("prepare target topics: %w", err)
 		}
 		r.log.Info("a target topic appeared since the plan was made: reading the migration state and planning again", "err", err)
-		for ; ; attempt++ {
-			var problems []string
-			if plan, problems, err = r.planAgain(ctx); err != nil {
-				return nil, err
-			}
-			if len(problems) == 0 {
-				break
-			}
-			if attempt == attempts {
-				return nil, fmt.Errorf("%w; nothing was copied:\n- %s", ErrBlocked, strings.Join(problems, "\n- "))
-			}
-			select {
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			case <-time.After(time.Duration(attempt) * 200 * time.Millisecond):
-			}
-		}
 	}
 }
 
